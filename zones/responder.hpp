@@ -1,0 +1,28 @@
+// The whole answer path on byte buffers: query bytes in, response bytes out. This is what
+// the server's workers call and what the unit tests and fuzzers drive directly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <sys/socket.h>
+
+#include "zones/snapshot.hpp"
+
+namespace meridian::zones {
+
+enum class Transport : uint8_t { udp, tcp };
+
+// Who asked and how; the client address is what GeoDNS steers on when no ECS is present.
+struct QueryOrigin {
+    Transport transport = Transport::udp;
+    const sockaddr* client = nullptr;  // may be null (tests)
+};
+
+// Writes the response into `response` (which must hold 65535 octets for TCP, and at least
+// the configured UDP payload for UDP). Returns its length, or 0 when the query must be
+// dropped without an answer. Never throws, never allocates.
+size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
+               std::span<uint8_t> response, const QueryOrigin& origin);
+
+}  // namespace meridian::zones

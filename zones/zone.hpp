@@ -1,0 +1,101 @@
+// The in-memory model of one authoritative zone: nodes keyed by lowercase wire name, each
+// holding its RRsets in wire form. Built once at load time, then read-only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "zones/diagnostic.hpp"
+
+namespace meridian::zones {
+
+struct RRset {
+    uint16_t type = 0;
+    uint32_t ttl = 0;
+    std::vector<std::string> rdatas;  // uncompressed wire RDATA, one entry per record
+};
+
+struct Node {
+    std::string name;  // lowercase wire form
+    std::vector<RRset> rrsets;
+
+    const RRset* find(uint16_t type) const {
+        for (const auto& rrset : rrsets)
+            if (rrset.type == type) return &rrset;
+        return nullptr;
+    }
+    // An empty non-terminal exists only because names below it do (RFC 4592 §2.2.2).
+    bool is_empty_non_terminal() const { return rrsets.empty(); }
+};
+
+struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+
+class Zone {
+public:
+    // Lowercase wire form of the origin.
+    const std::string& origin() const { return origin_; }
+    const std::string& source_file() const { return source_file_; }
+
+    // The node with exactly this lowercase wire name, or null.
+    const Node* find_node(std::string_view name) const {
+        auto it = nodes_.find(name);
+        return it == nodes_.end() ? nullptr : &it->second;
+    }
+    const Node& apex() const { return *apex_; }
+    const RRset& soa() const { return *soa_; }
+    uint32_t serial() const;
+    // RFC 2308 §5: the TTL of negative answers is min(SOA TTL, SOA MINIMUM).
+    uint32_t negative_ttl() const;
+    size_t node_count() const { return nodes_.size(); }
+    size_t record_count() const { return record_count_; }
+
+    template <typename F>
+    void for_each_node(F&& visit) const {
+        for (const auto& [name, node] : nodes_) visit(node);
+    }
+
+private:
+    friend class ZoneBuilder;
+    std::string origin_;
+    std::string source_file_;
+    std::unordered_map<std::string, Node, NameHash, std::equal_to<>> nodes_;
+    const Node* apex_ = nullptr;
+    const RRset* soa_ = nullptr;
+    size_t record_count_ = 0;
+};
+
+// Collects records, then checks the zone's structure and produces an immutable Zone.
+class ZoneBuilder {
+public:
+    ZoneBuilder(std::string origin_wire, std::string source_file);
+
+    // `line` is where the record was read, for diagnostics.
+    void add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl,
+                    std::string rdata, int line);
+
+    // Checks RFC rules (SOA at the apex, CNAME alone at its node, one CNAME/DNAME, records
+    // inside the zone) and adds the empty non-terminals. Returns null on any error.
+    std::shared_ptr<const Zone> finish(Diagnostics& diagnostics);
+
+private:
+    struct PendingRecord {
+        std::string owner;
+        uint16_t type;
+        uint32_t ttl;
+        std::string rdata;
+        int line;
+    };
+    std::string origin_;
+    std::string source_file_;
+    std::vector<PendingRecord> records_;
+};
+
+}  // namespace meridian::zones

@@ -1,0 +1,22 @@
+// Reading an RFC 1035 master file into a Zone, with ldns parsing each record's text.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "zones/diagnostic.hpp"
+#include "zones/zone.hpp"
+
+namespace meridian::zones {
+
+struct ZoneLoadResult {
+    std::shared_ptr<const Zone> zone;  // null when any error was found
+    Diagnostics diagnostics;           // errors and warnings, each with file and line
+};
+
+// `origin` may be empty: then the file's first $ORIGIN, else the SOA owner, is used.
+// `$INCLUDE` paths are resolved relative to the including file's folder (as Knot does).
+ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin);
+
+}  // namespace meridian::zones
