@@ -1,0 +1,927 @@
+#!/usr/bin/python3
+# The dnsperf benchmark: generates a zone and a query mix, serves them from Meridian, Knot DNS
+# and NSD (one worker each, loopback), and compares server CPU time per answered query.
+"""Compare Meridian with Knot DNS and NSD under dnsperf.
+
+The headline number is server CPU time (user+system of every thread and process of the
+server) per answered query at a fixed offered rate that every server sustains. On a small
+machine dnsperf saturates its own core long before a good server does, so "max QPS" mostly
+measures dnsperf; CPU per answered query measures the server. See bench/README.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+REPO = Path(__file__).resolve().parent.parent
+ORIGIN = "bench.example."
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Query categories and their default share of the query file, in percent.
+DEFAULT_MIX = "hit=60,nxdomain=15,nodata=10,wildcard=10,referral=5"
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Zone and queries
+
+
+def host_has_aaaa(i):
+    return i % 2 == 0
+
+
+def host_has_mx(i):
+    return i % 10 == 0
+
+
+def host_has_txt(i):
+    return i % 5 == 0
+
+
+def delegation_count(names):
+    return max(1, names // 1000)
+
+
+def write_zone(path, names):
+    """Writes NAMES hosts plus the apex, a wildcard and delegations with glue."""
+    with open(path, "w") as out:
+        out.write(f"$ORIGIN {ORIGIN}\n$TTL 3600\n")
+        out.write("@ IN SOA ns1 hostmaster 1 7200 3600 1209600 3600\n")
+        out.write("@ NS ns1\n@ NS ns2\n@ MX 10 mail\n@ TXT \"v=spf1 mx -all\"\n")
+        out.write("ns1 A 192.0.2.1\nns2 A 192.0.2.2\nmail A 192.0.2.25\n")
+        # The wildcard sits below an empty non-terminal ("wild"), which must give NODATA.
+        out.write("*.wild A 198.51.100.10\n*.wild AAAA 2001:db8:ffff::10\n")
+        out.write("*.wild TXT \"synthesised\"\n")
+        for j in range(delegation_count(names)):
+            d = f"deleg{j}"
+            out.write(f"{d} NS ns1.{d}\n{d} NS ns2.{d}\n")
+            out.write(f"ns1.{d} A 203.0.113.{1 + j % 250}\n")
+            out.write(f"ns1.{d} AAAA 2001:db8:d::{j:x}\n")
+            out.write(f"ns2.{d} A 203.0.113.{1 + (j + 1) % 250}\n")
+        lines = []
+        for i in range(names):
+            h = f"host{i}"
+            lines.append(f"{h} A 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n")
+            if host_has_aaaa(i):
+                lines.append(f"{h} AAAA 2001:db8:{(i >> 16) & 0xffff:x}::{i & 0xffff:x}\n")
+            if host_has_mx(i):
+                lines.append(f"{h} MX 10 mail\n")
+            if host_has_txt(i):
+                lines.append(f"{h} TXT \"host {i} says hello\"\n")
+            if len(lines) >= 10000:
+                out.writelines(lines)
+                lines.clear()
+        out.writelines(lines)
+
+
+def query_for(category, rng, names):
+    """One (name, type) of a category, drawn with RNG."""
+    ndeleg = delegation_count(names)
+    if category == "hit":
+        i = rng.randrange(names)
+        choices = ["A"]
+        if host_has_aaaa(i):
+            choices.append("AAAA")
+        if host_has_mx(i):
+            choices.append("MX")
+        if host_has_txt(i):
+            choices.append("TXT")
+        return f"host{i}.{ORIGIN}", rng.choice(choices)
+    if category == "nxdomain":
+        if rng.random() < 0.8:
+            return f"nx{rng.randrange(10**9)}.{ORIGIN}", rng.choice(["A", "AAAA"])
+        return f"nx.host{rng.randrange(names)}.{ORIGIN}", "A"  # below an existing name
+    if category == "nodata":
+        r = rng.random()
+        if r < 0.1:
+            return f"wild.{ORIGIN}", "A"  # empty non-terminal
+        i = rng.randrange(names)
+        if r < 0.6 and not host_has_aaaa(i):
+            return f"host{i}.{ORIGIN}", "AAAA"
+        return f"host{i}.{ORIGIN}", rng.choice(["SRV", "CAA"])
+    if category == "wildcard":
+        return f"w{rng.randrange(10**9)}.wild.{ORIGIN}", rng.choice(["A", "A", "AAAA", "TXT"])
+    if category == "referral":
+        j = rng.randrange(ndeleg)
+        if rng.random() < 0.8:
+            return f"www{rng.randrange(1000)}.deleg{j}.{ORIGIN}", "A"
+        return f"deleg{j}.{ORIGIN}", "NS"
+    raise ValueError(category)
+
+
+def parse_mix(text):
+    mix = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in ("hit", "nxdomain", "nodata", "wildcard", "referral"):
+            raise BenchError(f"--mix: unknown category {key!r}")
+        mix[key] = float(value)
+    if sum(mix.values()) <= 0:
+        raise BenchError("--mix: shares add up to zero")
+    return mix
+
+
+def write_queries(path, count, names, mix, seed):
+    """A shuffled, deterministic query file in dnsperf's "name type" format."""
+    rng = random.Random(seed)
+    total = sum(mix.values())
+    queries = []
+    for category, share in mix.items():
+        for _ in range(round(count * share / total)):
+            queries.append(query_for(category, rng, names))
+    rng.shuffle(queries)
+    with open(path, "w") as out:
+        out.writelines(f"{name} {qtype}\n" for name, qtype in queries)
+    return len(queries)
+
+
+# Fixed sample queries for the sanity check: (category, name, type).
+def sample_queries(names):
+    last = names - 1
+    odd = 1 if names > 1 else 0
+    return [
+        ("hit", f"host0.{ORIGIN}", "A"),
+        ("hit", f"host0.{ORIGIN}", "AAAA"),
+        ("hit", f"host0.{ORIGIN}", "MX"),
+        ("hit", f"host{last}.{ORIGIN}", "A"),
+        ("hit", ORIGIN, "SOA"),
+        ("nxdomain", f"nx1.{ORIGIN}", "A"),
+        ("nxdomain", f"nx.host0.{ORIGIN}", "A"),
+        ("nodata", f"host{odd}.{ORIGIN}", "AAAA") if odd else ("nodata", f"host0.{ORIGIN}", "SRV"),
+        ("nodata", f"wild.{ORIGIN}", "A"),
+        ("wildcard", f"anything.wild.{ORIGIN}", "A"),
+        ("wildcard", f"anything.wild.{ORIGIN}", "TXT"),
+        ("referral", f"www.deleg0.{ORIGIN}", "A"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Process CPU accounting
+
+
+def proc_stat_fields(pid):
+    """Fields of /proc/PID/stat after the command name (field 3 = index 0)."""
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    return text[text.rindex(")") + 2:].split()
+
+
+def process_tree(root):
+    """ROOT and all its descendants, found through the parent field of /proc/*/stat."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid = int(proc_stat_fields(entry)[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_ticks(root):
+    """utime+stime (fields 14, 15) of every process in the tree, plus cutime+cstime (16, 17)
+    so that a child reaped during a run still counts. A process's own stat includes all its
+    threads, also those that have exited, which /proc/PID/task/*/stat would miss."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            f = proc_stat_fields(pid)
+        except OSError:
+            continue
+        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+    return total
+
+
+def pss_kib(root):
+    """Proportional set size of the whole tree: forked children share pages, RSS would
+    count them once per process."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                    t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise BenchError("no free loopback port")
+
+
+class Server:
+    """One server under test: writes its config, starts in the foreground, stops by PID."""
+
+    name = "?"
+
+    def __init__(self, work, zone_file, port):
+        self.dir = work / self.name
+        self.dir.mkdir()
+        self.zone_file = zone_file
+        self.port = port
+        self.log_path = self.dir / "server.log"
+        self.proc = None
+        self.config_path = None
+        self.config_text = ""
+
+    def command(self):
+        raise NotImplementedError
+
+    def version(self):
+        return ""
+
+    def write_config(self, path, text):
+        self.config_path = path
+        self.config_text = text
+        path.write_text(text)
+
+    def start(self):
+        cmd = self.command()
+        self.start_command = shlex.join(str(c) for c in cmd)
+        with open(self.log_path, "wb") as logf:
+            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.dir)
+
+    def log_tail(self, lines=40):
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(text[-lines:]) or "(empty log)"
+
+    def is_running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM the server, wait, then SIGKILL it and any descendant left behind."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            tree = process_tree(self.proc.pid)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} ignored SIGTERM for 10 s; killing it")
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            for pid in tree[1:]:  # NSD's children normally exit with their parent
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.proc = None
+
+
+class Meridian(Server):
+    name = "meridian"
+
+    def __init__(self, work, zone_file, port, binary):
+        super().__init__(work, zone_file, port)
+        self.binary = binary
+        self.write_config(self.dir / "meridian.toml", f"""[server]
+listen = ["127.0.0.1:{port}"]
+workers = 1
+identity = "bench"
+
+[[zone]]
+file = "{os.path.relpath(zone_file, self.dir)}"
+origin = "{ORIGIN}"
+""")
+
+    def command(self):
+        return [self.binary, "serve", "--config", self.config_path]
+
+    def version(self):
+        return run_quiet([self.binary, "--version"])
+
+
+class Knot(Server):
+    name = "knot"
+
+    def __init__(self, work, zone_file, port):
+        super().__init__(work, zone_file, port)
+        self.write_config(self.dir / "knot.conf", f"""server:
+    rundir: "{self.dir}"
+    pidfile: "{self.dir}/knot.pid"
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+
+control:
+    listen: "{self.dir}/knot.sock"
+
+database:
+    storage: "{self.dir}"
+
+log:
+  - target: stderr
+    any: info
+
+template:
+  - id: default
+    storage: "{zone_file.parent}"
+    journal-content: none
+    zonefile-load: whole
+    zonefile-sync: -1
+    semantic-checks: off
+
+zone:
+  - domain: {ORIGIN}
+    file: "{zone_file.name}"
+""")
+
+    def command(self):
+        return [shutil.which("knotd") or "/usr/sbin/knotd", "-c", self.config_path,
+                "-s", self.dir / "knot.sock"]
+
+    def version(self):
+        return run_quiet(["knotd", "--version"])
+
+
+class Nsd(Server):
+    name = "nsd"
+
+    def __init__(self, work, zone_file, port):
+        super().__init__(work, zone_file, port)
+        self.write_config(self.dir / "nsd.conf", f"""server:
+    ip-address: 127.0.0.1@{port}
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    pidfile: "{self.dir}/nsd.pid"
+    zonesdir: "{zone_file.parent}"
+    xfrdfile: "{self.dir}/xfrd.state"
+    zonelistfile: "{self.dir}/zone.list"
+    database: ""
+    logfile: "{self.dir}/nsd.log"
+    verbosity: 1
+    # NSD rate-limits answers by default (RRL, 200/s per /24): off, or loopback collapses.
+    rrl-ratelimit: 0
+
+remote-control:
+    control-enable: no
+
+zone:
+    name: {ORIGIN}
+    zonefile: "{zone_file.name}"
+""")
+
+    def command(self):
+        return [shutil.which("nsd") or "/usr/sbin/nsd", "-d", "-c", self.config_path]
+
+    def log_tail(self, lines=40):
+        own = Path(self.dir / "nsd.log")
+        text = super().log_tail(lines)
+        if own.exists():
+            text += "\n--- nsd.log ---\n" + "\n".join(
+                own.read_text(errors="replace").splitlines()[-lines:])
+        return text
+
+    def version(self):
+        return run_quiet(["nsd", "-v"]).splitlines()[0] if run_quiet(["nsd", "-v"]) else ""
+
+
+class Gdnsd(Server):
+    name = "gdnsd"
+
+    def __init__(self, work, zone_file, port):
+        super().__init__(work, zone_file, port)
+        (self.dir / "zones").mkdir()
+        # gdnsd names zone files after the zone; a symlink keeps one copy of a large zone.
+        (self.dir / "zones" / ORIGIN.rstrip(".")).symlink_to(zone_file)
+        self.write_config(self.dir / "config", f"""options => {{
+    listen => [ 127.0.0.1 ]
+    dns_port => {port}
+    udp_threads => 1
+    tcp_threads => 1
+    run_dir => "{self.dir}/run"
+    state_dir => "{self.dir}/state"
+}}
+""")
+
+    def command(self):
+        return [shutil.which("gdnsd") or "/usr/sbin/gdnsd", "-c", self.dir, "-D", "start"]
+
+    def version(self):
+        out = run_quiet(["gdnsd", "-h"])
+        return out.splitlines()[0] if out else ""
+
+
+def run_quiet(cmd):
+    try:
+        r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=10)
+        return (r.stdout + r.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def ask(port, name, qtype, timeout=0.5):
+    q = dns.message.make_query(name, qtype)
+    q.flags &= ~dns.flags.RD
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
+
+
+def wait_until_answering(server, timeout):
+    """Polls the apex SOA until the server gives an authoritative NOERROR answer."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not server.is_running():
+            raise BenchError(f"{server.name} exited with status {server.proc.returncode} "
+                             f"during start-up; its log:\n{server.log_tail()}")
+        try:
+            r = ask(server.port, ORIGIN, "SOA", timeout=0.3)
+            if r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA and r.answer:
+                return
+            last = f"{dns.rcode.to_text(r.rcode())}, {len(r.answer)} answer RRsets"
+        except (dns.exception.Timeout, OSError) as e:
+            last = type(e).__name__
+        time.sleep(0.1)
+    raise BenchError(f"{server.name} did not answer SOA {ORIGIN} on 127.0.0.1@{server.port} "
+                     f"within {timeout:.0f} s (last: {last}); its log:\n{server.log_tail()}")
+
+
+def describe(r):
+    """What the sanity check compares: rcode, AA, answer RRsets, authority owner/type."""
+    answer = sorted(rrset.to_text() for rrset in r.answer)
+    authority = sorted(f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}"
+                       for rrset in r.authority)
+    return (dns.rcode.to_text(r.rcode()), bool(r.flags & dns.flags.AA), tuple(answer),
+            tuple(authority))
+
+
+def expectation(category, d):
+    """None when the response has the shape the category needs, else what is wrong."""
+    rcode, aa, answer, authority = d
+    want = {
+        "hit": ("NOERROR", True, True),
+        "wildcard": ("NOERROR", True, True),
+        "nxdomain": ("NXDOMAIN", True, False),
+        "nodata": ("NOERROR", True, False),
+        "referral": ("NOERROR", False, False),
+    }[category]
+    problems = []
+    if rcode != want[0]:
+        problems.append(f"rcode {rcode}, want {want[0]}")
+    if aa != want[1]:
+        problems.append(f"AA={int(aa)}, want {int(want[1])}")
+    if bool(answer) != want[2]:
+        problems.append("answer section " + ("empty" if want[2] else "not empty"))
+    if category == "referral" and not any(a.endswith(" NS") for a in authority):
+        problems.append("no NS in authority")
+    if category in ("nxdomain", "nodata") and not any(a.endswith(" SOA") for a in authority):
+        problems.append("no SOA in authority")
+    return "; ".join(problems) or None
+
+
+def sanity_check(servers, names):
+    """Asks every server the same sample questions. A hit that is not NOERROR with an answer
+    is fatal (the bench would measure errors); other differences are warnings."""
+    warnings = []
+    results = {}
+    for category, qname, qtype in sample_queries(names):
+        seen = {}
+        for s in servers:
+            try:
+                d = describe(ask(s.port, qname, qtype, timeout=1.0))
+            except (dns.exception.Timeout, OSError) as e:
+                d = ("TIMEOUT", False, (), ())
+                if category == "hit":
+                    raise BenchError(f"{s.name}: {qname} {qtype} got no answer ({e!r})")
+            seen[s.name] = d
+            problem = expectation(category, d) if d[0] != "TIMEOUT" else "no answer"
+            if problem:
+                if category == "hit" and (d[0] != "NOERROR" or not d[2]):
+                    raise BenchError(f"{s.name}: {qname} {qtype}: {problem}")
+                warnings.append(f"{s.name}: {category} {qname} {qtype}: {problem}")
+        # NSD puts the apex NS in the authority section of positive answers, Knot does not
+        # (both are right, RFC 2181 §6.1 leaves it open): compare authority only where the
+        # category is decided by it.
+        if category in ("hit", "wildcard"):
+            distinct = set(d[:3] for d in seen.values())
+        else:
+            distinct = set(seen.values())
+        if len(distinct) > 1:
+            detail = "; ".join(f"{n}: {d[0]} aa={int(d[1])} an={list(d[2])} ns={list(d[3])}"
+                               for n, d in seen.items())
+            warnings.append(f"servers differ on {qname} {qtype}: {detail}")
+        results[f"{qname} {qtype}"] = {n: list(map(str, d[:2])) + [list(d[2]), list(d[3])]
+                                       for n, d in seen.items()}
+    return warnings, results
+
+
+# ---------------------------------------------------------------------------------------------
+# dnsperf
+
+
+def dnsperf_command(args, port, query_file, duration, rate):
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
+           "-c", str(args.clients), "-T", str(args.threads), "-l", str(duration),
+           "-q", str(args.outstanding), "-t", str(args.query_timeout)]
+    if rate:
+        cmd += ["-Q", str(rate)]
+    return cmd
+
+
+def parse_dnsperf(text):
+    def number(pattern, cast=float):
+        m = re.search(pattern, text)
+        return cast(m.group(1)) if m else None
+    stats = {
+        "sent": number(r"Queries sent:\s+(\d+)", int),
+        "completed": number(r"Queries completed:\s+(\d+)", int),
+        "lost": number(r"Queries lost:\s+(\d+)", int),
+        "qps": number(r"Queries per second:\s+([\d.]+)"),
+        "avg_latency_s": number(r"Average Latency \(s\):\s+([\d.]+)"),
+        "max_latency_s": number(r"Average Latency \(s\):\s+[\d.]+ \(min [\d.]+, max ([\d.]+)\)"),
+        "stddev_latency_s": number(r"Latency StdDev \(s\):\s+([\d.]+)"),
+        "rcodes": {},
+    }
+    m = re.search(r"Response codes:\s+(.*)", text)
+    if m:
+        for code, count in re.findall(r"([A-Z]+) (\d+) \(", m.group(1)):
+            stats["rcodes"][code] = int(count)
+    if stats["completed"] is None:
+        raise BenchError(f"could not read dnsperf's output:\n{text}")
+    return stats
+
+
+def run_dnsperf(cmd, out_path, server, timeout):
+    """Runs dnsperf once and returns its stats plus the server's CPU ticks over the run and
+    dnsperf's own CPU seconds (to show when the client, not the server, is the limit)."""
+    if not server.is_running():
+        raise BenchError(f"{server.name} is no longer running; its log:\n{server.log_tail()}")
+    before = cpu_ticks(server.proc.pid)
+    t0 = time.monotonic()
+    with open(out_path, "w") as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # os.wait4 rather than p.wait(): it also returns dnsperf's own CPU time.
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                p.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                p.wait()
+                raise BenchError(f"dnsperf ran past {timeout:.0f} s: {shlex.join(cmd)}")
+            time.sleep(0.02)
+    wall = time.monotonic() - t0
+    after = cpu_ticks(server.proc.pid)
+    text = Path(out_path).read_text(errors="replace")
+    if p.returncode != 0:
+        raise BenchError(f"dnsperf failed ({shlex.join(cmd)}):\n{text}")
+    stats = parse_dnsperf(text)
+    stats["server_cpu_s"] = (after - before) / CLK_TCK
+    stats["client_cpu_s"] = usage.ru_utime + usage.ru_stime
+    stats["wall_s"] = wall
+    stats["cpu_us_per_query"] = (stats["server_cpu_s"] / stats["completed"] * 1e6
+                                 if stats["completed"] else float("inf"))
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+def build_meridian(args):
+    build_dir = Path(args.build_dir)
+    binary = build_dir / "meridian"
+    if args.no_build:
+        if not binary.exists():
+            raise BenchError(f"{binary} does not exist (drop --no-build or pass --meridian)")
+        return binary
+    log_path = Path(args.work) / "build.log"
+    for cmd in (["cmake", "-S", str(REPO), "-B", str(build_dir), "-G", "Ninja",
+                 "-DCMAKE_BUILD_TYPE=Release"],
+                ["ninja", "-C", str(build_dir), "meridian"]):
+        log(shlex.join(cmd))
+        with open(log_path, "a") as out:
+            r = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
+            raise BenchError(f"building meridian failed:\n{tail}")
+    return binary
+
+
+def machine_info():
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}"
+
+
+def fmt(value, spec, missing="-"):
+    return missing if value is None else format(value, spec)
+
+
+def print_table(rows, headers):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description="dnsperf benchmark: server CPU per answered query, Meridian vs Knot/NSD.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--servers", default="meridian,knot,nsd",
+                   help="comma-separated, from meridian,knot,nsd,gdnsd; measured in this order")
+    p.add_argument("--names", type=int, default=10000, help="host names in the zone")
+    p.add_argument("--queries", type=int, default=100000, help="lines in the query file")
+    p.add_argument("--mix", default=DEFAULT_MIX, help="query categories and their shares")
+    p.add_argument("--seed", type=int, default=1, help="seed for the query file")
+    p.add_argument("--rate", type=int, default=120000,
+                   help="offered queries/s of the CPU runs (dnsperf -Q); every server must "
+                        "sustain it")
+    p.add_argument("--duration", type=int, default=6, help="seconds per CPU run (dnsperf -l)")
+    p.add_argument("--rounds", type=int, default=3, help="CPU runs per server, interleaved")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load first")
+    p.add_argument("--max-duration", type=int, default=4,
+                   help="seconds of the unthrottled max-QPS run per server (0: skip)")
+    p.add_argument("--clients", type=int, default=4, help="dnsperf -c")
+    p.add_argument("--threads", type=int, default=1, help="dnsperf -T")
+    p.add_argument("--outstanding", type=int, default=100, help="dnsperf -q")
+    p.add_argument("--query-timeout", type=int, default=1, help="dnsperf -t, seconds")
+    p.add_argument("--start-timeout", type=float, default=0,
+                   help="seconds to wait for a server to answer (0: 30 + 1 per 5k names)")
+    p.add_argument("--meridian", help="meridian binary to use (default: build it)")
+    p.add_argument("--build-dir", default=str(REPO / "build-bench"),
+                   help="where to build meridian when --meridian is not given")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the binary in --build-dir as it is")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 1k names, 1 round of 2 s, 50k q/s, 2 s max-QPS run")
+    p.add_argument("--keep-going", action="store_true",
+                   help="drop a server that fails to start instead of stopping the bench")
+    p.add_argument("--keep-workdir", action="store_true",
+                   help="keep the zone, queries, configs and logs")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+    if args.quick:
+        defaults = {"names": 10000, "queries": 100000, "rate": 120000, "duration": 6,
+                    "rounds": 3, "warmup": 1, "max_duration": 4}
+        quick = {"names": 1000, "queries": 10000, "rate": 50000, "duration": 2,
+                 "rounds": 1, "warmup": 0, "max_duration": 2}
+        for key, value in quick.items():
+            if getattr(args, key) == defaults[key]:  # explicit options still win
+                setattr(args, key, value)
+    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    for s in args.servers:
+        if s not in ("meridian", "knot", "nsd", "gdnsd"):
+            p.error(f"unknown server {s!r}")
+    if args.names < 1 or args.queries < 1 or args.rounds < 1 or args.duration < 1:
+        p.error("--names, --queries, --rounds and --duration must be positive")
+    if not args.start_timeout:
+        args.start_timeout = 30 + args.names / 5000
+    args.mix = parse_mix(args.mix)
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="meridian-bench."))
+    args.work = str(work)
+    servers = []
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    try:
+        return bench(args, work, servers)
+    except BenchError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        for s in servers:
+            s.stop()
+        if args.keep_workdir:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args, work, servers):
+    zone_dir = work / "zones"
+    zone_dir.mkdir()
+    zone_file = zone_dir / f"{ORIGIN}zone"
+    query_file = work / "queries.txt"
+    t0 = time.monotonic()
+    write_zone(zone_file, args.names)
+    nq = write_queries(query_file, args.queries, args.names, args.mix, args.seed)
+    log(f"zone: {args.names} names ({zone_file.stat().st_size >> 10} KiB), "
+        f"{nq} queries, {time.monotonic() - t0:.1f} s")
+
+    meridian_binary = None
+    if "meridian" in args.servers:
+        meridian_binary = Path(args.meridian) if args.meridian else build_meridian(args)
+        meridian_binary = meridian_binary.resolve()
+
+    for name in args.servers:
+        port = free_port()
+        if name == "meridian":
+            s = Meridian(work, zone_file, port, meridian_binary)
+        else:
+            s = {"knot": Knot, "nsd": Nsd, "gdnsd": Gdnsd}[name](work, zone_file, port)
+        servers.append(s)
+        log(f"starting {name} on 127.0.0.1@{port}: {shlex.join(map(str, s.command()))}")
+        t = time.monotonic()
+        s.start()
+        try:
+            wait_until_answering(s, args.start_timeout)
+        except BenchError as e:
+            if not args.keep_going:
+                raise
+            log(f"dropping {name}: {e}")
+            s.stop()
+            servers.remove(s)
+            continue
+        s.load_s = time.monotonic() - t
+        s.pss_kib = pss_kib(s.proc.pid)
+        log(f"{name} answers after {s.load_s:.1f} s, PSS {s.pss_kib >> 10} MiB")
+    if not servers:
+        raise BenchError("no server started")
+
+    warnings, samples = sanity_check(servers, args.names)
+    for w in warnings:
+        log(f"warning: {w}")
+
+    run_timeout = lambda d: d + args.query_timeout + 30  # noqa: E731
+    if args.warmup:
+        for s in servers:
+            run_dnsperf(dnsperf_command(args, s.port, query_file, args.warmup, args.rate),
+                        work / f"warmup-{s.name}.txt", s, run_timeout(args.warmup))
+
+    runs = {s.name: [] for s in servers}
+    for rnd in range(args.rounds):
+        for s in servers:
+            cmd = dnsperf_command(args, s.port, query_file, args.duration, args.rate)
+            st = run_dnsperf(cmd, work / f"rate-{s.name}-{rnd}.txt", s, run_timeout(args.duration))
+            runs[s.name].append(st)
+            log(f"round {rnd + 1}/{args.rounds} {s.name}: {st['cpu_us_per_query']:.2f} us/query, "
+                f"{st['completed']}/{st['sent']} answered, {st['qps']:.0f} q/s, "
+                f"server CPU {st['server_cpu_s']:.2f} s, dnsperf CPU {st['client_cpu_s']:.2f} s "
+                f"in {st['wall_s']:.1f} s")
+
+    maxruns = {}
+    if args.max_duration:
+        for s in servers:
+            cmd = dnsperf_command(args, s.port, query_file, args.max_duration, None)
+            st = run_dnsperf(cmd, work / f"max-{s.name}.txt", s, run_timeout(args.max_duration))
+            maxruns[s.name] = st
+            log(f"max-QPS {s.name}: {st['qps']:.0f} q/s, server CPU {st['server_cpu_s']:.2f} s, "
+                f"dnsperf CPU {st['client_cpu_s']:.2f} s in {st['wall_s']:.1f} s")
+
+    report(args, servers, runs, maxruns, warnings, query_file)
+    if args.json:
+        result = {
+            "machine": machine_info(),
+            "options": {k: v for k, v in vars(args).items() if k not in ("work",)},
+            "servers": {s.name: {"version": s.version(), "port": s.port,
+                                 "start_command": s.start_command,
+                                 "load_s": s.load_s, "pss_kib": s.pss_kib,
+                                 "rate_runs": runs[s.name], "max_run": maxruns.get(s.name)}
+                        for s in servers},
+            "sanity_warnings": warnings,
+            "samples": samples,
+        }
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0
+
+
+def report(args, servers, runs, maxruns, warnings, query_file):
+    medians = {n: statistics.median(r["cpu_us_per_query"] for r in rs) for n, rs in runs.items()}
+    base = medians.get("meridian")
+    rows = []
+    for s in servers:
+        rs = runs[s.name]
+        sent = sum(r["sent"] for r in rs)
+        done = sum(r["completed"] for r in rs)
+        lost = sum(r["lost"] or 0 for r in rs)
+        cpu = [r["cpu_us_per_query"] for r in rs]
+        mx = maxruns.get(s.name)
+        rows.append([
+            s.name,
+            f"{medians[s.name]:.2f}",
+            f"{min(cpu):.2f}-{max(cpu):.2f}",
+            fmt(base / medians[s.name] if base and medians[s.name] else None, ".2f"),
+            f"{100.0 * done / sent:.2f}" if sent else "-",
+            lost,
+            fmt(statistics.median(r["avg_latency_s"] * 1e6 for r in rs), ".0f"),
+            fmt(mx["qps"] if mx else None, ".0f"),
+            fmt(mx["avg_latency_s"] * 1e6 if mx else None, ".0f"),
+            fmt(mx["client_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
+            f"{s.pss_kib / 1024:.0f}",
+        ])
+    print()
+    print(f"Meridian bench: {args.names} names, {sum(1 for _ in open(query_file))} queries "
+          f"({', '.join(f'{k} {v:g}%' for k, v in args.mix.items())}), seed {args.seed}")
+    print(f"CPU runs: {args.rounds} x {args.duration} s per server at {args.rate} q/s offered, "
+          f"servers interleaved; one server worker each; {machine_info()}")
+    print()
+    print_table(rows, ["server", "CPU us/q (median)", "min-max", "meridian/server",
+                       "answered %", "lost", "avg lat us @rate", "max QPS",
+                       "avg lat us @max", "dnsperf CPU% @max", "PSS MiB"])
+    print()
+    print("CPU us/q: user+system CPU of all the server's threads and processes "
+          "(/proc/PID/stat, descendants included) per answered query, at the fixed rate.")
+    print("meridian/server: Meridian's CPU per query over this server's; below 1 means "
+          "Meridian spends less.")
+    print("max QPS: one unthrottled dnsperf run; when dnsperf CPU% is near 100 the client, "
+          "not the server, is the limit.")
+    rc = {s.name: runs[s.name][-1]["rcodes"] for s in servers}
+    print()
+    print("Response codes (last CPU run): " + "; ".join(
+        f"{n}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for n, c in rc.items()))
+    if warnings:
+        print(f"Sanity check: {len(warnings)} warning(s):")
+        for w in warnings:
+            print(f"  {w}")
+    else:
+        print("Sanity check: all servers gave the same, expected answers to "
+              f"{len(sample_queries(args.names))} sample queries.")
+    print()
+    print("Reproduce (paths are in a temporary folder; --keep-workdir keeps it):")
+    print(f"  bench/run.sh {shlex.join(sys.argv[1:])}".rstrip())
+    for s in servers:
+        print(f"  {s.name} ({s.version() or 'version unknown'}): {s.start_command}")
+    example = servers[0]
+    print("  dnsperf at a fixed rate: " + shlex.join(
+        dnsperf_command(args, example.port, query_file, args.duration, args.rate)))
+    if maxruns:
+        print("  dnsperf max QPS:         " + shlex.join(
+            dnsperf_command(args, example.port, query_file, args.max_duration, None)))
+    print("  (-p differs per server: " + ", ".join(f"{s.name} {s.port}" for s in servers) + ")")
+    for s in servers:
+        print(f"\n--- {s.config_path.name} ({s.name}) ---\n{s.config_text.rstrip()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Entry point of the dnsperf benchmark: installs what the bench needs when it is missing
+# (Debian/Ubuntu, as root), then hands over to bench/dnsperf_bench.py. Options: --help.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Command -> Debian package. gdnsd is only needed when asked for with --servers.
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have dnsperf || need+=(dnsperf)
+have knotd || need+=(knot)
+have kdig || need+=(knot-dnsutils)
+have nsd || need+=(nsd)
+have cmake || need+=(cmake)
+have ninja || need+=(ninja-build)
+[ -x /usr/bin/python3 ] || need+=(python3)
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import dns.message' 2>/dev/null; then
+    need+=(python3-dnspython)
+fi
+if [[ " $* " == *gdnsd* ]] && ! have gdnsd; then need+=(gdnsd); fi
+
+if [ ${#need[@]} -gt 0 ]; then
+    echo "bench: installing ${need[*]}" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "bench: need root to apt-get install ${need[*]}" >&2
+        exit 2
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # The Debian packages start their daemons on port 53; the bench uses its own instances.
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+    for unit in knot nsd gdnsd; do
+        systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    done
+fi
+
+# Debian's python3-dnspython is installed for /usr/bin/python3, not for a pyenv/venv python.
+exec /usr/bin/python3 "$here/dnsperf_bench.py" "$@"
