@@ -513,8 +513,9 @@ def run_tests(namespace, setup=None, teardown=None):
 class Knot:
     """knotd in the foreground with a generated config, serving copies of tests/zones."""
 
-    def __init__(self, zones=DEFAULT_ZONES):
+    def __init__(self, zones=DEFAULT_ZONES, server_lines=()):
         self.binary = require_program("knotd")
+        self.server_lines = list(server_lines)  # extra "key: value" lines for server:
         self.port = free_port()
         self.zones = list(zones)
         self.tmpdir = Path(tempfile.mkdtemp(prefix="meridian-knot-"))
@@ -527,13 +528,14 @@ class Knot:
 
     def config_text(self):
         zones = "\n".join(f"  - domain: {origin}\n    file: {file}" for file, origin in self.zones)
+        extra = "".join(f"  {line}\n" for line in self.server_lines)
         return f"""server:
   listen: {LOOPBACK}@{self.port}
   udp-workers: 1
   tcp-workers: 1
   background-workers: 1
   rundir: {self.tmpdir / 'run'}
-database:
+{extra}database:
   storage: {self.tmpdir / 'storage'}
 log:
   - target: stderr
