@@ -1,1 +1,130 @@
-// placeholder
+// Parsing an incoming DNS message into a Query. Every length is checked before it is read
+// and every loop is bounded by the message size, so hostile input cannot crash or hang us.
+#include "wire/query.hpp"
+
+#include <cstring>
+
+#include "wire/constants.hpp"
+
+namespace meridian::wire {
+
+namespace {
+
+inline uint16_t read16(std::span<const uint8_t> m, size_t at) {
+    return static_cast<uint16_t>((m[at] << 8) | m[at + 1]);
+}
+
+// RFC 7871 §6 and §7.1.1: the checks whose failure must give FORMERR.
+bool parse_client_subnet(std::span<const uint8_t> option, ClientSubnet& out) {
+    if (option.size() < 4) return false;
+    out.family = read16(option, 0);
+    out.source_prefix = option[2];
+    out.scope_prefix = option[3];
+    size_t max_prefix;
+    if (out.family == 1) {
+        max_prefix = 32;
+    } else if (out.family == 2) {
+        max_prefix = 128;
+    } else {
+        return false;
+    }
+    if (out.source_prefix > max_prefix) return false;
+    const size_t address_length = (size_t(out.source_prefix) + 7) / 8;
+    if (option.size() - 4 != address_length) return false;
+    std::memset(out.address, 0, sizeof out.address);
+    std::memcpy(out.address, option.data() + 4, address_length);
+    // Bits past SOURCE PREFIX-LENGTH must be zero (§6: "MUST be set to 0").
+    if (out.source_prefix % 8 != 0) {
+        const uint8_t last = out.address[address_length - 1];
+        const uint8_t mask = static_cast<uint8_t>(0xFF >> (out.source_prefix % 8));
+        if (last & mask) return false;
+    }
+    return true;
+}
+
+// Reads the OPT record's fixed part and its options (RFC 6891 §6.1.2).
+bool parse_opt(std::span<const uint8_t> m, size_t fixed_at, size_t rdata_at, size_t rdlength,
+               Edns& edns) {
+    edns.udp_size = read16(m, fixed_at + 2);
+    edns.version = m[fixed_at + 5];
+    edns.dnssec_ok = (m[fixed_at + 6] & 0x80) != 0;
+    size_t at = rdata_at;
+    const size_t end = rdata_at + rdlength;
+    while (at < end) {
+        if (end - at < 4) return false;
+        const uint16_t code = read16(m, at);
+        const uint16_t length = read16(m, at + 2);
+        at += 4;
+        if (end - at < length) return false;
+        const auto body = m.subspan(at, length);
+        if (code == edns::kNsid) {
+            edns.nsid_requested = true;
+        } else if (code == edns::kClientSubnet) {
+            if (edns.has_client_subnet) return false;  // RFC 7871 §7.1.1: only one
+            if (!parse_client_subnet(body, edns.client_subnet)) return false;
+            edns.has_client_subnet = true;
+        }
+        at += length;
+    }
+    edns.present = true;
+    return true;
+}
+
+}  // namespace
+
+ParseStatus parse_query(std::span<const uint8_t> m, Query& query) {
+    if (m.size() < kHeaderSize) return ParseStatus::drop;
+    if (m[2] & 0x80) return ParseStatus::drop;  // a response: answering it invites loops
+    query.id = read16(m, 0);
+    query.opcode = (m[2] >> 3) & 0x0F;
+    query.recursion_desired = (m[2] & 0x01) != 0;
+    query.checking_disabled = (m[3] & 0x10) != 0;
+    query.qdcount = read16(m, 4);
+    query.ancount = read16(m, 6);
+    query.nscount = read16(m, 8);
+    query.arcount = read16(m, 10);
+    query.has_question = false;
+    query.edns = Edns{};
+    query.has_tsig = false;
+
+    // Only a single question is meaningful (RFC 9619); the caller answers others FORMERR.
+    if (query.qdcount != 1) return ParseStatus::ok;
+
+    size_t pos = kHeaderSize;
+    if (!read_name(m, pos, query.qname)) return ParseStatus::formerr;
+    if (m.size() - pos < 4) return ParseStatus::formerr;
+    query.qtype = read16(m, pos);
+    query.qclass = read16(m, pos + 2);
+    pos += 4;
+    query.qname_lower = query.qname;
+    to_lower(query.qname_lower);
+    query.has_question = true;
+
+    const size_t records = size_t(query.ancount) + query.nscount + query.arcount;
+    for (size_t i = 0; i < records; ++i) {
+        const size_t owner_at = pos;
+        if (!skip_name(m, pos)) return ParseStatus::formerr;
+        if (m.size() - pos < 10) return ParseStatus::formerr;
+        const size_t fixed_at = pos;
+        const uint16_t type = read16(m, pos);
+        const uint16_t rdlength = read16(m, pos + 8);
+        pos += 10;
+        if (m.size() - pos < rdlength) return ParseStatus::formerr;
+        const bool in_additional = i >= size_t(query.ancount) + query.nscount;
+        if (type == type::kOPT) {
+            // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
+            if (!in_additional || query.edns.present || m[owner_at] != 0)
+                return ParseStatus::formerr;
+            if (!parse_opt(m, fixed_at, pos, rdlength, query.edns)) return ParseStatus::formerr;
+        } else if (type == type::kTSIG) {
+            // RFC 8945 §5.1: TSIG is the last record of the additional section.
+            if (!in_additional || i + 1 != records) return ParseStatus::formerr;
+            query.has_tsig = true;
+        }
+        pos += rdlength;
+    }
+    if (pos != m.size()) return ParseStatus::formerr;  // trailing octets: not a DNS message
+    return ParseStatus::ok;
+}
+
+}  // namespace meridian::wire

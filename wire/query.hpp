@@ -21,7 +21,7 @@ struct ClientSubnet {
 
 struct Edns {
     bool present = false;
-    uint16_t udp_size = 0;     // requester's payload size, as sent
+    uint16_t udp_size = 0;  // requester's payload size, as sent
     uint8_t version = 0;
     bool dnssec_ok = false;
     bool nsid_requested = false;

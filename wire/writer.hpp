@@ -14,7 +14,7 @@ namespace meridian::wire {
 enum class Section : uint8_t { answer = 0, authority = 1, additional = 2 };
 
 class MessageWriter {
-public:
+  public:
     // `limit` is the largest message the transport allows (UDP payload or 65535 for TCP).
     MessageWriter(std::span<uint8_t> buffer, size_t limit);
 
@@ -34,8 +34,8 @@ public:
 
     // Appends one resource record; the owner and the names inside the RDATA of the types
     // RFC 3597 §4 allows are compressed. Returns false, writing nothing, when it does not fit.
-    bool add_record(Section section, std::span<const uint8_t> owner, uint16_t type,
-                    uint16_t rclass, uint32_t ttl, std::span<const uint8_t> rdata);
+    bool add_record(Section section, std::span<const uint8_t> owner, uint16_t type, uint16_t rclass,
+                    uint32_t ttl, std::span<const uint8_t> rdata);
 
     // Position markers for rolling back a partly written RRset.
     struct Mark {
@@ -55,13 +55,13 @@ public:
     // Patches the header counts and flags; returns the message length.
     size_t finish();
 
-private:
+  private:
     bool write_name(std::span<const uint8_t> name, bool compress);
     bool fits(size_t bytes) const { return size_ + bytes + reserved_ <= limit_; }
     void put16(uint16_t value);
     void put32(uint32_t value);
     void remember_name(size_t offset, std::span<const uint8_t> name);
-    size_t find_suffix(std::span<const uint8_t> name, size_t name_offset) const;
+    size_t find_suffix(std::span<const uint8_t> suffix, size_t name_offset) const;
 
     uint8_t* buffer_;
     size_t capacity_;
@@ -71,6 +71,7 @@ private:
     uint16_t counts_[3] = {0, 0, 0};
     uint16_t rcode_ = 0;
     bool has_opt_ = false;
+    size_t opt_ttl_at_ = 0;
 
     // Offsets of names already in the message that later names may point to. A small fixed
     // table: a response names few distinct owners, and a miss only costs a few octets.

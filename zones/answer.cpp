@@ -1,1 +1,297 @@
-// placeholder
+// The authoritative answer from one zone. One query's story: find the closest match for the
+// name (exact, wildcard, delegation, DNAME or none), write what it calls for, follow CNAME
+// and DNAME inside the zone, and finish with the authority and additional sections.
+#include "zones/answer.hpp"
+
+#include <cstring>
+
+#include "wire/constants.hpp"
+#include "wire/name.hpp"
+
+namespace meridian::zones {
+
+namespace {
+
+using Bytes = std::span<const uint8_t>;
+using wire::Section;
+
+Bytes bytes_of(const std::string& s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+std::string_view key_of(Bytes name) {
+    return {reinterpret_cast<const char*>(name.data()), name.size()};
+}
+
+// Chains longer than this are cut short; the resolver follows the rest (RFC 1034 §3.6.2
+// asks servers to follow chains, and a bound keeps a loop from costing more than this).
+constexpr size_t kMaxChain = 12;
+constexpr size_t kMaxAdditionalSources = 4;
+
+struct Match {
+    enum class Kind { exact, wildcard, delegation, dname, nxdomain } kind;
+    const Node* node;  // the answering node, the zone cut, the DNAME owner, or the closest encloser
+};
+
+// Walks from the apex down towards `name`, one label at a time, so that a zone cut or a DNAME
+// above the name is found before the name itself (RFC 1034 §4.3.2 step 3, RFC 6672 §3.2).
+Match find_match(const Zone& zone, Bytes name, uint16_t qtype) {
+    const size_t origin_labels = wire::count_labels(bytes_of(zone.origin()));
+    const size_t total = wire::count_labels(name);
+    const Node* encloser = &zone.apex();
+    for (size_t depth = origin_labels; depth <= total; ++depth) {
+        const Node* node = encloser;
+        if (depth > origin_labels) {
+            node = zone.find_node(key_of(name.subspan(wire::suffix_offset(name, depth))));
+            if (!node) break;
+        }
+        encloser = node;
+        const bool is_name = depth == total;
+        // The parent side of a cut answers DS (RFC 4035 §3.1.4.1); every other type is referred.
+        if (depth > origin_labels && node->find(wire::type::kNS) &&
+            !(is_name && qtype == wire::type::kDS))
+            return {Match::Kind::delegation, node};
+        if (is_name) return {Match::Kind::exact, node};
+        if (node->find(wire::type::kDNAME)) return {Match::Kind::dname, node};
+    }
+    // RFC 4592 §3.3.1: only the wildcard directly below the closest encloser applies, so an
+    // empty non-terminal between them blocks it.
+    uint8_t wildcard[wire::kMaxNameLength + 2];
+    if (encloser->name.size() + 2 <= wire::kMaxNameLength) {
+        wildcard[0] = 1;
+        wildcard[1] = '*';
+        std::memcpy(wildcard + 2, encloser->name.data(), encloser->name.size());
+        const Node* node = zone.find_node(key_of({wildcard, encloser->name.size() + 2}));
+        if (node) return {Match::Kind::wildcard, node};
+    }
+    return {Match::Kind::nxdomain, encloser};
+}
+
+// The target name inside the RDATA of types that point at a host.
+Bytes rdata_target(uint16_t type, const std::string& rdata) {
+    size_t offset = 0;
+    if (type == wire::type::kMX) offset = 2;
+    if (type == wire::type::kSRV) offset = 6;
+    if (rdata.size() <= offset) return {};
+    return bytes_of(rdata).subspan(offset);
+}
+
+class AnswerWriter {
+  public:
+    AnswerWriter(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer)
+        : zone_(zone), query_(query), writer_(writer) {}
+
+    void run();
+
+  private:
+    bool write_rrset(Section section, Bytes owner, const RRset& rrset, uint32_t ttl);
+    bool write_rrset(Section section, Bytes owner, const RRset& rrset) {
+        return write_rrset(section, owner, rrset, rrset.ttl);
+    }
+    void write_negative(uint16_t rcode);
+    void write_referral(const Node& cut);
+    void write_additional();
+    void add_host_addresses(Bytes target_lower, bool required);
+    void truncate() { writer_.set_truncated(); }
+
+    const Zone& zone_;
+    const wire::Query& query_;
+    wire::MessageWriter& writer_;
+    const RRset* additional_sources_[kMaxAdditionalSources];
+    size_t additional_count_ = 0;
+};
+
+bool AnswerWriter::write_rrset(Section section, Bytes owner, const RRset& rrset, uint32_t ttl) {
+    const auto mark = writer_.mark();
+    for (const auto& rdata : rrset.rdatas) {
+        if (!writer_.add_record(section, owner, rrset.type, wire::klass::kIN, ttl,
+                                bytes_of(rdata))) {
+            writer_.rollback(mark);
+            return false;
+        }
+    }
+    return true;
+}
+
+// NXDOMAIN or NODATA: the SOA in authority with the negative TTL (RFC 2308 §3, §5).
+void AnswerWriter::write_negative(uint16_t rcode) {
+    writer_.set_rcode(rcode);
+    if (!write_rrset(Section::authority, bytes_of(zone_.origin()), zone_.soa(),
+                     zone_.negative_ttl()))
+        truncate();
+}
+
+void AnswerWriter::write_referral(const Node& cut) {
+    const RRset& ns = *cut.find(wire::type::kNS);
+    if (!write_rrset(Section::authority, bytes_of(cut.name), ns)) {
+        truncate();
+        return;
+    }
+    const Bytes cut_name = bytes_of(cut.name);
+    // RFC 9471 §3: in-domain glue must all be present, else the response is truncated; glue
+    // for names elsewhere in the zone (sibling glue) is added only while it fits.
+    for (int pass = 0; pass < 2; ++pass) {
+        const bool in_domain = pass == 0;
+        for (const auto& rdata : ns.rdatas) {
+            uint8_t target[wire::kMaxNameLength];
+            wire::to_lower(bytes_of(rdata), target);
+            const Bytes target_name{target, rdata.size()};
+            if (wire::is_subdomain(target_name, cut_name) != in_domain) continue;
+            add_host_addresses(target_name, in_domain);
+            if (writer_.is_truncated()) return;
+        }
+    }
+}
+
+void AnswerWriter::add_host_addresses(Bytes target_lower, bool required) {
+    if (!wire::is_subdomain(target_lower, bytes_of(zone_.origin()))) return;
+    const Node* node = zone_.find_node(key_of(target_lower));
+    if (!node) return;
+    for (uint16_t type : {wire::type::kA, wire::type::kAAAA}) {
+        const RRset* rrset = node->find(type);
+        if (!rrset) continue;
+        // Skip an RRset already present (two NS names with one host, or MX and NS alike).
+        if (!write_rrset(Section::additional, bytes_of(node->name), *rrset) && required) {
+            truncate();
+            return;
+        }
+    }
+}
+
+// Addresses of in-zone targets of the NS, MX and SRV records in the answer (RFC 1034 §4.3.2
+// step 6, RFC 2782), added while they fit; missing ones never set TC (RFC 2181 §9).
+void AnswerWriter::write_additional() {
+    const Node* done[16];
+    size_t done_count = 0;
+    for (size_t i = 0; i < additional_count_; ++i) {
+        const RRset& rrset = *additional_sources_[i];
+        for (const auto& rdata : rrset.rdatas) {
+            const Bytes target = rdata_target(rrset.type, rdata);
+            if (target.empty() || target.size() > wire::kMaxNameLength) continue;
+            uint8_t lower[wire::kMaxNameLength];
+            wire::to_lower(target, lower);
+            const Bytes target_lower{lower, target.size()};
+            const Node* node = zone_.find_node(key_of(target_lower));
+            if (!node) continue;
+            bool seen = false;
+            for (size_t d = 0; d < done_count; ++d) seen = seen || done[d] == node;
+            if (seen) continue;
+            if (done_count < 16) done[done_count++] = node;
+            add_host_addresses(target_lower, false);
+        }
+    }
+}
+
+void AnswerWriter::run() {
+    writer_.set_authoritative(true);
+    const uint16_t qtype = query_.qtype;
+    Bytes name = query_.qname_lower.view();  // what we look up, lowercase
+    Bytes owner = query_.qname.view();       // what we write, case as sent
+    wire::Name synthesized[2];               // DNAME results, alternating
+    wire::Name chain_lower[2];
+    const Node* visited[kMaxChain];
+    size_t hops = 0;
+
+    for (; hops < kMaxChain; ++hops) {
+        const Match match = find_match(zone_, name, qtype);
+        switch (match.kind) {
+            case Match::Kind::delegation:
+                // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
+                if (hops == 0) writer_.set_authoritative(false);
+                write_referral(*match.node);
+                return;
+            case Match::Kind::nxdomain:
+                // RFC 6604 §3: the rcode describes the last name of the chain.
+                write_negative(wire::rcode::kNxDomain);
+                return;
+            case Match::Kind::dname: {
+                const Node& dname_node = *match.node;
+                const RRset& dname = *dname_node.find(wire::type::kDNAME);
+                if (!write_rrset(Section::answer, bytes_of(dname_node.name), dname)) {
+                    truncate();
+                    return;
+                }
+                // RFC 6672 §2.2: replace the DNAME owner's suffix with the DNAME target.
+                const size_t prefix = owner.size() - dname_node.name.size();
+                const std::string& target = dname.rdatas.front();
+                wire::Name& next = synthesized[hops % 2];
+                if (prefix + target.size() > wire::kMaxNameLength) {
+                    writer_.set_rcode(6);  // YXDOMAIN, RFC 6672 §2.2
+                    return;
+                }
+                std::memcpy(next.bytes, owner.data(), prefix);
+                std::memcpy(next.bytes + prefix, target.data(), target.size());
+                next.length = static_cast<uint8_t>(prefix + target.size());
+                if (!writer_.add_record(Section::answer, owner, wire::type::kCNAME,
+                                        wire::klass::kIN, dname.ttl, next.view())) {
+                    truncate();
+                    return;
+                }
+                wire::Name& lower = chain_lower[hops % 2];
+                lower = next;
+                wire::to_lower(lower);
+                if (!wire::is_subdomain(lower.view(), bytes_of(zone_.origin()))) return;
+                name = lower.view();
+                owner = next.view();
+                continue;
+            }
+            case Match::Kind::exact:
+            case Match::Kind::wildcard:
+                break;
+        }
+
+        const Node& node = *match.node;
+        if (node.is_empty_non_terminal()) {
+            write_negative(wire::rcode::kNoError);
+            return;
+        }
+        if (qtype == wire::type::kANY) {
+            // RFC 8482 §4.1: answer ANY with one RRset rather than all of them.
+            const RRset* chosen = node.find(wire::type::kCNAME);
+            if (!chosen) chosen = &node.rrsets.front();
+            if (!write_rrset(Section::answer, owner, *chosen)) truncate();
+            return;
+        }
+        const RRset* cname = node.find(wire::type::kCNAME);
+        if (cname && qtype != wire::type::kCNAME) {
+            if (!write_rrset(Section::answer, owner, *cname)) {
+                truncate();
+                return;
+            }
+            for (size_t i = 0; i < hops; ++i)
+                if (visited[i] == &node) return;  // a loop: the chain so far is the answer
+            visited[hops] = &node;
+            const std::string& target = cname->rdatas.front();
+            wire::Name& lower = chain_lower[hops % 2];
+            std::memcpy(lower.bytes, target.data(), target.size());
+            lower.length = static_cast<uint8_t>(target.size());
+            wire::to_lower(lower);
+            // RFC 1034 §4.3.2 step 3a: follow the chain while it stays in this zone.
+            if (!wire::is_subdomain(lower.view(), bytes_of(zone_.origin()))) return;
+            name = lower.view();
+            owner = bytes_of(target);
+            continue;
+        }
+        const RRset* rrset = node.find(qtype);
+        if (!rrset) {
+            write_negative(wire::rcode::kNoError);
+            return;
+        }
+        if (!write_rrset(Section::answer, owner, *rrset)) {
+            truncate();
+            return;
+        }
+        if (rrset->type == wire::type::kNS || rrset->type == wire::type::kMX ||
+            rrset->type == wire::type::kSRV)
+            additional_sources_[additional_count_++] = rrset;
+        write_additional();
+        return;
+    }
+}
+
+}  // namespace
+
+void answer_from_zone(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer) {
+    AnswerWriter(zone, query, writer).run();
+}
+
+}  // namespace meridian::zones

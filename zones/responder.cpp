@@ -1,5 +1,173 @@
-// Placeholder until the answer path lands.
+// The answer path on byte buffers: parse, apply the protocol rules (opcode, question count,
+// EDNS version and payload size), choose the zone or the CHAOS names, and write the response.
 #include "zones/responder.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "wire/constants.hpp"
+#include "wire/name.hpp"
+#include "wire/query.hpp"
+#include "wire/writer.hpp"
+#include "zones/answer.hpp"
+
 namespace meridian::zones {
-size_t respond(const Snapshot&, std::span<const uint8_t>, std::span<uint8_t>, const QueryOrigin&) { return 0; }
+
+namespace {
+
+using wire::Section;
+
+// The EDNS options we send back, encoded into a small stack buffer.
+struct ResponseOptions {
+    uint8_t bytes[4 + 255 + 4 + 4 + 16];
+    size_t length = 0;
+
+    void add(uint16_t code, std::span<const uint8_t> data) {
+        bytes[length++] = static_cast<uint8_t>(code >> 8);
+        bytes[length++] = static_cast<uint8_t>(code);
+        bytes[length++] = static_cast<uint8_t>(data.size() >> 8);
+        bytes[length++] = static_cast<uint8_t>(data.size());
+        std::memcpy(bytes + length, data.data(), data.size());
+        length += data.size();
+    }
+    std::span<const uint8_t> view() const { return {bytes, length}; }
+};
+
+ResponseOptions build_options(const wire::Query& query, const ResponderSettings& settings) {
+    ResponseOptions options;
+    const auto& edns = query.edns;
+    // RFC 5001 §2.3: the NSID payload is the server's identity, at most what fits here.
+    if (edns.nsid_requested && !settings.identity.empty()) {
+        const size_t length = std::min<size_t>(settings.identity.size(), 255);
+        options.add(wire::edns::kNsid,
+                    {reinterpret_cast<const uint8_t*>(settings.identity.data()), length});
+    }
+    // RFC 7871 §7.2.1: echo family, source prefix and address; the scope says over which
+    // network the answer holds. Nothing here depends on the client yet, so the scope is 0.
+    if (edns.has_client_subnet) {
+        const auto& subnet = edns.client_subnet;
+        uint8_t data[4 + 16];
+        data[0] = static_cast<uint8_t>(subnet.family >> 8);
+        data[1] = static_cast<uint8_t>(subnet.family);
+        data[2] = subnet.source_prefix;
+        data[3] = 0;
+        const size_t address_length = (size_t(subnet.source_prefix) + 7) / 8;
+        std::memcpy(data + 4, subnet.address, address_length);
+        options.add(wire::edns::kClientSubnet, {data, 4 + address_length});
+    }
+    return options;
 }
+
+bool is_chaos_name(const wire::Query& query, const char* text) {
+    wire::Name name;
+    wire::from_text(text, name);
+    return query.qname_lower.length == name.length &&
+           std::memcmp(query.qname_lower.bytes, name.bytes, name.length) == 0;
+}
+
+// CHAOS TXT id.server / hostname.bind (RFC 4892) and version.bind / version.server.
+void answer_chaos(const wire::Query& query, const ResponderSettings& settings,
+                  wire::MessageWriter& writer) {
+    const std::string* text = nullptr;
+    if (is_chaos_name(query, "id.server.") || is_chaos_name(query, "hostname.bind.")) {
+        if (!settings.identity.empty()) text = &settings.identity;
+    } else if (is_chaos_name(query, "version.bind.") || is_chaos_name(query, "version.server.")) {
+        if (settings.version) text = &*settings.version;
+    }
+    if (!text || (query.qtype != wire::type::kTXT && query.qtype != wire::type::kANY)) {
+        writer.set_rcode(wire::rcode::kRefused);
+        return;
+    }
+    uint8_t rdata[256];
+    const size_t length = std::min<size_t>(text->size(), 255);
+    rdata[0] = static_cast<uint8_t>(length);
+    std::memcpy(rdata + 1, text->data(), length);
+    writer.set_authoritative(true);
+    if (!writer.add_record(Section::answer, query.qname.view(), wire::type::kTXT, wire::klass::kCH,
+                           0, {rdata, length + 1}))
+        writer.set_truncated();
+}
+
+void answer_query(const Snapshot& snapshot, const wire::Query& query, wire::MessageWriter& writer) {
+    if (query.qclass == wire::klass::kCH) {
+        answer_chaos(query, snapshot.settings, writer);
+        return;
+    }
+    // Zone transfers are not served yet; meta-queries have no zone data behind them.
+    if (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR) {
+        writer.set_rcode(wire::rcode::kRefused);
+        return;
+    }
+    if (query.qtype == wire::type::kOPT) {
+        writer.set_rcode(wire::rcode::kFormErr);  // RFC 6891 §6.1.1: OPT is not a question
+        return;
+    }
+    if (query.qtype == wire::type::kMAILA || query.qtype == wire::type::kMAILB) {
+        writer.set_rcode(wire::rcode::kNotImp);
+        return;
+    }
+    if (query.qclass != wire::klass::kIN) {
+        writer.set_rcode(wire::rcode::kRefused);
+        return;
+    }
+    const auto qname = query.qname_lower.view();
+    const Zone* zone = nullptr;
+    if (query.qtype == wire::type::kDS) zone = snapshot.catalog.find_zone(qname, true);
+    if (!zone) zone = snapshot.catalog.find_zone(qname);
+    if (!zone) {
+        writer.set_rcode(wire::rcode::kRefused);  // not ours: no answer, no referral
+        return;
+    }
+    answer_from_zone(*zone, query, writer);
+}
+
+}  // namespace
+
+size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
+               std::span<uint8_t> response, const QueryOrigin& origin) {
+    wire::Query query;
+    const wire::ParseStatus status = wire::parse_query(message, query);
+    if (status == wire::ParseStatus::drop) return 0;
+
+    const ResponderSettings& settings = snapshot.settings;
+    size_t limit = wire::kMaxMessageSize;
+    if (origin.transport == Transport::udp) {
+        // RFC 6891 §6.2.5: requester sizes below 512 are taken as 512.
+        limit = wire::kClassicUdpLimit;
+        if (status == wire::ParseStatus::ok && query.edns.present)
+            limit = std::clamp<size_t>(query.edns.udp_size, wire::kClassicUdpLimit,
+                                       std::max<size_t>(settings.udp_payload, 512));
+    }
+    wire::MessageWriter writer(response, limit);
+    if (!writer.begin_response(query)) return 0;
+
+    if (status == wire::ParseStatus::formerr) {
+        writer.set_rcode(wire::rcode::kFormErr);
+        return writer.finish();
+    }
+    if (query.opcode != wire::opcode::kQuery) {
+        writer.set_rcode(wire::rcode::kNotImp);
+        return writer.finish();
+    }
+    if (query.qdcount != 1) {
+        writer.set_rcode(wire::rcode::kFormErr);
+        return writer.finish();
+    }
+    if (!query.edns.present) {
+        answer_query(snapshot, query, writer);
+        return writer.finish();
+    }
+    // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version, 0.
+    if (query.edns.version > 0) {
+        writer.set_rcode(wire::rcode::kBadVers);
+        writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
+        return writer.finish();
+    }
+    const ResponseOptions options = build_options(query, settings);
+    writer.reserve(11 + options.length);  // the OPT record always goes out (RFC 6891 §7)
+    answer_query(snapshot, query, writer);
+    writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, options.view());
+    return writer.finish();
+}
+
+}  // namespace meridian::zones

@@ -2,10 +2,10 @@
 // the server's workers call and what the unit tests and fuzzers drive directly.
 #pragma once
 
+#include <sys/socket.h>
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <sys/socket.h>
 
 #include "zones/snapshot.hpp"
 

@@ -39,7 +39,7 @@ struct NameHash {
 };
 
 class Zone {
-public:
+  public:
     // Lowercase wire form of the origin.
     const std::string& origin() const { return origin_; }
     const std::string& source_file() const { return source_file_; }
@@ -62,7 +62,7 @@ public:
         for (const auto& [name, node] : nodes_) visit(node);
     }
 
-private:
+  private:
     friend class ZoneBuilder;
     std::string origin_;
     std::string source_file_;
@@ -74,27 +74,32 @@ private:
 
 // Collects records, then checks the zone's structure and produces an immutable Zone.
 class ZoneBuilder {
-public:
+  public:
     ZoneBuilder(std::string origin_wire, std::string source_file);
 
-    // `line` is where the record was read, for diagnostics.
-    void add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl,
-                    std::string rdata, int line);
+    // Registers a further file (an $INCLUDE) for diagnostics; returns its index.
+    uint16_t add_source(std::string file);
+
+    // `line` in source file `source` is where the record was read, for diagnostics.
+    void add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl, std::string rdata,
+                    int line, uint16_t source = 0);
 
     // Checks RFC rules (SOA at the apex, CNAME alone at its node, one CNAME/DNAME, records
     // inside the zone) and adds the empty non-terminals. Returns null on any error.
     std::shared_ptr<const Zone> finish(Diagnostics& diagnostics);
 
-private:
+  private:
     struct PendingRecord {
         std::string owner;
         uint16_t type;
         uint32_t ttl;
         std::string rdata;
         int line;
+        uint16_t source;
     };
     std::string origin_;
     std::string source_file_;
+    std::vector<std::string> sources_;  // [0] is source_file_
     std::vector<PendingRecord> records_;
 };
 
