@@ -1,1 +1,276 @@
-// placeholder
+// Reading meridian.toml into a Config (every problem reported with file:line, all of them,
+// not only the first) and building the first Snapshot from it.
+#include "server/config.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <cstring>
+#include <thread>
+
+#include "wire/name.hpp"
+#include "zones/zone_loader.hpp"
+
+namespace meridian::server {
+
+namespace {
+
+int line_of(const toml::source_region& region) {
+    return static_cast<int>(region.begin.line);
+}
+
+// Walks one parsed document and collects every problem instead of stopping at the first,
+// so `meridian check` shows an operator the whole list in one run.
+class ConfigReader {
+  public:
+    ConfigReader(const std::filesystem::path& path, Diagnostics& diagnostics)
+        : file_(path.string()), folder_(path.parent_path()), diagnostics_(diagnostics) {}
+
+    void read(const toml::table& root, Config& config) {
+        bool has_server = false;
+        for (auto&& [key, node] : root) {
+            if (key.str() == "server") {
+                has_server = true;
+                if (const auto* table = node.as_table())
+                    read_server(*table, config.server);
+                else
+                    error(line_of(key.source()), "'server' must be a table: [server]");
+            } else if (key.str() == "zone") {
+                read_zones(key, node, config.zones);
+            } else {
+                // [geoip], [[pool]], [[geo]] and [control] land here until their work does;
+                // refusing them keeps a half-supported config from silently serving.
+                error(line_of(key.source()), "unknown table '" + std::string(key.str()) + "'");
+            }
+        }
+        if (!has_server) error(0, "missing [server] table");
+        if (config.zones.empty())
+            diagnostics_.push_back({file_, 0, "no [[zone]] configured", false});
+    }
+
+  private:
+    void error(int line, std::string message) {
+        diagnostics_.push_back({file_, line, std::move(message), true});
+    }
+
+    std::optional<std::string> read_string(const toml::key& key, const toml::node& node) {
+        if (const auto* value = node.as_string()) return value->get();
+        error(line_of(node.source()), "'" + std::string(key.str()) + "' must be a string");
+        return std::nullopt;
+    }
+
+    std::optional<int64_t> read_integer(const toml::key& key, const toml::node& node, int64_t min,
+                                        int64_t max) {
+        const auto* value = node.as_integer();
+        if (!value) {
+            error(line_of(node.source()), "'" + std::string(key.str()) + "' must be an integer");
+            return std::nullopt;
+        }
+        if (value->get() < min || value->get() > max) {
+            error(line_of(node.source()), "'" + std::string(key.str()) + "' must be between " +
+                                              std::to_string(min) + " and " + std::to_string(max));
+            return std::nullopt;
+        }
+        return value->get();
+    }
+
+    void read_listen(const toml::key& key, const toml::node& node, ServerSettings& server) {
+        const auto* array = node.as_array();
+        if (!array) {
+            error(line_of(node.source()), "'listen' must be an array of \"address:port\" strings");
+            return;
+        }
+        for (const auto& element : *array) {
+            auto text = read_string(key, element);
+            if (!text) continue;
+            auto address = parse_listen_address(*text);
+            if (!address) {
+                error(line_of(element.source()),
+                      "bad listen address '" + *text +
+                          "' (expected \"192.0.2.1:53\" or \"[2001:db8::1]:53\")");
+                continue;
+            }
+            // With SO_REUSEPORT a second bind to the same address would succeed and split
+            // the traffic between two listeners we believe distinct; refuse it here.
+            for (const auto& other : server.listen)
+                if (other.length == address->length &&
+                    std::memcmp(&other.address, &address->address, address->length) == 0)
+                    error(line_of(element.source()), "duplicate listen address '" + *text + "'");
+            server.listen.push_back(std::move(*address));
+        }
+        if (array->empty()) error(line_of(node.source()), "'listen' must not be empty");
+    }
+
+    void read_server(const toml::table& table, ServerSettings& server) {
+        bool has_listen = false;
+        for (auto&& [key, node] : table) {
+            const std::string_view name = key.str();
+            if (name == "listen") {
+                has_listen = true;
+                read_listen(key, node, server);
+            } else if (name == "workers") {
+                if (auto v = read_integer(key, node, 0, 1024)) server.workers = *v;
+            } else if (name == "identity") {
+                if (auto v = read_string(key, node)) server.identity = *v;
+            } else if (name == "version") {
+                if (auto v = read_string(key, node)) server.version = *v;
+            } else if (name == "udp_payload") {
+                // RFC 6891 §6.2.5: below 512 is treated as 512; 4096 is the usual ceiling and
+                // 1232 (DNS Flag Day 2020) avoids IP fragmentation.
+                if (auto v = read_integer(key, node, 512, 4096)) server.udp_payload = *v;
+            } else if (name == "tcp_idle_timeout") {
+                // RFC 7766 §6.2.3: a server may close idle connections; seconds in the file.
+                if (auto v = read_integer(key, node, 1, 3600))
+                    server.tcp_idle_timeout_ms = *v * 1000;
+            } else if (name == "tcp_max_connections") {
+                if (auto v = read_integer(key, node, 1, 1000000)) server.tcp_max_connections = *v;
+            } else {
+                error(line_of(key.source()), "unknown key '" + std::string(name) + "' in [server]");
+            }
+        }
+        if (!has_listen) error(line_of(table.source()), "missing 'listen' in [server]");
+    }
+
+    void read_zones(const toml::key& key, const toml::node& node, std::vector<ZoneEntry>& zones) {
+        const auto* array = node.as_array();
+        if (!array || !array->is_array_of_tables()) {
+            error(line_of(key.source()), "'zone' must be an array of tables: [[zone]]");
+            return;
+        }
+        for (const auto& element : *array) {
+            const auto& table = *element.as_table();
+            ZoneEntry entry;
+            entry.line = line_of(table.source());
+            bool has_file = false;
+            for (auto&& [zone_key, zone_node] : table) {
+                const std::string_view name = zone_key.str();
+                if (name == "file") {
+                    has_file = true;
+                    if (auto v = read_string(zone_key, zone_node)) {
+                        std::filesystem::path file(*v);
+                        entry.file = file.is_absolute() ? file : folder_ / file;
+                    }
+                } else if (name == "origin") {
+                    if (auto v = read_string(zone_key, zone_node)) {
+                        wire::Name parsed;
+                        if (wire::from_text(*v, parsed))
+                            entry.origin = *v;
+                        else
+                            error(line_of(zone_node.source()), "bad zone origin '" + *v + "'");
+                    }
+                } else {
+                    error(line_of(zone_key.source()),
+                          "unknown key '" + std::string(name) + "' in [[zone]]");
+                }
+            }
+            if (!has_file) error(entry.line, "missing 'file' in [[zone]]");
+            zones.push_back(std::move(entry));
+        }
+    }
+
+    std::string file_;
+    std::filesystem::path folder_;
+    Diagnostics& diagnostics_;
+};
+
+std::optional<uint16_t> parse_port(std::string_view text) {
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (ec != std::errc() || end != text.data() + text.size() || port == 0 || port > 65535)
+        return std::nullopt;
+    return static_cast<uint16_t>(port);
+}
+
+}  // namespace
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+    ListenAddress result;
+    result.text = std::string(text);
+    std::string host;
+    std::string_view port_text;
+    const bool is_v6 = !text.empty() && text.front() == '[';
+    if (is_v6) {
+        const auto close = text.find("]:");
+        if (close == std::string_view::npos) return std::nullopt;
+        host = std::string(text.substr(1, close - 1));
+        port_text = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return std::nullopt;
+        host = std::string(text.substr(0, colon));
+        port_text = text.substr(colon + 1);
+    }
+    const auto port = parse_port(port_text);
+    if (!port) return std::nullopt;
+    if (is_v6) {
+        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&result.address);
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(*port);
+        if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) != 1) return std::nullopt;
+        result.length = sizeof(sockaddr_in6);
+    } else {
+        auto* sin = reinterpret_cast<sockaddr_in*>(&result.address);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(*port);
+        if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) != 1) return std::nullopt;
+        result.length = sizeof(sockaddr_in);
+    }
+    return result;
+}
+
+std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
+    const size_t first_new = diagnostics.size();
+    toml::table root;
+    try {
+        root = toml::parse_file(path.string());
+    } catch (const toml::parse_error& e) {
+        diagnostics.push_back(
+            {path.string(), line_of(e.source()), std::string(e.description()), true});
+        return std::nullopt;
+    }
+    Config config;
+    config.path = path;
+    ConfigReader(path, diagnostics).read(root, config);
+    for (size_t i = first_new; i < diagnostics.size(); ++i)
+        if (diagnostics[i].is_error) return std::nullopt;
+    return config;
+}
+
+std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostics& diagnostics) {
+    auto snapshot = std::make_unique<zones::Snapshot>();
+    bool has_error = false;
+    for (const auto& entry : config.zones) {
+        auto loaded = zones::load_zone_file(entry.file, entry.origin);
+        for (auto& d : loaded.diagnostics) {
+            has_error = has_error || d.is_error;
+            diagnostics.push_back(std::move(d));
+        }
+        if (!loaded.zone) {
+            has_error = true;
+            continue;
+        }
+        const std::string origin =
+            wire::to_text({reinterpret_cast<const uint8_t*>(loaded.zone->origin().data()),
+                           loaded.zone->origin().size()});
+        if (!snapshot->catalog.add(loaded.zone)) {
+            diagnostics.push_back(
+                {config.path.string(), entry.line, "duplicate zone origin '" + origin + "'", true});
+            has_error = true;
+        }
+    }
+    snapshot->settings.identity = config.server.identity;
+    snapshot->settings.version = config.server.version;
+    snapshot->settings.udp_payload = config.server.udp_payload;
+    if (has_error) return nullptr;
+    return snapshot;
+}
+
+unsigned effective_workers(const ServerSettings& settings) {
+    if (settings.workers > 0) return settings.workers;
+    const unsigned cpus = std::thread::hardware_concurrency();
+    return cpus > 0 ? cpus : 1;
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,82 @@
+// Socket creation for the listeners. Done by hand rather than through libuv because libuv
+// 1.44's UV_UDP_REUSEADDR only sets SO_REUSEADDR, which does not spread load across workers.
+#include "server/socket.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+
+namespace meridian::server {
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+    if (this != &other) {
+        reset();
+        fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+}
+
+void Socket::reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+namespace {
+
+bool set_option(int fd, int level, int name, std::string& error, const char* what) {
+    int on = 1;
+    if (setsockopt(fd, level, name, &on, sizeof on) == 0) return true;
+    error = std::string("setsockopt ") + what + ": " + std::strerror(errno);
+    return false;
+}
+
+// Everything both transports share: the family's options, SO_REUSEPORT and bind.
+Socket open_bound_socket(const ListenAddress& address, int type, std::string& error) {
+    const int family = address.address.ss_family;
+    Socket socket(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!socket.is_open()) {
+        error = "socket " + address.text + ": " + std::strerror(errno);
+        return {};
+    }
+    const int fd = socket.fd();
+    if (!set_option(fd, SOL_SOCKET, SO_REUSEADDR, error, "SO_REUSEADDR") ||
+        !set_option(fd, SOL_SOCKET, SO_REUSEPORT, error, "SO_REUSEPORT"))
+        return {};
+    // A v6 listener must not also claim the v4 port: "0.0.0.0:53" and "[::]:53" are
+    // configured as two separate listen entries.
+    if (family == AF_INET6 && !set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, error, "IPV6_V6ONLY"))
+        return {};
+    if (type == SOCK_DGRAM) {
+        const bool ok =
+            family == AF_INET6
+                ? set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, error, "IPV6_RECVPKTINFO")
+                : set_option(fd, IPPROTO_IP, IP_PKTINFO, error, "IP_PKTINFO");
+        if (!ok) return {};
+    }
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address.address), address.length) != 0) {
+        error = "bind " + address.text + ": " + std::strerror(errno);
+        return {};
+    }
+    return socket;
+}
+
+}  // namespace
+
+Socket open_udp_socket(const ListenAddress& address, std::string& error) {
+    return open_bound_socket(address, SOCK_DGRAM, error);
+}
+
+Socket open_tcp_listener(const ListenAddress& address, int backlog, std::string& error) {
+    Socket socket = open_bound_socket(address, SOCK_STREAM, error);
+    if (!socket.is_open()) return {};
+    if (::listen(socket.fd(), backlog) != 0) {
+        error = "listen " + address.text + ": " + std::strerror(errno);
+        return {};
+    }
+    return socket;
+}
+
+}  // namespace meridian::server

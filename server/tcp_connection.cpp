@@ -1,0 +1,231 @@
+// DNS over TCP per RFC 7766 on one client connection: frames in, answers out, never
+// blocking the worker whatever the client does.
+#include "server/tcp_connection.hpp"
+
+#include <cassert>
+#include <cstring>
+
+#include "wire/constants.hpp"
+#include "zones/responder.hpp"
+
+namespace meridian::server {
+
+TcpConnection::TcpConnection(TcpConnectionPool& pool)
+    : pool_(pool), input_(new uint8_t[kMaxFrame]), output_(new uint8_t[kOutputCapacity]) {}
+
+void TcpConnection::reset_state() {
+    client_ = {};
+    input_length_ = 0;
+    output_sent_ = 0;
+    output_end_ = 0;
+    open_handles_ = 0;
+    is_reading_ = false;
+    is_writing_ = false;
+    is_closing_ = false;
+    has_client_finished_ = false;
+}
+
+void TcpConnection::accept(uv_stream_t* server) {
+    reset_state();
+    // With AF_UNSPEC neither init creates a socket, so neither can fail.
+    uv_tcp_init(pool_.loop_, &stream_);
+    uv_timer_init(pool_.loop_, &idle_timer_);
+    stream_.data = this;
+    idle_timer_.data = this;
+    write_request_.data = this;
+    open_handles_ = 2;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&stream_)) != 0) {
+        close();
+        return;
+    }
+    int length = sizeof client_;
+    uv_tcp_getpeername(&stream_, reinterpret_cast<sockaddr*>(&client_), &length);
+    // Pipelined answers are small separate writes; Nagle would hold each one back until the
+    // previous is acknowledged (RFC 7766 §6.2.1.1 wants them sent as soon as ready).
+    uv_tcp_nodelay(&stream_, 1);
+    restart_idle_timer();
+    update_reading();
+}
+
+void TcpConnection::close() {
+    if (is_closing_) return;
+    is_closing_ = true;
+    // Closing the stream cancels a write in flight (on_written sees UV_ECANCELED before
+    // on_closed), so the buffers stay valid until libuv is done with them.
+    uv_close(reinterpret_cast<uv_handle_t*>(&stream_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), on_closed);
+}
+
+void TcpConnection::on_closed(uv_handle_t* handle) {
+    auto* connection = static_cast<TcpConnection*>(handle->data);
+    if (--connection->open_handles_ == 0) connection->pool_.release(connection);
+}
+
+void TcpConnection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+    auto* connection = static_cast<TcpConnection*>(handle->data);
+    // Reading is only on while no complete frame is waiting, so at most kMaxFrame - 1 octets
+    // are held here and the room is never zero.
+    buf->base = reinterpret_cast<char*>(connection->input_.get() + connection->input_length_);
+    buf->len = kMaxFrame - connection->input_length_;
+}
+
+void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    auto* connection = static_cast<TcpConnection*>(stream->data);
+    if (nread > 0) {
+        connection->input_length_ += static_cast<size_t>(nread);
+        connection->restart_idle_timer();
+        connection->answer_complete_queries();
+    } else if (nread == UV_EOF) {
+        // RFC 7766 §6.2.4: a client may half-close after sending its queries; it still
+        // gets every answer before we close our side.
+        connection->is_reading_ = false;  // libuv stops reading on EOF by itself
+        connection->has_client_finished_ = true;
+        connection->answer_complete_queries();
+    } else if (nread < 0) {
+        connection->close();
+    }
+}
+
+void TcpConnection::answer_complete_queries() {
+    if (is_closing_) return;
+    const zones::Snapshot& snapshot = pool_.slot_.current();
+    const zones::QueryOrigin origin{zones::Transport::tcp,
+                                    reinterpret_cast<const sockaddr*>(&client_)};
+    size_t consumed = 0;
+    while (input_length_ - consumed >= 2) {
+        const uint8_t* frame = input_.get() + consumed;
+        const size_t length = static_cast<size_t>(frame[0]) << 8 | frame[1];
+        // A zero-length or header-less message cannot be a query, and nothing after it in
+        // the stream can be trusted to be framed correctly: close, as Knot does.
+        if (length < wire::kHeaderSize) {
+            close();
+            return;
+        }
+        if (input_length_ - consumed < 2 + length) break;      // the rest has not arrived yet
+        if (kOutputCapacity - output_end_ < kMaxFrame) break;  // wait for the client to read
+        uint8_t* answer = output_.get() + output_end_;
+        const size_t answer_length = zones::respond(snapshot, {frame + 2, length},
+                                                    {answer + 2, wire::kMaxMessageSize}, origin);
+        if (answer_length > 0) {
+            answer[0] = static_cast<uint8_t>(answer_length >> 8);
+            answer[1] = static_cast<uint8_t>(answer_length);
+            output_end_ += 2 + answer_length;
+        }
+        consumed += 2 + length;
+    }
+    if (consumed > 0) {
+        // At most one partial frame (or frames waiting for output room) moves, once per read.
+        std::memmove(input_.get(), input_.get() + consumed, input_length_ - consumed);
+        input_length_ -= consumed;
+    }
+    start_write();
+    if (is_closing_) return;
+    update_reading();
+    if (has_client_finished_ && is_flushed()) close();
+}
+
+void TcpConnection::start_write() {
+    if (is_writing_ || is_closing_ || output_sent_ == output_end_) return;
+    const uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(output_.get() + output_sent_),
+                                     static_cast<unsigned>(output_end_ - output_sent_));
+    if (uv_write(&write_request_, reinterpret_cast<uv_stream_t*>(&stream_), &buf, 1, on_written) !=
+        0) {
+        close();
+        return;
+    }
+    output_sent_ = output_end_;
+    is_writing_ = true;
+}
+
+void TcpConnection::on_written(uv_write_t* request, int status) {
+    auto* connection = static_cast<TcpConnection*>(request->data);
+    connection->is_writing_ = false;
+    if (connection->is_closing_) return;
+    if (status < 0) {
+        connection->close();
+        return;
+    }
+    // The client reads: that is activity, and it keeps a slow but live reader connected.
+    connection->restart_idle_timer();
+    if (connection->output_sent_ == connection->output_end_)
+        connection->output_sent_ = connection->output_end_ = 0;
+    connection->answer_complete_queries();
+}
+
+void TcpConnection::update_reading() {
+    const bool wants_to_read =
+        !is_closing_ && !has_client_finished_ && kOutputCapacity - output_end_ >= kMaxFrame;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&stream_);
+    if (wants_to_read && !is_reading_) {
+        if (uv_read_start(stream, on_alloc, on_read) != 0) {
+            close();
+            return;
+        }
+        is_reading_ = true;
+    } else if (!wants_to_read && is_reading_) {
+        // Backpressure: a client that sends queries but does not read its answers stops
+        // being read, and the idle timer closes it if it never catches up.
+        uv_read_stop(stream);
+        is_reading_ = false;
+    }
+}
+
+void TcpConnection::restart_idle_timer() {
+    // RFC 7766 §6.2.3: the idle timeout restarts on every sign of life from the client.
+    uv_timer_start(&idle_timer_, on_idle, pool_.idle_timeout_ms_, 0);
+}
+
+void TcpConnection::on_idle(uv_timer_t* timer) {
+    static_cast<TcpConnection*>(timer->data)->close();
+}
+
+TcpConnectionPool::TcpConnectionPool(uv_loop_t* loop, const SnapshotSlot& slot,
+                                     unsigned idle_timeout_ms, unsigned max_connections)
+    : loop_(loop),
+      slot_(slot),
+      idle_timeout_ms_(idle_timeout_ms),
+      max_connections_(max_connections) {
+    free_.reserve(kMaxPooled);  // release() must not allocate
+}
+
+TcpConnectionPool::~TcpConnectionPool() {
+    // The worker runs its loop until every handle has closed before destroying the pool.
+    assert(live_ == nullptr);
+}
+
+void TcpConnectionPool::accept(uv_stream_t* server) {
+    TcpConnection* connection;
+    if (!free_.empty()) {
+        connection = free_.back().release();
+        free_.pop_back();
+    } else {
+        connection = new TcpConnection(*this);
+    }
+    connection->previous_ = nullptr;
+    connection->next_ = live_;
+    if (live_) live_->previous_ = connection;
+    live_ = connection;
+    ++live_count_;
+    connection->accept(server);
+    if (live_count_ > max_connections_) connection->close();
+}
+
+void TcpConnectionPool::release(TcpConnection* connection) {
+    if (connection->previous_)
+        connection->previous_->next_ = connection->next_;
+    else
+        live_ = connection->next_;
+    if (connection->next_) connection->next_->previous_ = connection->previous_;
+    --live_count_;
+    if (free_.size() < kMaxPooled)
+        free_.emplace_back(connection);
+    else
+        delete connection;
+}
+
+void TcpConnectionPool::close_all() {
+    for (TcpConnection* connection = live_; connection != nullptr; connection = connection->next_)
+        connection->close();
+}
+
+}  // namespace meridian::server

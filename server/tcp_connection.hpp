@@ -1,0 +1,113 @@
+// One DNS-over-TCP client connection (RFC 7766): two-byte length framing, pipelined queries,
+// asynchronous writes with a bounded queue, and the idle timeout; plus the worker's pool of
+// connections, which enforces the per-worker cap.
+#pragma once
+
+#include <sys/socket.h>
+#include <uv.h>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "server/snapshot_slot.hpp"
+
+namespace meridian::server {
+
+class TcpConnectionPool;
+
+class TcpConnection {
+  public:
+    // One length prefix and the largest DNS message (RFC 1035 §4.2.2).
+    static constexpr size_t kMaxFrame = 2 + 65535;
+    // Answers queued beyond the one being written before we stop reading the client's
+    // queries; with kMaxFrame this bounds the memory a client that does not read can hold.
+    static constexpr size_t kQueueLimit = 32 * 1024;
+    static constexpr size_t kOutputCapacity = kMaxFrame + kQueueLimit;
+
+    explicit TcpConnection(TcpConnectionPool& pool);
+    TcpConnection(const TcpConnection&) = delete;
+    TcpConnection& operator=(const TcpConnection&) = delete;
+
+    // Accepts the pending connection on `server` and starts reading. On failure the
+    // connection closes itself and returns to the pool.
+    void accept(uv_stream_t* server);
+    // Closes both handles; the connection goes back to the pool once libuv is done with them.
+    void close();
+
+  private:
+    friend class TcpConnectionPool;
+
+    static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void on_written(uv_write_t* request, int status);
+    static void on_idle(uv_timer_t* timer);
+    static void on_closed(uv_handle_t* handle);
+
+    void reset_state();
+    void answer_complete_queries();
+    void start_write();
+    void update_reading();
+    void restart_idle_timer();
+    bool is_flushed() const { return !is_writing_ && output_sent_ == output_end_; }
+
+    TcpConnectionPool& pool_;
+    uv_tcp_t stream_;
+    uv_timer_t idle_timer_;
+    uv_write_t write_request_;
+    sockaddr_storage client_{};
+
+    // Bytes received and not yet consumed: at most one incomplete frame, or complete frames
+    // waiting for output room.
+    std::unique_ptr<uint8_t[]> input_;
+    size_t input_length_ = 0;
+    // [0, output_sent_) is handed to uv_write (in flight when is_writing_), [output_sent_,
+    // output_end_) waits for it; the buffer rewinds only when everything is written, so
+    // memory given to uv_write never moves.
+    std::unique_ptr<uint8_t[]> output_;
+    size_t output_sent_ = 0;
+    size_t output_end_ = 0;
+
+    int open_handles_ = 0;
+    bool is_reading_ = false;
+    bool is_writing_ = false;
+    bool is_closing_ = false;
+    bool has_client_finished_ = false;  // EOF read: answer what we have, then close
+
+    // Intrusive list of live connections, so shutdown can close them all.
+    TcpConnection* previous_ = nullptr;
+    TcpConnection* next_ = nullptr;
+};
+
+// The TCP connections of one worker: live ones (for shutdown and the cap) and a small
+// free-list, so a busy server reuses connection buffers instead of allocating them.
+class TcpConnectionPool {
+  public:
+    TcpConnectionPool(uv_loop_t* loop, const SnapshotSlot& slot, unsigned idle_timeout_ms,
+                      unsigned max_connections);
+    ~TcpConnectionPool();
+    TcpConnectionPool(const TcpConnectionPool&) = delete;
+    TcpConnectionPool& operator=(const TcpConnectionPool&) = delete;
+
+    // Accepts the connection pending on `server`; beyond the cap it is accepted and closed
+    // at once (RFC 7766 §6.2.2 lets a server refuse), which keeps the backlog moving.
+    void accept(uv_stream_t* server);
+    void close_all();
+    size_t live_count() const { return live_count_; }
+
+  private:
+    friend class TcpConnection;
+    static constexpr size_t kMaxPooled = 64;
+
+    void release(TcpConnection* connection);
+
+    uv_loop_t* loop_;
+    const SnapshotSlot& slot_;
+    unsigned idle_timeout_ms_;
+    unsigned max_connections_;
+    TcpConnection* live_ = nullptr;
+    size_t live_count_ = 0;
+    std::vector<std::unique_ptr<TcpConnection>> free_;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,33 @@
+// TCP on one listen address in one worker: accepts connections and hands them to the
+// worker's TcpConnectionPool.
+#pragma once
+
+#include <uv.h>
+
+#include "server/socket.hpp"
+#include "server/tcp_connection.hpp"
+
+namespace meridian::server {
+
+class TcpListener {
+  public:
+    TcpListener(uv_loop_t* loop, TcpConnectionPool& connections);
+    TcpListener(const TcpListener&) = delete;
+    TcpListener& operator=(const TcpListener&) = delete;
+
+    // Takes ownership of `socket` (from open_tcp_listener) and starts accepting. Returns 0 or
+    // a libuv error; either way close() must be called before the listener is destroyed.
+    int open(Socket socket);
+    // Stops accepting; libuv closes the descriptor.
+    void close();
+
+  private:
+    static void on_connection(uv_stream_t* server, int status);
+
+    uv_loop_t* loop_;
+    uv_tcp_t server_;
+    TcpConnectionPool& connections_;
+    bool is_open_ = false;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,54 @@
+// One worker thread: its own libuv loop with its own UDP socket and TCP listener per listen
+// address (SO_REUSEPORT lets the kernel spread clients across workers), stopped from the
+// main thread through a uv_async_t.
+#pragma once
+
+#include <uv.h>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/config.hpp"
+#include "server/snapshot_slot.hpp"
+#include "server/socket.hpp"
+#include "server/tcp_connection.hpp"
+#include "server/tcp_listener.hpp"
+#include "server/udp_listener.hpp"
+
+namespace meridian::server {
+
+class Worker {
+  public:
+    // Throws std::runtime_error when libuv cannot create the loop.
+    Worker(unsigned index, const ServerSettings& settings, const SnapshotSlot& slot);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Hands this worker's sockets to its loop: one UDP and one TCP socket per listen address,
+    // in the same order. Call before start(); returns false and sets `error` on failure.
+    bool open(std::vector<Socket> udp, std::vector<Socket> tcp, std::string& error);
+
+    void start();
+    // Safe from any thread: asks the loop to close everything and return.
+    void request_stop();
+    void join();
+
+  private:
+    static void on_stop(uv_async_t* async);
+    void close_handles();
+
+    unsigned index_;
+    uv_loop_t loop_;
+    uv_async_t stop_;
+    std::unique_ptr<UdpBatch> batch_;
+    const SnapshotSlot& slot_;
+    TcpConnectionPool connections_;
+    std::vector<std::unique_ptr<UdpListener>> udp_;
+    std::vector<std::unique_ptr<TcpListener>> tcp_;
+    std::thread thread_;
+    bool has_run_ = false;
+};
+
+}  // namespace meridian::server
