@@ -227,6 +227,14 @@ def cpu_ticks(root):
     return total
 
 
+def machine_busy_ticks():
+    """Busy time of all CPUs from /proc/stat (user nice system irq softirq steal)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return user + nice + system + irq + softirq + steal
+
+
 def pss_kib(root):
     """Proportional set size of the whole tree: forked children share pages, RSS would
     count them once per process."""
@@ -607,6 +615,7 @@ def run_dnsperf(cmd, out_path, server, timeout):
     if not server.is_running():
         raise BenchError(f"{server.name} is no longer running; its log:\n{server.log_tail()}")
     before = cpu_ticks(server.proc.pid)
+    busy_before = machine_busy_ticks()
     t0 = time.monotonic()
     with open(out_path, "w") as out:
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -624,6 +633,7 @@ def run_dnsperf(cmd, out_path, server, timeout):
             time.sleep(0.02)
     wall = time.monotonic() - t0
     after = cpu_ticks(server.proc.pid)
+    busy = machine_busy_ticks() - busy_before
     text = Path(out_path).read_text(errors="replace")
     if p.returncode != 0:
         raise BenchError(f"dnsperf failed ({shlex.join(cmd)}):\n{text}")
@@ -631,6 +641,10 @@ def run_dnsperf(cmd, out_path, server, timeout):
     stats["server_cpu_s"] = (after - before) / CLK_TCK
     stats["client_cpu_s"] = usage.ru_utime + usage.ru_stime
     stats["wall_s"] = wall
+    # CPU the machine spent on neither the server nor dnsperf: other processes (a build next
+    # door) and softirq work not charged to a task. Large values mean noisy numbers.
+    stats["other_cpu_s"] = max(0.0, busy / CLK_TCK - stats["server_cpu_s"]
+                               - stats["client_cpu_s"])
     stats["cpu_us_per_query"] = (stats["server_cpu_s"] / stats["completed"] * 1e6
                                  if stats["completed"] else float("inf"))
     return stats
@@ -706,7 +720,8 @@ def parse_args(argv):
                    help="seconds of the unthrottled max-QPS run per server (0: skip)")
     p.add_argument("--clients", type=int, default=4, help="dnsperf -c")
     p.add_argument("--threads", type=int, default=1, help="dnsperf -T")
-    p.add_argument("--outstanding", type=int, default=100, help="dnsperf -q")
+    p.add_argument("--outstanding", type=int, default=200,
+                   help="dnsperf -q; must exceed rate x latency or dnsperf falls short of -Q")
     p.add_argument("--query-timeout", type=int, default=1, help="dnsperf -t, seconds")
     p.add_argument("--start-timeout", type=float, default=0,
                    help="seconds to wait for a server to answer (0: 30 + 1 per 5k names)")
@@ -827,8 +842,8 @@ def bench(args, work, servers):
             runs[s.name].append(st)
             log(f"round {rnd + 1}/{args.rounds} {s.name}: {st['cpu_us_per_query']:.2f} us/query, "
                 f"{st['completed']}/{st['sent']} answered, {st['qps']:.0f} q/s, "
-                f"server CPU {st['server_cpu_s']:.2f} s, dnsperf CPU {st['client_cpu_s']:.2f} s "
-                f"in {st['wall_s']:.1f} s")
+                f"server CPU {st['server_cpu_s']:.2f} s, dnsperf CPU {st['client_cpu_s']:.2f} s, "
+                f"other CPU {st['other_cpu_s']:.2f} s in {st['wall_s']:.1f} s")
 
     maxruns = {}
     if args.max_duration:
@@ -837,7 +852,8 @@ def bench(args, work, servers):
             st = run_dnsperf(cmd, work / f"max-{s.name}.txt", s, run_timeout(args.max_duration))
             maxruns[s.name] = st
             log(f"max-QPS {s.name}: {st['qps']:.0f} q/s, server CPU {st['server_cpu_s']:.2f} s, "
-                f"dnsperf CPU {st['client_cpu_s']:.2f} s in {st['wall_s']:.1f} s")
+                f"dnsperf CPU {st['client_cpu_s']:.2f} s, other CPU {st['other_cpu_s']:.2f} s "
+                f"in {st['wall_s']:.1f} s")
 
     report(args, servers, runs, maxruns, warnings, query_file)
     if args.json:
@@ -875,8 +891,11 @@ def report(args, servers, runs, maxruns, warnings, query_file):
             f"{100.0 * done / sent:.2f}" if sent else "-",
             lost,
             fmt(statistics.median(r["avg_latency_s"] * 1e6 for r in rs), ".0f"),
+            f"{statistics.median(r['client_cpu_s'] / r['wall_s'] for r in rs) * 100:.0f}",
+            f"{statistics.median(r['other_cpu_s'] / r['wall_s'] for r in rs) * 100:.0f}",
             fmt(mx["qps"] if mx else None, ".0f"),
             fmt(mx["avg_latency_s"] * 1e6 if mx else None, ".0f"),
+            fmt(mx["server_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
             fmt(mx["client_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
             f"{s.pss_kib / 1024:.0f}",
         ])
@@ -887,19 +906,36 @@ def report(args, servers, runs, maxruns, warnings, query_file):
           f"servers interleaved; one server worker each; {machine_info()}")
     print()
     print_table(rows, ["server", "CPU us/q (median)", "min-max", "meridian/server",
-                       "answered %", "lost", "avg lat us @rate", "max QPS",
-                       "avg lat us @max", "dnsperf CPU% @max", "PSS MiB"])
+                       "answered %", "lost", "avg lat us @rate", "dnsperf CPU% @rate",
+                       "other CPU% @rate", "max QPS",
+                       "avg lat us @max", "server CPU% @max", "dnsperf CPU% @max", "PSS MiB"])
     print()
     print("CPU us/q: user+system CPU of all the server's threads and processes "
           "(/proc/PID/stat, descendants included) per answered query, at the fixed rate.")
     print("meridian/server: Meridian's CPU per query over this server's; below 1 means "
           "Meridian spends less.")
-    print("max QPS: one unthrottled dnsperf run; when dnsperf CPU% is near 100 the client, "
-          "not the server, is the limit.")
+    print("dnsperf/other CPU%: share of one CPU used by dnsperf / by anything else on the "
+          "machine during the runs (median).")
+    print("max QPS: one unthrottled dnsperf run; whichever of server CPU% and dnsperf CPU% "
+          "is near 100 is the limit (often dnsperf).")
+    notes = []
+    for s in servers:
+        for i, r in enumerate(runs[s.name]):
+            achieved = r["completed"] / args.duration
+            if achieved < 0.95 * args.rate:
+                notes.append(f"{s.name} round {i + 1}: answered {achieved:.0f} q/s of "
+                             f"{args.rate} offered; CPU per query at a lower rate is not "
+                             "comparable (lower --rate, or see dnsperf/other CPU)")
+            other = r["other_cpu_s"] / max(r["wall_s"], 1e-9)
+            if other > 0.15:
+                notes.append(f"{s.name} round {i + 1}: {other * 100:.0f}% of a CPU went to "
+                             "neither the server nor dnsperf (a busy machine?); numbers are noisy")
     rc = {s.name: runs[s.name][-1]["rcodes"] for s in servers}
     print()
     print("Response codes (last CPU run): " + "; ".join(
         f"{n}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for n, c in rc.items()))
+    for n in notes:
+        print(f"Note: {n}")
     if warnings:
         print(f"Sanity check: {len(warnings)} warning(s):")
         for w in warnings:
