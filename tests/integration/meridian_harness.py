@@ -571,6 +571,15 @@ zone:
         self.stop()
         raise RuntimeError("knotd did not serve its zones in time")
 
+    def is_running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def log_text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
     def stop(self):
         status = None
         if self.process is not None:
