@@ -663,7 +663,9 @@ def build_meridian(args):
         return binary
     log_path = Path(args.work) / "build.log"
     for cmd in (["cmake", "-S", str(REPO), "-B", str(build_dir), "-G", "Ninja",
-                 "-DCMAKE_BUILD_TYPE=Release"],
+                 # Warnings are CI's gate, not the bench's: GCC 12 at -O3 warns falsely
+                 # (-Wrestrict) in places that -O2 builds accept.
+                 "-DCMAKE_BUILD_TYPE=Release", "-DMERIDIAN_WERROR=OFF"],
                 ["ninja", "-C", str(build_dir), "meridian"]):
         log(shlex.join(cmd))
         with open(log_path, "a") as out:
