@@ -254,6 +254,16 @@ def pss_kib(root):
 # Servers
 
 
+def launch_prefix(args, cpu):
+    """nice/taskset in front of a command, so the printed command shows them too."""
+    prefix = []
+    if args.nice:
+        prefix += ["nice", "-n", str(args.nice)]
+    if args.pin and cpu is not None:
+        prefix += ["taskset", "-c", str(cpu)]
+    return prefix
+
+
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1."""
     for _ in range(100):
@@ -275,6 +285,7 @@ class Server:
     name = "?"
 
     def __init__(self, work, zone_file, port):
+        self.prefix = []
         self.dir = work / self.name
         self.dir.mkdir()
         self.zone_file = zone_file
@@ -296,7 +307,7 @@ class Server:
         path.write_text(text)
 
     def start(self):
-        cmd = self.command()
+        cmd = self.prefix + self.command()
         self.start_command = shlex.join(str(c) for c in cmd)
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
@@ -441,7 +452,8 @@ zone:
         return text
 
     def version(self):
-        return run_quiet(["nsd", "-v"]).splitlines()[0] if run_quiet(["nsd", "-v"]) else ""
+        out = run_quiet(["nsd", "-v"])
+        return out.splitlines()[0] if out else ""
 
 
 class Gdnsd(Server):
@@ -463,11 +475,11 @@ class Gdnsd(Server):
 """)
 
     def command(self):
-        return [shutil.which("gdnsd") or "/usr/sbin/gdnsd", "-c", self.dir, "-D", "start"]
+        return [shutil.which("gdnsd") or "/usr/sbin/gdnsd", "-c", self.dir, "start"]
 
     def version(self):
-        out = run_quiet(["gdnsd", "-h"])
-        return out.splitlines()[0] if out else ""
+        out = run_quiet(["gdnsd"])  # prints its version with the usage
+        return next((line for line in out.splitlines() if "version" in line), "")
 
 
 def run_quiet(cmd):
@@ -578,7 +590,7 @@ def sanity_check(servers, names):
 
 
 def dnsperf_command(args, port, query_file, duration, rate):
-    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
+    cmd = launch_prefix(args, args.client_cpu) + ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
            "-c", str(args.clients), "-T", str(args.threads), "-l", str(duration),
            "-q", str(args.outstanding), "-t", str(args.query_timeout)]
     if rate:
@@ -727,6 +739,13 @@ def parse_args(argv):
     p.add_argument("--query-timeout", type=int, default=1, help="dnsperf -t, seconds")
     p.add_argument("--start-timeout", type=float, default=0,
                    help="seconds to wait for a server to answer (0: 30 + 1 per 5k names)")
+    p.add_argument("--pin", action="store_true",
+                   help="pin servers to --server-cpu and dnsperf to --client-cpu (taskset)")
+    p.add_argument("--server-cpu", type=int, default=1, help="CPU for the servers with --pin")
+    p.add_argument("--client-cpu", type=int, default=0, help="CPU for dnsperf with --pin")
+    p.add_argument("--nice", type=int, default=0,
+                   help="run servers and dnsperf at this nice level (e.g. -10 as root, to "
+                        "push a build next door aside)")
     p.add_argument("--meridian", help="meridian binary to use (default: build it)")
     p.add_argument("--build-dir", default=str(REPO / "build-bench"),
                    help="where to build meridian when --meridian is not given")
@@ -807,8 +826,10 @@ def bench(args, work, servers):
             s = Meridian(work, zone_file, port, meridian_binary)
         else:
             s = {"knot": Knot, "nsd": Nsd, "gdnsd": Gdnsd}[name](work, zone_file, port)
+        s.prefix = launch_prefix(args, args.server_cpu)
         servers.append(s)
-        log(f"starting {name} on 127.0.0.1@{port}: {shlex.join(map(str, s.command()))}")
+        log(f"starting {name} on 127.0.0.1@{port}: "
+            f"{shlex.join(map(str, s.prefix + s.command()))}")
         t = time.monotonic()
         s.start()
         try:
