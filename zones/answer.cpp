@@ -188,7 +188,7 @@ void AnswerWriter::run() {
     Bytes owner = query_.qname.view();       // what we write, case as sent
     wire::Name synthesized[2];               // DNAME results, alternating
     wire::Name chain_lower[2];
-    const Node* visited[kMaxChain];
+    const Node* visited[kMaxChain] = {};
     size_t hops = 0;
 
     for (; hops < kMaxChain; ++hops) {
@@ -253,13 +253,13 @@ void AnswerWriter::run() {
         }
         const RRset* cname = node.find(wire::type::kCNAME);
         if (cname && qtype != wire::type::kCNAME) {
+            for (size_t i = 0; i < hops; ++i)
+                if (visited[i] == &node) return;  // a loop: the chain so far is the answer
+            visited[hops] = &node;
             if (!write_rrset(Section::answer, owner, *cname)) {
                 truncate();
                 return;
             }
-            for (size_t i = 0; i < hops; ++i)
-                if (visited[i] == &node) return;  // a loop: the chain so far is the answer
-            visited[hops] = &node;
             const std::string& target = cname->rdatas.front();
             wire::Name& lower = chain_lower[hops % 2];
             std::memcpy(lower.bytes, target.data(), target.size());

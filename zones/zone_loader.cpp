@@ -4,7 +4,7 @@
 // is the part it does well for every record type.
 #include "zones/zone_loader.hpp"
 
-#include <ldns/ldns.h>
+#include "zones/ldns_include.hpp"
 
 #include <cerrno>
 #include <cstring>
