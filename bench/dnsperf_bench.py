@@ -633,16 +633,20 @@ def run_dnsperf(cmd, out_path, server, timeout):
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         # os.wait4 rather than p.wait(): it also returns dnsperf's own CPU time.
         deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                p.returncode = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() > deadline:
+        try:
+            while True:
+                pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    p.returncode = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError(f"dnsperf ran past {timeout:.0f} s: {shlex.join(cmd)}")
+                time.sleep(0.02)
+        except BaseException:  # also SIGINT/SIGTERM: leave no dnsperf behind
+            if p.returncode is None:
                 p.kill()
                 p.wait()
-                raise BenchError(f"dnsperf ran past {timeout:.0f} s: {shlex.join(cmd)}")
-            time.sleep(0.02)
+            raise
     wall = time.monotonic() - t0
     after = cpu_ticks(server.proc.pid)
     busy = machine_busy_ticks() - busy_before
