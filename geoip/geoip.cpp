@@ -5,6 +5,8 @@
 
 namespace meridian::geoip {
 
-const char* maxminddb_version() { return MMDB_lib_version(); }
+const char* maxminddb_version() {
+    return MMDB_lib_version();
+}
 
 }  // namespace meridian::geoip

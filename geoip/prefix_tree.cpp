@@ -1,0 +1,53 @@
+// Building the minimal steering tree: hash-consed nodes and interned decisions.
+#include "geoip/prefix_tree.hpp"
+
+#include "geoip/error.hpp"
+
+namespace meridian::geoip {
+
+PrefixTreeBuilder::PrefixTreeBuilder() {
+    decision_by_pools_.emplace(std::vector<PoolIndex>{}, kFallback);
+}
+
+size_t PrefixTreeBuilder::PoolsHash::operator()(
+    const std::vector<PoolIndex>& pools) const noexcept {
+    size_t hash = 1469598103934665603ull;  // FNV-1a
+    for (PoolIndex pool : pools) hash = (hash ^ pool) * 1099511628211ull;
+    return hash;
+}
+
+DecisionId PrefixTreeBuilder::intern_decision(std::span<const PoolIndex> pools) {
+    std::vector<PoolIndex> key(pools.begin(), pools.end());
+    auto [found, inserted] = decision_by_pools_.emplace(
+        std::move(key), static_cast<DecisionId>(decision_by_pools_.size()));
+    if (inserted) {
+        tree_.decision_pools_.insert(tree_.decision_pools_.end(), pools.begin(), pools.end());
+        tree_.decision_starts_.push_back(static_cast<uint32_t>(tree_.decision_pools_.size()));
+    }
+    return found->second;
+}
+
+PrefixTreeBuilder::Ref PrefixTreeBuilder::branch(Ref zero, Ref one) {
+    if (zero == one) return zero;
+    const uint64_t key = (uint64_t{zero} << 32) | one;
+    auto [found, inserted] =
+        node_by_children_.emplace(key, static_cast<uint32_t>(tree_.nodes_.size()));
+    if (inserted) {
+        if (tree_.nodes_.size() >= PrefixTree::kLeafBit) {
+            throw GeoipError("steering tree exceeds 2^31 nodes");
+        }
+        tree_.nodes_.push_back({zero, one});
+    }
+    return found->second;
+}
+
+PrefixTree PrefixTreeBuilder::finish(Ref ipv4_root, Ref ipv6_root) {
+    tree_.roots_[0] = ipv4_root;
+    tree_.roots_[1] = ipv6_root;
+    tree_.nodes_.shrink_to_fit();
+    node_by_children_.clear();
+    decision_by_pools_.clear();
+    return std::move(tree_);
+}
+
+}  // namespace meridian::geoip
