@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <thread>
@@ -233,6 +234,9 @@ std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics
     Config config;
     config.path = path;
     ConfigReader(path, diagnostics).read(root, config);
+    // toml++ visits keys in sorted order; report them in file order, as an editor shows them.
+    std::stable_sort(diagnostics.begin() + first_new, diagnostics.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
     for (size_t i = first_new; i < diagnostics.size(); ++i)
         if (diagnostics[i].is_error) return std::nullopt;
     return config;

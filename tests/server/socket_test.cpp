@@ -1,0 +1,90 @@
+// The listening sockets: SO_REUSEPORT (so workers share a port), IPV6_V6ONLY, packet info.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "server/socket.hpp"
+
+using namespace meridian::server;
+
+namespace {
+
+int option(int fd, int level, int name) {
+    int value = 0;
+    socklen_t length = sizeof value;
+    REQUIRE(getsockopt(fd, level, name, &value, &length) == 0);
+    return value;
+}
+
+// The port the kernel chose for `fd`, as "127.0.0.1:PORT" or "[::1]:PORT".
+ListenAddress bound_address(int fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    if (address.ss_family == AF_INET6)
+        return *parse_listen_address(
+            "[::1]:" + std::to_string(ntohs(reinterpret_cast<sockaddr_in6&>(address).sin6_port)));
+    return *parse_listen_address(
+        "127.0.0.1:" + std::to_string(ntohs(reinterpret_cast<sockaddr_in&>(address).sin_port)));
+}
+
+// Port 0 is refused in the config; tests build it directly to let the kernel choose.
+ListenAddress any_port(int family) {
+    ListenAddress address;
+    if (family == AF_INET6) {
+        address = *parse_listen_address("[::1]:1");
+        reinterpret_cast<sockaddr_in6&>(address.address).sin6_port = 0;
+    } else {
+        address = *parse_listen_address("127.0.0.1:1");
+        reinterpret_cast<sockaddr_in&>(address.address).sin_port = 0;
+    }
+    return address;
+}
+
+}  // namespace
+
+TEST_CASE("udp_socket_pair_shares_a_port_with_so_reuseport") {
+    std::string error;
+    Socket first = open_udp_socket(any_port(AF_INET), error);
+    REQUIRE_MESSAGE(first.is_open(), error);
+    CHECK(option(first.fd(), SOL_SOCKET, SO_REUSEPORT) == 1);
+    CHECK(option(first.fd(), IPPROTO_IP, IP_PKTINFO) == 1);
+    // A second bind to the same address succeeds only because both sockets have SO_REUSEPORT.
+    Socket second = open_udp_socket(bound_address(first.fd()), error);
+    REQUIRE_MESSAGE(second.is_open(), error);
+    CHECK(option(second.fd(), SOL_SOCKET, SO_REUSEPORT) == 1);
+}
+
+TEST_CASE("tcp_listener_pair_shares_a_port_with_so_reuseport") {
+    std::string error;
+    Socket first = open_tcp_listener(any_port(AF_INET), 16, error);
+    REQUIRE_MESSAGE(first.is_open(), error);
+    CHECK(option(first.fd(), SOL_SOCKET, SO_REUSEPORT) == 1);
+    CHECK(option(first.fd(), SOL_SOCKET, SO_ACCEPTCONN) == 1);
+    Socket second = open_tcp_listener(bound_address(first.fd()), 16, error);
+    REQUIRE_MESSAGE(second.is_open(), error);
+    CHECK(option(second.fd(), SOL_SOCKET, SO_REUSEPORT) == 1);
+}
+
+TEST_CASE("ipv6_sockets_are_v6_only_with_packet_info") {
+    std::string error;
+    Socket udp = open_udp_socket(any_port(AF_INET6), error);
+    if (!udp.is_open()) {
+        MESSAGE("no IPv6 loopback here: " << error);
+        return;
+    }
+    CHECK(option(udp.fd(), IPPROTO_IPV6, IPV6_V6ONLY) == 1);
+    CHECK(option(udp.fd(), IPPROTO_IPV6, IPV6_RECVPKTINFO) == 1);
+    Socket tcp = open_tcp_listener(any_port(AF_INET6), 16, error);
+    REQUIRE_MESSAGE(tcp.is_open(), error);
+    CHECK(option(tcp.fd(), IPPROTO_IPV6, IPV6_V6ONLY) == 1);
+}
+
+TEST_CASE("bind_failure_reports_the_address") {
+    std::string error;
+    // 192.0.2.1 (TEST-NET-1) is not a local address here, so bind fails.
+    Socket socket = open_udp_socket(*parse_listen_address("192.0.2.1:5300"), error);
+    CHECK_FALSE(socket.is_open());
+    CHECK(error.find("bind 192.0.2.1:5300") == 0);
+}
