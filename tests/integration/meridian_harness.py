@@ -435,7 +435,8 @@ def parse_kdig(text):
 
 # ---------------------------------------------------------------------------------------------
 # A tiny test runner: every test_* function, in file order, each reported; one failure does not
-# stop the others. A test may take a `transport` parameter: then it runs over UDP and TCP.
+# stop the others. A test may take a `transport` parameter: then it runs over UDP and TCP. Its
+# other parameters are fixtures: setup() returns one object, or a dict of them by name.
 
 
 class Skipped(Exception):
@@ -469,14 +470,19 @@ def run_tests(namespace, setup=None, teardown=None):
         for name, fn in tests:
             if only and not any(o in name for o in only):
                 continue
-            variants = ["udp", "tcp"] if "transport" in fn.__code__.co_varnames[
-                :fn.__code__.co_argcount] else [None]
+            parameters = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+            variants = ["udp", "tcp"] if "transport" in parameters else [None]
             for variant in variants:
                 label = name if variant is None else f"{name}[{variant}]"
                 kwargs = {} if variant is None else {"transport": variant}
-                args = [] if context is None or fn.__code__.co_argcount == len(kwargs) else [context]
+                for parameter in parameters:
+                    if parameter == "transport":
+                        continue
+                    # A dict context holds named fixtures; any other is passed as-is.
+                    kwargs[parameter] = context[parameter] if isinstance(context, dict) \
+                        else context
                 try:
-                    fn(*args, **kwargs)
+                    fn(**kwargs)
                 except Skipped as reason:
                     print(f"SKIP  {label}: {reason}", flush=True)
                     results["skipped"].append(label)
