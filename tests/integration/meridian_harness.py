@@ -176,8 +176,12 @@ class Meridian:
                 lines.append(f"origin = {toml_string(origin)}")
         return "\n".join(lines) + "\n"
 
-    def start(self, ready_timeout=10.0):
+    def write_config(self):
         self.config.write_text(self.config_text())
+        return self.config
+
+    def start(self, ready_timeout=10.0):
+        self.write_config()
         self._log_file = open(self.log, "wb")
         self.process = subprocess.Popen(
             [self.binary, "serve", "--config", str(self.config)],
