@@ -728,7 +728,7 @@ def parse_args(argv):
     p.add_argument("--queries", type=int, default=100000, help="lines in the query file")
     p.add_argument("--mix", default=DEFAULT_MIX, help="query categories and their shares")
     p.add_argument("--seed", type=int, default=1, help="seed for the query file")
-    p.add_argument("--rate", type=int, default=120000,
+    p.add_argument("--rate", type=int, default=80000,
                    help="offered queries/s of the CPU runs (dnsperf -Q); every server must "
                         "sustain it")
     p.add_argument("--duration", type=int, default=6, help="seconds per CPU run (dnsperf -l)")
@@ -764,7 +764,7 @@ def parse_args(argv):
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
     if args.quick:
-        defaults = {"names": 10000, "queries": 100000, "rate": 120000, "duration": 6,
+        defaults = {"names": 10000, "queries": 100000, "rate": 80000, "duration": 6,
                     "rounds": 3, "warmup": 1, "max_duration": 4}
         quick = {"names": 1000, "queries": 10000, "rate": 50000, "duration": 2,
                  "rounds": 1, "warmup": 0, "max_duration": 2}
