@@ -1,6 +1,7 @@
 // DNS protocol numbers used across the code: header bits, rcodes, types, classes, EDNS options.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace meridian::wire {

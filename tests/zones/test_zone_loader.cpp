@@ -53,8 +53,8 @@ unknown TYPE65280 \# 4 0a000001
 TEST_CASE("include_and_origin_directives") {
     TempDir dir;
     dir.write("parts/hosts.inc", "$ORIGIN hosts.example.com.\nweb A 192.0.2.80\n");
-    const auto file = dir.write("z.zone", std::string(kHead) +
-                                              "$INCLUDE parts/hosts.inc\nafter A 192.0.2.81\n");
+    const auto file =
+        dir.write("z.zone", std::string(kHead) + "$INCLUDE parts/hosts.inc\nafter A 192.0.2.81\n");
     auto result = zones::load_zone_file(file, "example.com.");
     INFO(all_messages(result.diagnostics));
     REQUIRE(result.zone);
@@ -65,7 +65,8 @@ TEST_CASE("include_and_origin_directives") {
 
 TEST_CASE("origin_comes_from_soa_when_not_given") {
     TempDir dir;
-    const auto file = dir.write("z.zone", "$TTL 60\nexample.net. SOA ns.example.net. h 1 1 1 1 1\n");
+    const auto file =
+        dir.write("z.zone", "$TTL 60\nexample.net. SOA ns.example.net. h 1 1 1 1 1\n");
     auto result = zones::load_zone_file(file, "");
     REQUIRE(result.zone);
     CHECK(result.zone->origin() == wire::wire_from_text("example.net."));
@@ -73,7 +74,8 @@ TEST_CASE("origin_comes_from_soa_when_not_given") {
 
 TEST_CASE("syntax_error_names_file_and_line") {
     TempDir dir;
-    const auto file = dir.write("bad.zone", std::string(kHead) + "ok A 192.0.2.9\nbroken A 300.1.2.3\n");
+    const auto file =
+        dir.write("bad.zone", std::string(kHead) + "ok A 192.0.2.9\nbroken A 300.1.2.3\n");
     auto result = zones::load_zone_file(file, "example.com.");
     CHECK_FALSE(result.zone);
     REQUIRE(result.diagnostics.size() >= 1);
@@ -98,13 +100,16 @@ TEST_CASE("structural_errors") {
         const auto file = dir.write("z.zone", std::string(kHead) + "x CNAME ns\nx A 192.0.2.5\n");
         auto result = zones::load_zone_file(file, "example.com.");
         CHECK_FALSE(result.zone);
-        CHECK(all_messages(result.diagnostics).find(":5: 'x.example.com.' has a CNAME and other data") != std::string::npos);
+        CHECK(all_messages(result.diagnostics)
+                  .find(":5: 'x.example.com.' has a CNAME and other data") != std::string::npos);
     }
     SUBCASE("out_of_zone") {
-        const auto file = dir.write("z.zone", std::string(kHead) + "www.example.org. A 192.0.2.5\n");
+        const auto file =
+            dir.write("z.zone", std::string(kHead) + "www.example.org. A 192.0.2.5\n");
         auto result = zones::load_zone_file(file, "example.com.");
         CHECK_FALSE(result.zone);
-        CHECK(all_messages(result.diagnostics).find(":5: 'www.example.org.' is outside the zone") != std::string::npos);
+        CHECK(all_messages(result.diagnostics).find(":5: 'www.example.org.' is outside the zone") !=
+              std::string::npos);
     }
     SUBCASE("missing_soa") {
         const auto file = dir.write("z.zone", "$TTL 60\n@ NS ns\n");
@@ -116,7 +121,8 @@ TEST_CASE("structural_errors") {
         const auto file = dir.write("z.zone", std::string(kHead) + "x TXT ( \"a\"\n");
         auto result = zones::load_zone_file(file, "example.com.");
         CHECK_FALSE(result.zone);
-        CHECK(all_messages(result.diagnostics).find(":5: '(' is never closed") != std::string::npos);
+        CHECK(all_messages(result.diagnostics).find(":5: '(' is never closed") !=
+              std::string::npos);
     }
     SUBCASE("ttl_out_of_range") {
         const auto file = dir.write("z.zone", std::string(kHead) + "x 4294967295 A 192.0.2.5\n");
@@ -133,14 +139,14 @@ TEST_CASE("structural_errors") {
 
 TEST_CASE("multi_line_records_and_comments") {
     TempDir dir;
-    const auto file = dir.write("z.zone", R"($TTL 60
+    const auto file = dir.write("z.zone", R"zone($TTL 60
 @ IN SOA ns hostmaster ( 7 ; serial
         7200 ; refresh
         900 1209600 60 )
   NS ns ; the apex
 ns A 192.0.2.1
 t TXT "semi;colon" "paren(s)"
-)");
+)zone");
     auto result = zones::load_zone_file(file, "example.com.");
     INFO(all_messages(result.diagnostics));
     REQUIRE(result.zone);
