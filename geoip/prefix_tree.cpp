@@ -28,7 +28,9 @@ DecisionId PrefixTreeBuilder::intern_decision(std::span<const PoolIndex> pools) 
 }
 
 PrefixTreeBuilder::Ref PrefixTreeBuilder::branch(Ref zero, Ref one) {
-    if (zero == one) return zero;
+    // Only equal leaves merge: a node whose children are the same inner subtree still
+    // consumes this bit, and collapsing it would shift the subtree up one level.
+    if (zero == one && (zero & PrefixTree::kLeafBit)) return zero;
     const uint64_t key = (uint64_t{zero} << 32) | one;
     auto [found, inserted] =
         node_by_children_.emplace(key, static_cast<uint32_t>(tree_.nodes_.size()));

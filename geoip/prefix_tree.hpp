@@ -72,9 +72,10 @@ class PrefixTree {
     std::vector<PoolIndex> decision_pools_;
 };
 
-// Builds a PrefixTree bottom-up. branch() merges a node whose two children are equal into
-// that child, and shares identical subtrees, so a tree built from the leaves up is minimal:
-// every leaf sits at the shortest prefix over which its decision is constant.
+// Builds a PrefixTree bottom-up. branch() merges a node whose two children are the same leaf
+// into that leaf, and shares identical subtrees (a DAG in one flat array), so a tree built
+// from the leaves up is minimal: every leaf sits at the shortest prefix over which its
+// decision is constant.
 class PrefixTreeBuilder {
   public:
     using Ref = uint32_t;
