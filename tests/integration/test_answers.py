@@ -174,6 +174,21 @@ def test_dname_into_the_zone_is_followed(server, transport):
            "DNAME, synthesised CNAME and the target's A", describe(r))
 
 
+def test_dname_with_qtype_cname_stops_at_synthesised_cname(server, transport):
+    # RFC 6672 §2.2 + RFC 1034 §4.3.2 step 3a: the synthesised CNAME matches QTYPE CNAME, so
+    # it is the answer; restarting at its target would add a NODATA/NXDOMAIN that belongs to
+    # the target, not to the name asked about (Knot agrees).
+    for qname, target in (("host.dname-in.example.com.", "host.target.example.com."),
+                          ("nx.dname-in.example.com.", "nx.target.example.com.")):
+        r = ask(server, transport, qname, "CNAME")
+        expect(r.rcode() == dns.rcode.NOERROR and is_aa(r)
+               and rdatas(r, "answer", "dname-in.example.com.", "DNAME") == ["target.example.com."]
+               and rdatas(r, "answer", qname, "CNAME") == [target] and len(r.answer) == 2
+               and not r.authority,
+               f"{qname} CNAME over {transport}",
+               f"NOERROR, AA, DNAME + CNAME -> {target}, empty authority", describe(r))
+
+
 def test_dname_owner_itself_is_not_redirected(server, transport):
     # RFC 6672 §2.3: the DNAME applies below its owner, not to the owner.
     expect_answer(server, transport, "dname.example.com.", "DNAME", ["example.net."])
