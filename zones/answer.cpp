@@ -226,6 +226,8 @@ void AnswerWriter::run() {
                     truncate();
                     return;
                 }
+                // A CNAME question is answered by the synthesized CNAME itself.
+                if (qtype == wire::type::kCNAME) return;
                 wire::Name& lower = chain_lower[hops % 2];
                 lower = next;
                 wire::to_lower(lower);

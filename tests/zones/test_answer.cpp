@@ -195,6 +195,11 @@ TEST_CASE("dname_synthesizes_cname") {
                                    "x.dn.example.com. 3600 IN CNAME x.target.example.com.",
                                    "x.target.example.com. 3600 IN A 192.0.2.7"});
     CHECK(flag_aa(p));
+    // Asked for the CNAME, the synthesized CNAME is the whole answer.
+    auto cname = f.ask("nothing.dn.example.com.", LDNS_RR_TYPE_CNAME);
+    CHECK(rcode(cname) == LDNS_RCODE_NOERROR);
+    CHECK(answer(cname).size() == 2);
+    CHECK(authority(cname).empty());
     // The DNAME owner itself is not redirected (RFC 6672 §2.3).
     auto q = f.ask("dn.example.com.", LDNS_RR_TYPE_A);
     CHECK(answer(q).empty());
