@@ -3,6 +3,8 @@ port with a generated config, query it with dnspython, raw bytes and kdig, stop 
 
 Each test_*.py is one CTest test, run with /usr/bin/python3 (Debian's python3-dnspython lives
 there). Exit codes: 0 all passed, 1 something failed, 77 skipped (a peer or module missing).
+By hand: MERIDIAN_BINARY=build/meridian /usr/bin/python3 tests/integration/test_answers.py [part
+of a test name ...]; MERIDIAN_KEEP_TMP=1 keeps each server's temp dir (config, zones, log).
 """
 
 import atexit
