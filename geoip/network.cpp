@@ -35,7 +35,10 @@ Prefix make_prefix(Family family, const uint8_t* address, unsigned length) {
 }
 
 std::optional<Prefix> parse_prefix(std::string_view text, std::string& error) {
-    const std::string quoted = "\"" + std::string(text) + "\"";
+    // Built by append: GCC 12 at -O3 warns falsely (-Wrestrict) on "\"" + std::string(...).
+    std::string quoted(1, '"');
+    quoted.append(text);
+    quoted += '"';
     const size_t slash = text.find('/');
     const std::string_view address_text = text.substr(0, slash);
     // inet_pton needs a terminated string; an address is never longer than this.
