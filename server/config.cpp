@@ -2,6 +2,8 @@
 // not only the first) and building the first Snapshot from it.
 #include "server/config.hpp"
 
+#include <unistd.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -264,7 +266,13 @@ std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostic
             has_error = true;
         }
     }
+    // Like Knot and NSD, a PoP without a configured identity answers with its host name, so
+    // `dig +nsid` tells PoPs apart even before anyone names them.
     snapshot->settings.identity = config.server.identity;
+    if (snapshot->settings.identity.empty()) {
+        char host[256] = {};
+        if (gethostname(host, sizeof host - 1) == 0) snapshot->settings.identity = host;
+    }
     snapshot->settings.version = config.server.version;
     snapshot->settings.udp_payload = config.server.udp_payload;
     if (has_error) return nullptr;

@@ -13,9 +13,7 @@
 #include "server/snapshot_slot.hpp"
 #include "version.hpp"
 
-// stdbool.h first: otherwise ldns/common.h defines bool, true and false as macros.
-#include <ldns/util.h>
-#include <stdbool.h>
+#include "zones/ldns_include.hpp"
 
 namespace {
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include "server/config.hpp"
 #include "server/temp_folder.hpp"
@@ -269,4 +270,17 @@ TEST_CASE("missing_zone_file_fails_the_snapshot") {
     REQUIRE(config);
     CHECK_FALSE(meridian::server::build_snapshot(*config, diagnostics));
     CHECK(meridian::has_errors(diagnostics));
+}
+
+TEST_CASE("identity_defaults_to_host_name") {
+    TempFolder folder;
+    const auto path = folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n");
+    Diagnostics diagnostics;
+    auto config = load_config(path, diagnostics);
+    REQUIRE(config);
+    auto snapshot = meridian::server::build_snapshot(*config, diagnostics);
+    REQUIRE(snapshot);
+    char host[256] = {};
+    REQUIRE(gethostname(host, sizeof host - 1) == 0);
+    CHECK(snapshot->settings.identity == host);
 }
