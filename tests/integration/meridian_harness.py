@@ -138,7 +138,28 @@ def toml_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class Meridian:
+class ManagedServer:
+    """A server process this test started: stopped by its PID, its temp folder removed."""
+
+    def stop(self):
+        status = None
+        if self.process is not None:
+            status = stop_pid(self.process)
+            self._log_file.close()
+        if self in _running:
+            _running.remove(self)
+        if self.tmpdir.exists() and not os.environ.get("MERIDIAN_KEEP_TMP"):
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        return status
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Meridian(ManagedServer):
     """One `meridian serve` process with its own temp dir, config and copy of tests/zones.
 
     `server` overrides keys of the [server] table (None removes a key); `zones` is a list of
@@ -218,22 +239,6 @@ class Meridian:
     def is_running(self):
         return self.process is not None and self.process.poll() is None
 
-    def stop(self):
-        status = None
-        if self.process is not None:
-            status = stop_pid(self.process)
-            self._log_file.close()
-        if self in _running:
-            _running.remove(self)
-        if self.tmpdir.exists() and not os.environ.get("MERIDIAN_KEEP_TMP"):
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-        return status
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def run_meridian(*args, timeout=30):
@@ -522,7 +527,7 @@ def run_tests(namespace, setup=None, teardown=None):
 # Knot DNS as a reference peer (Debian's knotd 3.2)
 
 
-class Knot:
+class Knot(ManagedServer):
     """knotd in the foreground with a generated config, serving copies of tests/zones."""
 
     def __init__(self, zones=DEFAULT_ZONES, server_lines=()):
@@ -592,19 +597,3 @@ zone:
         except OSError:
             return ""
 
-    def stop(self):
-        status = None
-        if self.process is not None:
-            status = stop_pid(self.process)
-            self._log_file.close()
-        if self in _running:
-            _running.remove(self)
-        if self.tmpdir.exists() and not os.environ.get("MERIDIAN_KEEP_TMP"):
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-        return status
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
