@@ -1,0 +1,96 @@
+// The query path allocates nothing: a counting global operator new, armed around respond()
+// for every kind of answer, must see zero allocations.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "support/answer_fixture.hpp"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<size_t> allocations{0};
+}  // namespace
+
+// Our operator new is malloc, so free in operator delete matches; GCC sees only the
+// new/free pair once both are inlined here and warns falsely.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Replacing the global allocation functions is the standard way to observe every heap
+// allocation in this test binary; they count only while a test arms them.
+void* operator new(size_t size) {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+    if (void* p = std::malloc(size ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](size_t size) {
+    return operator new(size);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    std::free(p);
+}
+
+using namespace meridian::testing;
+
+TEST_CASE("answer_path_allocates_nothing") {
+    AnswerFixture f(ZoneTexts{{"example.com.", R"($TTL 60
+@ SOA ns h 1 1 1 1 1
+@ NS ns
+@ MX 10 mail
+ns A 192.0.2.1
+mail A 192.0.2.2
+www A 192.0.2.3
+alias CNAME www
+*.wild A 192.0.2.4
+sub NS ns.sub
+ns.sub A 192.0.2.5
+dn DNAME example.com.
+)"}});
+    REQUIRE(f.errors == "");
+    const std::vector<std::vector<uint8_t>> queries = {
+        make_query("www.example.com.", LDNS_RR_TYPE_A),
+        make_query("WWW.EXAMPLE.COM.", LDNS_RR_TYPE_A, {.edns = true, .nsid = true}),
+        make_query("alias.example.com.", LDNS_RR_TYPE_A),
+        make_query("x.wild.example.com.", LDNS_RR_TYPE_A),
+        make_query("nope.example.com.", LDNS_RR_TYPE_A),
+        make_query("www.example.com.", LDNS_RR_TYPE_MX),
+        make_query("example.com.", LDNS_RR_TYPE_MX),
+        make_query("host.sub.example.com.", LDNS_RR_TYPE_A),
+        make_query("www.dn.example.com.", LDNS_RR_TYPE_A),
+        make_query("example.com.", LDNS_RR_TYPE_ANY),
+        make_query("www.example.org.", LDNS_RR_TYPE_A),
+        make_query("id.server.", LDNS_RR_TYPE_TXT, {.rclass = LDNS_RR_CLASS_CH}),
+        make_query("www.example.com.", LDNS_RR_TYPE_A, {.edns = true, .edns_version = 1}),
+        {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0},  // malformed
+    };
+    std::vector<uint8_t> response(65535);
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, nullptr};
+    size_t answered = 0;
+    allocations = 0;
+    counting = true;
+    for (int round = 0; round < 100; ++round)
+        for (const auto& query : queries)
+            answered += meridian::zones::respond(f.snapshot(), query, response, origin) > 0;
+    counting = false;
+    CHECK(answered == 100 * queries.size());
+    CHECK(allocations.load() == 0);
+}
+
+TEST_CASE("the_counter_sees_allocations") {
+    allocations = 0;
+    counting = true;
+    auto* p = new std::vector<int>(10);
+    counting = false;
+    delete p;
+    CHECK(allocations.load() >= 1);
+}
