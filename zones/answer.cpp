@@ -77,8 +77,9 @@ Bytes rdata_target(uint16_t type, const std::string& rdata) {
 
 class AnswerWriter {
   public:
-    AnswerWriter(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer)
-        : zone_(zone), query_(query), writer_(writer) {}
+    AnswerWriter(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer,
+                 const SteeringContext* steering)
+        : zone_(zone), query_(query), writer_(writer), steering_(steering) {}
 
     void run();
 
@@ -96,6 +97,7 @@ class AnswerWriter {
     const Zone& zone_;
     const wire::Query& query_;
     wire::MessageWriter& writer_;
+    const SteeringContext* steering_;
     const RRset* additional_sources_[kMaxAdditionalSources];
     size_t additional_count_ = 0;
 };
@@ -242,6 +244,18 @@ void AnswerWriter::run() {
         }
 
         const Node& node = *match.node;
+        // GeoDNS: a policy overrides the name's own A/AAAA records, which stay the fallback.
+        // Also at the end of a CNAME chain, so an alias of a steered name is steered too.
+        if (steering_ && match.kind == Match::Kind::exact &&
+            (qtype == wire::type::kA || qtype == wire::type::kAAAA)) {
+            if (const SteeredName* steered = steering_->table.find(node.name)) {
+                if (const RRset* chosen =
+                        steer(*steered, qtype, steering_->client, steering_->outcome)) {
+                    if (!write_rrset(Section::answer, owner, *chosen)) truncate();
+                    return;
+                }
+            }
+        }
         if (node.is_empty_non_terminal()) {
             write_negative(wire::rcode::kNoError);
             return;
@@ -292,8 +306,9 @@ void AnswerWriter::run() {
 
 }  // namespace
 
-void answer_from_zone(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer) {
-    AnswerWriter(zone, query, writer).run();
+void answer_from_zone(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer,
+                      const SteeringContext* steering) {
+    AnswerWriter(zone, query, writer, steering).run();
 }
 
 }  // namespace meridian::zones

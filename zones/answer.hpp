@@ -5,11 +5,21 @@
 
 #include "wire/query.hpp"
 #include "wire/writer.hpp"
+#include "zones/steering.hpp"
 #include "zones/zone.hpp"
 
 namespace meridian::zones {
 
+// GeoDNS inputs for one query; `outcome` tells the responder what the ECS scope must be.
+struct SteeringContext {
+    const SteeringTable& table;
+    const ClientAddress& client;
+    SteeringOutcome& outcome;
+};
+
 // Sets rcode, AA and TC and fills the three sections. Truncates at an RRset boundary.
-void answer_from_zone(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer);
+// A and AAAA questions for names in `steering` are steered (null: no GeoDNS).
+void answer_from_zone(const Zone& zone, const wire::Query& query, wire::MessageWriter& writer,
+                      const SteeringContext* steering = nullptr);
 
 }  // namespace meridian::zones

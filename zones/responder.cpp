@@ -2,6 +2,7 @@
 // EDNS version and payload size), choose the zone or the CHAOS names, and write the response.
 #include "zones/responder.hpp"
 
+#include <netinet/in.h>
 #include <algorithm>
 #include <cstring>
 
@@ -33,7 +34,9 @@ struct ResponseOptions {
     std::span<const uint8_t> view() const { return {bytes, length}; }
 };
 
-ResponseOptions build_options(const wire::Query& query, const ResponderSettings& settings) {
+// `scope` is the ECS SCOPE PREFIX-LENGTH of this answer (0 when it holds for every client).
+ResponseOptions build_options(const wire::Query& query, const ResponderSettings& settings,
+                              uint8_t scope) {
     ResponseOptions options;
     const auto& edns = query.edns;
     // RFC 5001 §2.3: the NSID payload is the server's identity, at most what fits here.
@@ -43,14 +46,14 @@ ResponseOptions build_options(const wire::Query& query, const ResponderSettings&
                     {reinterpret_cast<const uint8_t*>(settings.identity.data()), length});
     }
     // RFC 7871 §7.2.1: echo family, source prefix and address; the scope says over which
-    // network the answer holds. Nothing here depends on the client yet, so the scope is 0.
+    // network the answer holds.
     if (edns.has_client_subnet) {
         const auto& subnet = edns.client_subnet;
         uint8_t data[4 + 16];
         data[0] = static_cast<uint8_t>(subnet.family >> 8);
         data[1] = static_cast<uint8_t>(subnet.family);
         data[2] = subnet.source_prefix;
-        data[3] = 0;
+        data[3] = scope;
         const size_t address_length = (size_t(subnet.source_prefix) + 7) / 8;
         std::memcpy(data + 4, subnet.address, address_length);
         options.add(wire::edns::kClientSubnet, {data, 4 + address_length});
@@ -88,27 +91,89 @@ void answer_chaos(const wire::Query& query, const ResponderSettings& settings,
         writer.set_truncated();
 }
 
-void answer_query(const Snapshot& snapshot, const wire::Query& query, wire::MessageWriter& writer) {
+bool prefix_contains(const geoip::Prefix& prefix, geoip::Family family, const uint8_t* address) {
+    if (prefix.family != family) return false;
+    for (unsigned bit = 0; bit < prefix.length; ++bit)
+        if (geoip::address_bit(prefix.address.data(), bit) != geoip::address_bit(address, bit))
+            return false;
+    return true;
+}
+
+// The resolver's own address, with IPv4-mapped IPv6 taken as the IPv4 address it is.
+ClientAddress resolver_address(const sockaddr* client) {
+    ClientAddress address;
+    if (!client) return address;
+    if (client->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(client);
+        std::memcpy(address.bytes, &in->sin_addr, 4);
+        address.family = geoip::Family::v4;
+        address.source_prefix = 32;
+        address.is_known = true;
+    } else if (client->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(client);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            std::memcpy(address.bytes, in6->sin6_addr.s6_addr + 12, 4);
+            address.family = geoip::Family::v4;
+            address.source_prefix = 32;
+        } else {
+            std::memcpy(address.bytes, in6->sin6_addr.s6_addr, 16);
+            address.family = geoip::Family::v6;
+            address.source_prefix = 128;
+        }
+        address.is_known = true;
+    }
+    return address;
+}
+
+// RFC 7871 §7.1.2: the ECS subnet decides when the query carries one that we accept (ECS
+// enabled, resolver allowed); SOURCE PREFIX-LENGTH 0 means the resolver asks us to use its
+// own address. Sets `from_ecs` when the subnet decided.
+ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& origin,
+                               const SteeringTable& steering, bool& from_ecs) {
+    ClientAddress resolver = resolver_address(origin.client);
+    from_ecs = false;
+    const auto& edns = query.edns;
+    if (!edns.has_client_subnet || !steering.ecs_enabled || edns.client_subnet.source_prefix == 0)
+        return resolver;
+    if (!steering.ecs_from.empty()) {
+        bool allowed = false;
+        for (const auto& prefix : steering.ecs_from)
+            allowed = allowed || (resolver.is_known &&
+                                  prefix_contains(prefix, resolver.family, resolver.bytes));
+        if (!allowed) return resolver;  // as if the resolver had sent no ECS
+    }
+    ClientAddress subnet;
+    subnet.is_known = true;
+    subnet.family = edns.client_subnet.family == 1 ? geoip::Family::v4 : geoip::Family::v6;
+    std::memcpy(subnet.bytes, edns.client_subnet.address, 16);
+    subnet.source_prefix = edns.client_subnet.source_prefix;
+    from_ecs = true;
+    return subnet;
+}
+
+// Answers the question; returns the ECS scope the answer carries.
+uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const QueryOrigin& origin,
+                     wire::MessageWriter& writer) {
     if (query.qclass == wire::klass::kCH) {
         answer_chaos(query, snapshot.settings, writer);
-        return;
+        return 0;
     }
     // Zone transfers are not served yet; meta-queries have no zone data behind them.
     if (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR) {
         writer.set_rcode(wire::rcode::kRefused);
-        return;
+        return 0;
     }
     if (query.qtype == wire::type::kOPT) {
         writer.set_rcode(wire::rcode::kFormErr);  // RFC 6891 §6.1.1: OPT is not a question
-        return;
+        return 0;
     }
     if (query.qtype == wire::type::kMAILA || query.qtype == wire::type::kMAILB) {
         writer.set_rcode(wire::rcode::kNotImp);
-        return;
+        return 0;
     }
     if (query.qclass != wire::klass::kIN) {
         writer.set_rcode(wire::rcode::kRefused);
-        return;
+        return 0;
     }
     const auto qname = query.qname_lower.view();
     const Zone* zone = nullptr;
@@ -116,9 +181,20 @@ void answer_query(const Snapshot& snapshot, const wire::Query& query, wire::Mess
     if (!zone) zone = snapshot.catalog.find_zone(qname);
     if (!zone) {
         writer.set_rcode(wire::rcode::kRefused);  // not ours: no answer, no referral
-        return;
+        return 0;
     }
-    answer_from_zone(*zone, query, writer);
+    if (snapshot.steering.empty()) {
+        answer_from_zone(*zone, query, writer);
+        return 0;
+    }
+    bool from_ecs = false;
+    const ClientAddress client = deciding_address(query, origin, snapshot.steering, from_ecs);
+    SteeringOutcome outcome;
+    const SteeringContext steering{snapshot.steering, client, outcome};
+    answer_from_zone(*zone, query, writer, &steering);
+    // RFC 7871 §7.2.1: scope 0 for answers that do not depend on the client, and for those
+    // decided by the resolver's own address rather than the subnet it sent.
+    return from_ecs && outcome.depends_on_client ? outcome.scope : 0;
 }
 
 }  // namespace
@@ -154,7 +230,7 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
         return writer.finish();
     }
     if (!query.edns.present) {
-        answer_query(snapshot, query, writer);
+        answer_query(snapshot, query, origin, writer);
         return writer.finish();
     }
     // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version, 0.
@@ -163,9 +239,11 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
         writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
         return writer.finish();
     }
-    const ResponseOptions options = build_options(query, settings);
-    writer.reserve(11 + options.length);  // the OPT record always goes out (RFC 6891 §7)
-    answer_query(snapshot, query, writer);
+    // The OPT record always goes out (RFC 6891 §7): keep room for it (its size does not
+    // depend on the scope, which is known only after answering).
+    writer.reserve(11 + build_options(query, settings, 0).length);
+    const uint8_t scope = answer_query(snapshot, query, origin, writer);
+    const ResponseOptions options = build_options(query, settings, scope);
     writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, options.view());
     return writer.finish();
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "zones/catalog.hpp"
+#include "zones/steering.hpp"
 
 namespace meridian::zones {
 
@@ -18,6 +19,7 @@ struct ResponderSettings {
 
 struct Snapshot {
     Catalog catalog;
+    SteeringTable steering;  // names with a geo policy; empty when GeoDNS is not configured
     ResponderSettings settings;
 };
 

@@ -2,6 +2,7 @@
 // response back with ldns (an independent codec, so our writer is checked, not trusted).
 #pragma once
 
+#include <arpa/inet.h>
 #include <unistd.h>
 #include "zones/ldns_include.hpp"
 
@@ -50,7 +51,23 @@ struct QueryOptions {
     uint8_t edns_version = 0;
     bool nsid = false;
     bool dnssec_ok = false;
+    std::vector<uint8_t> client_subnet =
+        {};  // RFC 7871 option body (family, source, scope, address)
 };
+
+// An ECS option body for `address` ("198.51.100.7") truncated to `source` bits.
+inline std::vector<uint8_t> client_subnet_option(const std::string& address, uint8_t source) {
+    uint8_t bytes[16] = {};
+    const bool v6 = address.find(':') != std::string::npos;
+    inet_pton(v6 ? AF_INET6 : AF_INET, address.c_str(), bytes);
+    std::vector<uint8_t> body = {0, uint8_t(v6 ? 2 : 1), source, 0};
+    for (size_t i = 0; i < (source + 7u) / 8; ++i) {
+        uint8_t octet = bytes[i];
+        if (i == source / 8u && source % 8) octet &= uint8_t(0xFF << (8 - source % 8));
+        body.push_back(octet);
+    }
+    return body;
+}
 
 inline std::vector<uint8_t> make_query(const std::string& name, ldns_rr_type type,
                                        const QueryOptions& options = {}) {
@@ -62,12 +79,18 @@ inline std::vector<uint8_t> make_query(const std::string& name, ldns_rr_type typ
         ldns_pkt_set_edns_udp_size(pkt, options.udp_size);
         ldns_pkt_set_edns_version(pkt, options.edns_version);
         if (options.dnssec_ok) ldns_pkt_set_edns_do(pkt, true);
-        if (options.nsid) {
-            static const uint8_t nsid_option[] = {0, 3, 0, 0};
-            ldns_rdf* data =
-                ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, sizeof nsid_option, nsid_option);
-            ldns_pkt_set_edns_data(pkt, data);
+        std::vector<uint8_t> edns_options;
+        if (options.nsid) edns_options.insert(edns_options.end(), {0, 3, 0, 0});
+        if (!options.client_subnet.empty()) {
+            const auto& body = options.client_subnet;
+            for (int octet : {0, 8, 0, int(body.size())})
+                edns_options.push_back(static_cast<uint8_t>(octet));
+            for (uint8_t octet : body) edns_options.push_back(octet);
         }
+        if (!edns_options.empty())
+            ldns_pkt_set_edns_data(pkt,
+                                   ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, edns_options.size(),
+                                                         edns_options.data()));
         // ldns writes an OPT record only when one of these is non-default.
         if (options.udp_size == 0) ldns_pkt_set_edns_udp_size(pkt, 512);
     }
@@ -155,6 +178,21 @@ inline std::vector<std::string> additional(const Packet& p) {
 }
 inline int rcode(const Packet& p) {
     return ldns_pkt_get_rcode(p.get());
+}
+
+// The response's ECS SCOPE PREFIX-LENGTH, or -1 when it carries no ECS option.
+inline int ecs_scope(const Packet& p) {
+    const ldns_rdf* data = ldns_pkt_edns_data(p.get());
+    if (!data) return -1;
+    const uint8_t* bytes = ldns_rdf_data(data);
+    const size_t size = ldns_rdf_size(data);
+    for (size_t at = 0; at + 4 <= size;) {
+        const unsigned code = (bytes[at] << 8) | bytes[at + 1];
+        const unsigned length = (bytes[at + 2] << 8) | bytes[at + 3];
+        if (code == 8 && length >= 4 && at + 4 + length <= size) return bytes[at + 7];
+        at += 4 + length;
+    }
+    return -1;
 }
 
 }  // namespace meridian::testing
