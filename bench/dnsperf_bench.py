@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # The dnsperf benchmark: generates a zone and a query mix, serves them from Meridian, Knot DNS
-# and NSD (one worker each, loopback), and compares server CPU time per answered query.
+# and NSD (one worker each, loopback), and compares server CPU time per answered query, also
+# against "the floor" (bench/floor_responder.c), the cost of the kernel's UDP path alone.
 """Compare Meridian with Knot DNS and NSD under dnsperf.
 
 The headline number is server CPU time (user+system of every thread and process of the
@@ -283,6 +284,9 @@ class Server:
     """One server under test: writes its config, starts in the foreground, stops by PID."""
 
     name = "?"
+    # False for the floor, which echoes queries: it is ready on any response, and the answer
+    # sanity check leaves it out.
+    serves_zone = True
 
     def __init__(self, work, zone_file, port):
         self.prefix = []
@@ -482,6 +486,43 @@ class Gdnsd(Server):
         return next((line for line in out.splitlines() if "version" in line), "")
 
 
+class Floor(Server):
+    """The floor: bench/floor_responder.c echoes each query with QR set, batched with
+    recvmmsg/sendmmsg, and looks nothing up. Its CPU per query is the kernel's UDP path
+    alone; the table shows every server as a multiple of it."""
+
+    name = "floor"
+    serves_zone = False
+    source = Path(__file__).resolve().parent / "floor_responder.c"
+
+    def __init__(self, work, zone_file, port, binary):
+        super().__init__(work, zone_file, port)
+        self.binary = binary
+
+    def command(self):
+        return [self.binary, str(self.port)]
+
+    def version(self):
+        cc = run_quiet(["cc", "--version"]).splitlines()
+        return f"bench/{self.source.name}, {cc[0] if cc else 'cc'} -O2"
+
+
+def build_floor(work):
+    """Compiles the floor responder into the work folder; it is small enough to build on
+    every run, so it always matches the source next to this script."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise BenchError("no C compiler (cc) to build the floor responder; "
+                         "install gcc or leave floor out of --servers")
+    binary = work / "floor_responder"
+    cmd = [cc, "-O2", "-Wall", "-Wextra", "-o", str(binary), str(Floor.source)]
+    log(shlex.join(cmd))
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"building the floor responder failed:\n{r.stdout}{r.stderr}")
+    return binary
+
+
 def run_quiet(cmd):
     try:
         r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=10)
@@ -497,7 +538,8 @@ def ask(port, name, qtype, timeout=0.5):
 
 
 def wait_until_answering(server, timeout):
-    """Polls the apex SOA until the server gives an authoritative NOERROR answer."""
+    """Polls the apex SOA until the server gives an authoritative NOERROR answer (the floor:
+    any response, since it echoes the query)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -506,6 +548,8 @@ def wait_until_answering(server, timeout):
                              f"during start-up; its log:\n{server.log_tail()}")
         try:
             r = ask(server.port, ORIGIN, "SOA", timeout=0.3)
+            if not server.serves_zone:
+                return
             if r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA and r.answer:
                 return
             last = f"{dns.rcode.to_text(r.rcode())}, {len(r.answer)} answer RRsets"
@@ -551,7 +595,9 @@ def expectation(category, d):
 
 def sanity_check(servers, names):
     """Asks every server the same sample questions. A hit that is not NOERROR with an answer
-    is fatal (the bench would measure errors); other differences are warnings."""
+    is fatal (the bench would measure errors); other differences are warnings. The floor is
+    left out: it answers with the query's own contents."""
+    servers = [s for s in servers if s.serves_zone]
     warnings = []
     results = {}
     for category, qname, qtype in sample_queries(names):
@@ -720,10 +766,12 @@ def print_table(rows, headers):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
-        description="dnsperf benchmark: server CPU per answered query, Meridian vs Knot/NSD.",
+        description="dnsperf benchmark: server CPU per answered query, Meridian vs Knot/NSD "
+                    "and the floor (the kernel's UDP path alone).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--servers", default="meridian,knot,nsd",
-                   help="comma-separated, from meridian,knot,nsd,gdnsd; measured in this order")
+    p.add_argument("--servers", default="meridian,knot,nsd,floor",
+                   help="comma-separated, from meridian,knot,nsd,gdnsd,floor; measured in this "
+                        "order (floor: the kernel's UDP path alone, bench/floor_responder.c)")
     p.add_argument("--names", type=int, default=10000, help="host names in the zone")
     p.add_argument("--queries", type=int, default=100000, help="lines in the query file")
     p.add_argument("--mix", default=DEFAULT_MIX, help="query categories and their shares")
@@ -773,7 +821,7 @@ def parse_args(argv):
                 setattr(args, key, value)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     for s in args.servers:
-        if s not in ("meridian", "knot", "nsd", "gdnsd"):
+        if s not in ("meridian", "knot", "nsd", "gdnsd", "floor"):
             p.error(f"unknown server {s!r}")
     if args.names < 1 or args.queries < 1 or args.rounds < 1 or args.duration < 1:
         p.error("--names, --queries, --rounds and --duration must be positive")
@@ -823,11 +871,14 @@ def bench(args, work, servers):
     if "meridian" in args.servers:
         meridian_binary = Path(args.meridian) if args.meridian else build_meridian(args)
         meridian_binary = meridian_binary.resolve()
+    floor_binary = build_floor(work) if "floor" in args.servers else None
 
     for name in args.servers:
         port = free_port()
         if name == "meridian":
             s = Meridian(work, zone_file, port, meridian_binary)
+        elif name == "floor":
+            s = Floor(work, zone_file, port, floor_binary)
         else:
             s = {"knot": Knot, "nsd": Nsd, "gdnsd": Gdnsd}[name](work, zone_file, port)
         s.prefix = launch_prefix(args, args.server_cpu)
@@ -902,6 +953,7 @@ def bench(args, work, servers):
 def report(args, servers, runs, maxruns, warnings, query_file):
     medians = {n: statistics.median(r["cpu_us_per_query"] for r in rs) for n, rs in runs.items()}
     base = medians.get("meridian")
+    floor = medians.get("floor")
     rows = []
     for s in servers:
         rs = runs[s.name]
@@ -915,6 +967,7 @@ def report(args, servers, runs, maxruns, warnings, query_file):
             f"{medians[s.name]:.2f}",
             f"{min(cpu):.2f}-{max(cpu):.2f}",
             fmt(base / medians[s.name] if base and medians[s.name] else None, ".2f"),
+            fmt(medians[s.name] / floor if floor else None, ".2f"),
             f"{100.0 * done / sent:.2f}" if sent else "-",
             lost,
             fmt(statistics.median(r["avg_latency_s"] * 1e6 for r in rs), ".0f"),
@@ -932,7 +985,7 @@ def report(args, servers, runs, maxruns, warnings, query_file):
     print(f"CPU runs: {args.rounds} x {args.duration} s per server at {args.rate} q/s offered, "
           f"servers interleaved; one server worker each; {machine_info()}")
     print()
-    print_table(rows, ["server", "CPU us/q (median)", "min-max", "meridian/server",
+    print_table(rows, ["server", "CPU us/q (median)", "min-max", "meridian/server", "x floor",
                        "answered %", "lost", "avg lat us @rate", "dnsperf CPU% @rate",
                        "other CPU% @rate", "max QPS",
                        "avg lat us @max", "server CPU% @max", "dnsperf CPU% @max", "PSS MiB"])
@@ -941,6 +994,8 @@ def report(args, servers, runs, maxruns, warnings, query_file):
           "(/proc/PID/stat, descendants included) per answered query, at the fixed rate.")
     print("meridian/server: Meridian's CPU per query over this server's; below 1 means "
           "Meridian spends less.")
+    print("x floor: this server's CPU per query over the floor's (a UDP echo with QR set, "
+          "recvmmsg/sendmmsg 32 wide, no lookup: the kernel path alone).")
     print("dnsperf/other CPU%: share of one CPU used by dnsperf / by anything else on the "
           "machine during the runs (median).")
     print("max QPS: one unthrottled dnsperf run; whichever of server CPU% and dnsperf CPU% "
@@ -969,7 +1024,8 @@ def report(args, servers, runs, maxruns, warnings, query_file):
             print(f"  {w}")
     else:
         print("Sanity check: all servers gave the same, expected answers to "
-              f"{len(sample_queries(args.names))} sample queries.")
+              f"{len(sample_queries(args.names))} sample queries"
+              + (" (floor not checked: it echoes the query)." if "floor" in runs else "."))
     print()
     print("Reproduce (paths are in a temporary folder; --keep-workdir keeps it):")
     print(f"  bench/run.sh {shlex.join(sys.argv[1:])}".rstrip())
@@ -983,7 +1039,8 @@ def report(args, servers, runs, maxruns, warnings, query_file):
             dnsperf_command(args, example.port, query_file, args.max_duration, None)))
     print("  (-p differs per server: " + ", ".join(f"{s.name} {s.port}" for s in servers) + ")")
     for s in servers:
-        print(f"\n--- {s.config_path.name} ({s.name}) ---\n{s.config_text.rstrip()}")
+        if s.config_path:
+            print(f"\n--- {s.config_path.name} ({s.name}) ---\n{s.config_text.rstrip()}")
 
 
 if __name__ == "__main__":

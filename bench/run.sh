@@ -14,6 +14,7 @@ have kdig || need+=(knot-dnsutils)
 have nsd || need+=(nsd)
 have cmake || need+=(cmake)
 have ninja || need+=(ninja-build)
+have cc || need+=(gcc)  # builds Meridian and the floor responder
 [ -x /usr/bin/python3 ] || need+=(python3)
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import dns.message' 2>/dev/null; then
     need+=(python3-dnspython)
