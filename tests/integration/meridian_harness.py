@@ -464,6 +464,18 @@ def expect(condition, what, expected, got):
         raise AssertionError(f"{what}\n    expected: {expected}\n    got:      {got}")
 
 
+def start_default_meridian():
+    """The setup most test files share: one Meridian on the default test zones."""
+    return Meridian().start()
+
+
+def stop_server(server):
+    """The matching teardown: stop it and say how it exited."""
+    if server is not None:
+        status = server.stop()
+        print(f"meridian exited with {status}")
+
+
 def run_tests(namespace, setup=None, teardown=None):
     tests = [(name, fn) for name, fn in namespace.items()
              if name.startswith("test_") and callable(fn)]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from meridian_harness import (  # noqa: E402
-    Meridian, Skipped, dns, describe, expect, kdig, make_query, query, rrset_of, run_tests,
-    tcp_raw, udp_raw)
+    Skipped, dns, describe, expect, kdig, make_query, query, rrset_of, run_tests,
+    start_default_meridian, stop_server, tcp_raw, udp_raw)
 
 import dns.flags  # noqa: E402
 import dns.rcode  # noqa: E402
@@ -400,15 +400,5 @@ def test_kdig_sees_an_authoritative_answer(server, transport):
            result.text)
 
 
-def setup():
-    return Meridian().start()
-
-
-def teardown(server):
-    if server is not None:
-        status = server.stop()
-        print(f"meridian exited with {status}")
-
-
 if __name__ == "__main__":
-    sys.exit(run_tests(globals(), setup, teardown))
+    sys.exit(run_tests(globals(), start_default_meridian, stop_server))

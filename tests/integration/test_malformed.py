@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, Meridian, describe, dns, expect, frame, header, make_query, query, rcode_of,
-    read_frame, run_tests, tcp_connect, udp_raw)
+    LOOPBACK, describe, dns, expect, frame, header, make_query, query, rcode_of,
+    read_frame, run_tests, start_default_meridian, stop_server, tcp_connect, udp_raw)
 
 import dns.rcode  # noqa: E402
 
@@ -229,15 +229,5 @@ def test_random_and_mutated_packets_over_tcp(server):
     expect_still_answering(server, "udp", "the TCP fuzz packets")
 
 
-def setup():
-    return Meridian().start()
-
-
-def teardown(server):
-    if server is not None:
-        status = server.stop()
-        print(f"meridian exited with {status}")
-
-
 if __name__ == "__main__":
-    sys.exit(run_tests(globals(), setup, teardown))
+    sys.exit(run_tests(globals(), start_default_meridian, stop_server))
