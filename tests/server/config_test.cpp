@@ -6,21 +6,16 @@
 #include <unistd.h>
 
 #include "server/config.hpp"
-#include "server/temp_folder.hpp"
+#include "support/small_zone.hpp"
+#include "support/temp_folder.hpp"
 
 using meridian::Diagnostics;
 using meridian::server::load_config;
-using meridian::test::TempFolder;
+using meridian::testing::TempFolder;
 
 namespace {
 
-constexpr const char* kZone = R"($ORIGIN example.com.
-$TTL 3600
-@   SOA ns1 hostmaster 1 7200 3600 1209600 300
-    NS  ns1
-ns1 A   192.0.2.1
-www A   192.0.2.10
-)";
+constexpr const char* kZone = meridian::testing::kSmallExampleZone;
 
 // True when some diagnostic is "<file>:<line>: ..." and contains `text`.
 bool has_error_at(const Diagnostics& diagnostics, int line, const std::string& text) {

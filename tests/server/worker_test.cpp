@@ -12,20 +12,15 @@
 
 #include "server/config.hpp"
 #include "server/socket.hpp"
-#include "server/temp_folder.hpp"
 #include "server/worker.hpp"
+#include "support/small_zone.hpp"
+#include "support/temp_folder.hpp"
 
 using namespace meridian::server;
 
 namespace {
 
-constexpr const char* kZone = R"($ORIGIN example.com.
-$TTL 3600
-@   SOA ns1 hostmaster 1 7200 3600 1209600 300
-    NS  ns1
-ns1 A   192.0.2.1
-www A   192.0.2.10
-)";
+constexpr const char* kZone = meridian::testing::kSmallExampleZone;
 
 // A query for www.example.com/A with the given ID.
 std::vector<uint8_t> make_query(uint16_t id) {
@@ -69,7 +64,7 @@ void set_receive_timeout(int fd) {
 // A worker serving example.com on a wildcard UDP socket and a loopback TCP listener, both on
 // ports the kernel chose.
 struct RunningWorker {
-    meridian::test::TempFolder folder;
+    meridian::testing::TempFolder folder;
     std::optional<Config> config;
     std::unique_ptr<SnapshotSlot> slot;
     std::unique_ptr<Worker> worker;

@@ -13,30 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_folder.hpp"
 #include "zones/responder.hpp"
 #include "zones/zone_loader.hpp"
 
 namespace meridian::testing {
-
-// A folder under /tmp removed when the object dies.
-class TempDir {
-  public:
-    TempDir() {
-        char pattern[] = "/tmp/meridian-test-XXXXXX";
-        path_ = mkdtemp(pattern);
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path write(const std::string& name, const std::string& content) const {
-        const auto file = path_ / name;
-        std::filesystem::create_directories(file.parent_path());
-        std::ofstream(file) << content;
-        return file;
-    }
-
-  private:
-    std::filesystem::path path_;
-};
 
 struct PacketDeleter {
     void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
@@ -148,7 +129,7 @@ class AnswerFixture {
     std::string errors;
 
   private:
-    TempDir dir_;
+    TempFolder dir_;
     zones::Snapshot snapshot_;
 };
 

@@ -22,7 +22,7 @@ const char* kHead = "$TTL 300\n@ SOA ns h 1 7200 900 1209600 60\n@ NS ns\nns A 1
 }  // namespace
 
 TEST_CASE("loads_every_common_type") {
-    TempDir dir;
+    TempFolder dir;
     const auto file = dir.write("z.zone", std::string(kHead) + R"(
 a       A      192.0.2.2
 aaaa    AAAA   2001:db8::2
@@ -51,7 +51,7 @@ unknown TYPE65280 \# 4 0a000001
 }
 
 TEST_CASE("include_and_origin_directives") {
-    TempDir dir;
+    TempFolder dir;
     dir.write("parts/hosts.inc", "$ORIGIN hosts.example.com.\nweb A 192.0.2.80\n");
     const auto file =
         dir.write("z.zone", std::string(kHead) + "$INCLUDE parts/hosts.inc\nafter A 192.0.2.81\n");
@@ -64,7 +64,7 @@ TEST_CASE("include_and_origin_directives") {
 }
 
 TEST_CASE("origin_comes_from_soa_when_not_given") {
-    TempDir dir;
+    TempFolder dir;
     const auto file =
         dir.write("z.zone", "$TTL 60\nexample.net. SOA ns.example.net. h 1 1 1 1 1\n");
     auto result = zones::load_zone_file(file, "");
@@ -73,7 +73,7 @@ TEST_CASE("origin_comes_from_soa_when_not_given") {
 }
 
 TEST_CASE("syntax_error_names_file_and_line") {
-    TempDir dir;
+    TempFolder dir;
     const auto file =
         dir.write("bad.zone", std::string(kHead) + "ok A 192.0.2.9\nbroken A 300.1.2.3\n");
     auto result = zones::load_zone_file(file, "example.com.");
@@ -84,7 +84,7 @@ TEST_CASE("syntax_error_names_file_and_line") {
 }
 
 TEST_CASE("error_in_included_file_names_that_file") {
-    TempDir dir;
+    TempFolder dir;
     const auto inc = dir.write("inc.zone", "\n\nbad AAAA not-an-address\n");
     const auto file = dir.write("z.zone", std::string(kHead) + "$INCLUDE inc.zone\n");
     auto result = zones::load_zone_file(file, "example.com.");
@@ -95,7 +95,7 @@ TEST_CASE("error_in_included_file_names_that_file") {
 }
 
 TEST_CASE("structural_errors") {
-    TempDir dir;
+    TempFolder dir;
     SUBCASE("cname_and_other_data") {
         const auto file = dir.write("z.zone", std::string(kHead) + "x CNAME ns\nx A 192.0.2.5\n");
         auto result = zones::load_zone_file(file, "example.com.");
@@ -138,7 +138,7 @@ TEST_CASE("structural_errors") {
 }
 
 TEST_CASE("multi_line_records_and_comments") {
-    TempDir dir;
+    TempFolder dir;
     const auto file = dir.write("z.zone", R"zone($TTL 60
 @ IN SOA ns hostmaster ( 7 ; serial
         7200 ; refresh

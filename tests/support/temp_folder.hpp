@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace meridian::test {
+namespace meridian::testing {
 
 class TempFolder {
   public:
@@ -38,4 +38,4 @@ class TempFolder {
     std::filesystem::path path_;
 };
 
-}  // namespace meridian::test
+}  // namespace meridian::testing
