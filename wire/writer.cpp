@@ -129,7 +129,7 @@ void MessageWriter::remember_name(size_t offset, std::span<const uint8_t> name) 
 }
 
 // Finds an earlier occurrence of `suffix` in the message; returns its offset or 0.
-size_t MessageWriter::find_suffix(std::span<const uint8_t> suffix, size_t) const {
+size_t MessageWriter::find_suffix(std::span<const uint8_t> suffix) const {
     for (uint16_t e = 0; e < compression_entries_; ++e) {
         size_t at = compression_offsets_[e];
         size_t i = 0;
@@ -166,7 +166,7 @@ bool MessageWriter::write_name(std::span<const uint8_t> name, bool compress) {
     size_t i = 0;
     while (i < name.size() && name[i] != 0) {
         if (compress) {
-            const size_t target = find_suffix(name.subspan(i), start);
+            const size_t target = find_suffix(name.subspan(i));
             if (target != 0) {
                 if (!fits(i + 2)) return false;
                 std::memcpy(buffer_ + size_, name.data(), i);

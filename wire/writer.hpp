@@ -61,7 +61,7 @@ class MessageWriter {
     void put16(uint16_t value);
     void put32(uint32_t value);
     void remember_name(size_t offset, std::span<const uint8_t> name);
-    size_t find_suffix(std::span<const uint8_t> suffix, size_t name_offset) const;
+    size_t find_suffix(std::span<const uint8_t> suffix) const;
 
     uint8_t* buffer_;
     size_t capacity_;

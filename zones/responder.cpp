@@ -22,6 +22,12 @@ using wire::Section;
 struct ResponseOptions {
     uint8_t bytes[4 + 255 + 4 + 4 + 16];
     size_t length = 0;
+    size_t scope_at = 0;  // where the ECS SCOPE PREFIX-LENGTH sits; 0 without ECS
+
+    // The scope is known only after answering; the option's size does not depend on it.
+    void set_scope(uint8_t scope) {
+        if (scope_at != 0) bytes[scope_at] = scope;
+    }
 
     void add(uint16_t code, std::span<const uint8_t> data) {
         bytes[length++] = static_cast<uint8_t>(code >> 8);
@@ -34,9 +40,8 @@ struct ResponseOptions {
     std::span<const uint8_t> view() const { return {bytes, length}; }
 };
 
-// `scope` is the ECS SCOPE PREFIX-LENGTH of this answer (0 when it holds for every client).
-ResponseOptions build_options(const wire::Query& query, const ResponderSettings& settings,
-                              uint8_t scope) {
+// The options with an ECS scope of 0; ResponseOptions::set_scope sets the real one.
+ResponseOptions build_options(const wire::Query& query, const ResponderSettings& settings) {
     ResponseOptions options;
     const auto& edns = query.edns;
     // RFC 5001 §2.3: the NSID payload is the server's identity, at most what fits here.
@@ -53,28 +58,30 @@ ResponseOptions build_options(const wire::Query& query, const ResponderSettings&
         data[0] = static_cast<uint8_t>(subnet.family >> 8);
         data[1] = static_cast<uint8_t>(subnet.family);
         data[2] = subnet.source_prefix;
-        data[3] = scope;
+        data[3] = 0;
         const size_t address_length = (size_t(subnet.source_prefix) + 7) / 8;
         std::memcpy(data + 4, subnet.address, address_length);
+        options.scope_at = options.length + 4 + 3;
         options.add(wire::edns::kClientSubnet, {data, 4 + address_length});
     }
     return options;
 }
 
-bool is_chaos_name(const wire::Query& query, const char* text) {
-    wire::Name name;
-    wire::from_text(text, name);
-    return query.qname_lower.length == name.length &&
-           std::memcmp(query.qname_lower.bytes, name.bytes, name.length) == 0;
+// `wire_name` is a lowercase name in wire form as a string literal, whose terminating NUL
+// is the root label.
+template <size_t N>
+bool is_chaos_name(const wire::Query& query, const char (&wire_name)[N]) {
+    return query.qname_lower.as_key() == std::string_view(wire_name, N);
 }
 
 // CHAOS TXT id.server / hostname.bind (RFC 4892) and version.bind / version.server.
 void answer_chaos(const wire::Query& query, const ResponderSettings& settings,
                   wire::MessageWriter& writer) {
     const std::string* text = nullptr;
-    if (is_chaos_name(query, "id.server.") || is_chaos_name(query, "hostname.bind.")) {
+    if (is_chaos_name(query, "\2id\6server") || is_chaos_name(query, "\10hostname\4bind")) {
         if (!settings.identity.empty()) text = &settings.identity;
-    } else if (is_chaos_name(query, "version.bind.") || is_chaos_name(query, "version.server.")) {
+    } else if (is_chaos_name(query, "\7version\4bind") ||
+               is_chaos_name(query, "\7version\6server")) {
         if (settings.version) text = &*settings.version;
     }
     if (!text || (query.qtype != wire::type::kTXT && query.qtype != wire::type::kANY)) {
@@ -239,11 +246,10 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
         writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
         return writer.finish();
     }
-    // The OPT record always goes out (RFC 6891 §7): keep room for it (its size does not
-    // depend on the scope, which is known only after answering).
-    writer.reserve(11 + build_options(query, settings, 0).length);
-    const uint8_t scope = answer_query(snapshot, query, origin, writer);
-    const ResponseOptions options = build_options(query, settings, scope);
+    // The OPT record always goes out (RFC 6891 §7): keep room for it while answering.
+    ResponseOptions options = build_options(query, settings);
+    writer.reserve(11 + options.length);
+    options.set_scope(answer_query(snapshot, query, origin, writer));
     writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, options.view());
     return writer.finish();
 }

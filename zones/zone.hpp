@@ -57,11 +57,6 @@ class Zone {
     size_t node_count() const { return nodes_.size(); }
     size_t record_count() const { return record_count_; }
 
-    template <typename F>
-    void for_each_node(F&& visit) const {
-        for (const auto& [name, node] : nodes_) visit(node);
-    }
-
   private:
     friend class ZoneBuilder;
     std::string origin_;
