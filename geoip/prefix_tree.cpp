@@ -52,4 +52,24 @@ PrefixTree PrefixTreeBuilder::finish(Ref ipv4_root, Ref ipv6_root) {
     return std::move(tree_);
 }
 
+std::vector<DecisionId> PrefixTree::reachable_decisions() const {
+    std::vector<bool> seen_node(nodes_.size()), seen_decision(decision_count());
+    std::vector<uint32_t> pending = {roots_[0], roots_[1]};
+    while (!pending.empty()) {
+        const uint32_t ref = pending.back();
+        pending.pop_back();
+        if (ref & kLeafBit) {
+            seen_decision[ref & ~kLeafBit] = true;
+        } else if (!seen_node[ref]) {  // subtrees are shared: visit each once
+            seen_node[ref] = true;
+            pending.push_back(nodes_[ref][0]);
+            pending.push_back(nodes_[ref][1]);
+        }
+    }
+    std::vector<DecisionId> result;
+    for (DecisionId d = 0; d < seen_decision.size(); ++d)
+        if (seen_decision[d]) result.push_back(d);
+    return result;
+}
+
 }  // namespace meridian::geoip

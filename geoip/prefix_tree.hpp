@@ -54,6 +54,10 @@ class PrefixTree {
                 decision_starts_[decision + 1] - decision_starts_[decision]};
     }
 
+    // Every decision some address of either family reaches, each once, in ascending order
+    // (for checks that must consider every answer a policy can give, not for queries).
+    std::vector<DecisionId> reachable_decisions() const;
+
     size_t decision_count() const { return decision_starts_.size() - 1; }
     size_t node_count() const { return nodes_.size(); }
     size_t memory_bytes() const {

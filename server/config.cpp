@@ -2,8 +2,6 @@
 // not only the first) and building the first Snapshot from it.
 #include "server/config.hpp"
 
-#include <unistd.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -13,86 +11,63 @@
 #include <cstring>
 #include <thread>
 
+#include "server/geo_config.hpp"
+#include "server/toml_reader.hpp"
 #include "wire/name.hpp"
-#include "zones/zone_loader.hpp"
 
 namespace meridian::server {
 
 namespace {
 
-int line_of(const toml::source_region& region) {
-    return static_cast<int>(region.begin.line);
-}
-
-// Walks one parsed document and collects every problem instead of stopping at the first,
-// so `meridian check` shows an operator the whole list in one run.
+// Walks one parsed document and collects every problem instead of stopping at the first.
 class ConfigReader {
   public:
-    ConfigReader(const std::filesystem::path& path, Diagnostics& diagnostics)
-        : file_(path.string()), folder_(path.parent_path()), diagnostics_(diagnostics) {}
+    explicit ConfigReader(TomlReader& reader) : reader_(reader) {}
 
     void read(const toml::table& root, Config& config) {
         bool has_server = false;
         for (auto&& [key, node] : root) {
-            if (key.str() == "server") {
+            const std::string_view name = key.str();
+            if (name == "server") {
                 has_server = true;
                 if (const auto* table = node.as_table())
                     read_server(*table, config.server);
                 else
-                    error(line_of(key.source()), "'server' must be a table: [server]");
-            } else if (key.str() == "zone") {
+                    reader_.error(line_of(key.source()), "'server' must be a table: [server]");
+            } else if (name == "zone") {
                 read_zones(key, node, config.zones);
+            } else if (name == "geoip") {
+                read_geoip_table(reader_, key, node, config.geoip);
+            } else if (name == "pool") {
+                read_pool_tables(reader_, key, node, config.pools);
+            } else if (name == "geo") {
+                read_geo_tables(reader_, key, node, config.geo);
             } else {
-                // [geoip], [[pool]], [[geo]] and [control] land here until their work does;
-                // refusing them keeps a half-supported config from silently serving.
-                error(line_of(key.source()), "unknown table '" + std::string(key.str()) + "'");
+                // [control] lands here until its work does; refusing unknown tables keeps a
+                // half-supported or misspelt config from silently serving.
+                reader_.error(line_of(key.source()), "unknown table '" + std::string(name) + "'");
             }
         }
-        if (!has_server) error(0, "missing [server] table");
-        if (config.zones.empty())
-            diagnostics_.push_back({file_, 0, "no [[zone]] configured", false});
+        if (!has_server) reader_.error(0, "missing [server] table");
+        if (config.zones.empty()) reader_.warn(0, "no [[zone]] configured");
     }
 
   private:
-    void error(int line, std::string message) {
-        diagnostics_.push_back({file_, line, std::move(message), true});
-    }
-
-    std::optional<std::string> read_string(const toml::key& key, const toml::node& node) {
-        if (const auto* value = node.as_string()) return value->get();
-        error(line_of(node.source()), "'" + std::string(key.str()) + "' must be a string");
-        return std::nullopt;
-    }
-
-    std::optional<int64_t> read_integer(const toml::key& key, const toml::node& node, int64_t min,
-                                        int64_t max) {
-        const auto* value = node.as_integer();
-        if (!value) {
-            error(line_of(node.source()), "'" + std::string(key.str()) + "' must be an integer");
-            return std::nullopt;
-        }
-        if (value->get() < min || value->get() > max) {
-            error(line_of(node.source()), "'" + std::string(key.str()) + "' must be between " +
-                                              std::to_string(min) + " and " + std::to_string(max));
-            return std::nullopt;
-        }
-        return value->get();
-    }
-
     void read_listen(const toml::key& key, const toml::node& node, ServerSettings& server) {
         const auto* array = node.as_array();
         if (!array) {
-            error(line_of(node.source()), "'listen' must be an array of \"address:port\" strings");
+            reader_.error(line_of(node.source()),
+                          "'listen' must be an array of \"address:port\" strings");
             return;
         }
         for (const auto& element : *array) {
-            auto text = read_string(key, element);
+            auto text = reader_.read_string(key, element);
             if (!text) continue;
             auto address = parse_listen_address(*text);
             if (!address) {
-                error(line_of(element.source()),
-                      "bad listen address '" + *text +
-                          "' (expected \"192.0.2.1:53\" or \"[2001:db8::1]:53\")");
+                reader_.error(line_of(element.source()),
+                              "bad listen address '" + *text +
+                                  "' (expected \"192.0.2.1:53\" or \"[2001:db8::1]:53\")");
                 continue;
             }
             // With SO_REUSEPORT a second bind to the same address would succeed and split
@@ -100,10 +75,11 @@ class ConfigReader {
             for (const auto& other : server.listen)
                 if (other.length == address->length &&
                     std::memcmp(&other.address, &address->address, address->length) == 0)
-                    error(line_of(element.source()), "duplicate listen address '" + *text + "'");
+                    reader_.error(line_of(element.source()),
+                                  "duplicate listen address '" + *text + "'");
             server.listen.push_back(std::move(*address));
         }
-        if (array->empty()) error(line_of(node.source()), "'listen' must not be empty");
+        if (array->empty()) reader_.error(line_of(node.source()), "'listen' must not be empty");
     }
 
     void read_server(const toml::table& table, ServerSettings& server) {
@@ -114,32 +90,36 @@ class ConfigReader {
                 has_listen = true;
                 read_listen(key, node, server);
             } else if (name == "workers") {
-                if (auto v = read_integer(key, node, 0, 1024)) server.workers = *v;
+                if (auto v = reader_.read_integer(key, node, 0, 1024)) server.workers = *v;
             } else if (name == "identity") {
-                if (auto v = read_string(key, node)) server.identity = *v;
+                if (auto v = reader_.read_string(key, node)) server.identity = *v;
             } else if (name == "version") {
-                if (auto v = read_string(key, node)) server.version = *v;
+                if (auto v = reader_.read_string(key, node)) server.version = *v;
             } else if (name == "udp_payload") {
                 // RFC 6891 §6.2.5: below 512 is treated as 512; 4096 is the usual ceiling and
                 // 1232 (DNS Flag Day 2020) avoids IP fragmentation.
-                if (auto v = read_integer(key, node, 512, 4096)) server.udp_payload = *v;
+                if (auto v = reader_.read_integer(key, node, 512, 4096)) server.udp_payload = *v;
             } else if (name == "tcp_idle_timeout") {
                 // RFC 7766 §6.2.3: a server may close idle connections; seconds in the file.
-                if (auto v = read_integer(key, node, 1, 3600))
+                if (auto v = reader_.read_integer(key, node, 1, 3600))
                     server.tcp_idle_timeout_ms = *v * 1000;
             } else if (name == "tcp_max_connections") {
-                if (auto v = read_integer(key, node, 1, 1000000)) server.tcp_max_connections = *v;
+                if (auto v = reader_.read_integer(key, node, 1, 1000000))
+                    server.tcp_max_connections = *v;
+            } else if (name == "pool") {
+                server.pool_line = line_of(node.source());
+                if (auto v = reader_.read_string(key, node)) server.pool = *v;
             } else {
-                error(line_of(key.source()), "unknown key '" + std::string(name) + "' in [server]");
+                reader_.unknown_key(key, "[server]");
             }
         }
-        if (!has_listen) error(line_of(table.source()), "missing 'listen' in [server]");
+        if (!has_listen) reader_.error(line_of(table.source()), "missing 'listen' in [server]");
     }
 
     void read_zones(const toml::key& key, const toml::node& node, std::vector<ZoneEntry>& zones) {
         const auto* array = node.as_array();
         if (!array || !array->is_array_of_tables()) {
-            error(line_of(key.source()), "'zone' must be an array of tables: [[zone]]");
+            reader_.error(line_of(key.source()), "'zone' must be an array of tables: [[zone]]");
             return;
         }
         for (const auto& element : *array) {
@@ -151,31 +131,26 @@ class ConfigReader {
                 const std::string_view name = zone_key.str();
                 if (name == "file") {
                     has_file = true;
-                    if (auto v = read_string(zone_key, zone_node)) {
-                        std::filesystem::path file(*v);
-                        entry.file = file.is_absolute() ? file : folder_ / file;
-                    }
+                    if (auto v = reader_.read_path(zone_key, zone_node)) entry.file = *v;
                 } else if (name == "origin") {
-                    if (auto v = read_string(zone_key, zone_node)) {
+                    if (auto v = reader_.read_string(zone_key, zone_node)) {
                         wire::Name parsed;
                         if (wire::from_text(*v, parsed))
                             entry.origin = *v;
                         else
-                            error(line_of(zone_node.source()), "bad zone origin '" + *v + "'");
+                            reader_.error(line_of(zone_node.source()),
+                                          "bad zone origin '" + *v + "'");
                     }
                 } else {
-                    error(line_of(zone_key.source()),
-                          "unknown key '" + std::string(name) + "' in [[zone]]");
+                    reader_.unknown_key(zone_key, "[[zone]]");
                 }
             }
-            if (!has_file) error(entry.line, "missing 'file' in [[zone]]");
+            if (!has_file) reader_.error(entry.line, "missing 'file' in [[zone]]");
             zones.push_back(std::move(entry));
         }
     }
 
-    std::string file_;
-    std::filesystem::path folder_;
-    Diagnostics& diagnostics_;
+    TomlReader& reader_;
 };
 
 std::optional<uint16_t> parse_port(std::string_view text) {
@@ -235,48 +210,14 @@ std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics
     }
     Config config;
     config.path = path;
-    ConfigReader(path, diagnostics).read(root, config);
+    TomlReader reader(path, diagnostics);
+    ConfigReader(reader).read(root, config);
     // toml++ visits keys in sorted order; report them in file order, as an editor shows them.
     std::stable_sort(diagnostics.begin() + first_new, diagnostics.end(),
                      [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
     for (size_t i = first_new; i < diagnostics.size(); ++i)
         if (diagnostics[i].is_error) return std::nullopt;
     return config;
-}
-
-std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostics& diagnostics) {
-    auto snapshot = std::make_unique<zones::Snapshot>();
-    bool has_error = false;
-    for (const auto& entry : config.zones) {
-        auto loaded = zones::load_zone_file(entry.file, entry.origin);
-        for (auto& d : loaded.diagnostics) {
-            has_error = has_error || d.is_error;
-            diagnostics.push_back(std::move(d));
-        }
-        if (!loaded.zone) {
-            has_error = true;
-            continue;
-        }
-        const std::string origin =
-            wire::to_text({reinterpret_cast<const uint8_t*>(loaded.zone->origin().data()),
-                           loaded.zone->origin().size()});
-        if (!snapshot->catalog.add(loaded.zone)) {
-            diagnostics.push_back(
-                {config.path.string(), entry.line, "duplicate zone origin '" + origin + "'", true});
-            has_error = true;
-        }
-    }
-    // Like Knot and NSD, a PoP without a configured identity answers with its host name, so
-    // `dig +nsid` tells PoPs apart even before anyone names them.
-    snapshot->settings.identity = config.server.identity;
-    if (snapshot->settings.identity.empty()) {
-        char host[256] = {};
-        if (gethostname(host, sizeof host - 1) == 0) snapshot->settings.identity = host;
-    }
-    snapshot->settings.version = config.server.version;
-    snapshot->settings.udp_payload = config.server.udp_payload;
-    if (has_error) return nullptr;
-    return snapshot;
 }
 
 unsigned effective_workers(const ServerSettings& settings) {

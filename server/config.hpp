@@ -11,6 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "geoip/database.hpp"
+#include "geoip/nets.hpp"
+#include "geoip/policy.hpp"
 #include "zones/diagnostic.hpp"
 #include "zones/snapshot.hpp"
 
@@ -30,6 +33,8 @@ struct ServerSettings {
     uint16_t udp_payload = 1232;         // 512..4096
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;  // per worker
+    std::string pool;                     // this PoP's own pool, the answer of "local" geo policies
+    int pool_line = 0;
 };
 
 struct ZoneEntry {
@@ -38,10 +43,45 @@ struct ZoneEntry {
     int line = 0;                // where the [[zone]] table starts, for diagnostics
 };
 
+// [geoip]: where client locations come from and whose ECS option counts.
+struct GeoipSettings {
+    std::optional<std::filesystem::path> database;
+    int database_line = 0;
+    geoip::LocationPaths paths;
+    bool ecs = true;                      // a valid ECS option decides (RFC 7871)
+    std::vector<geoip::Prefix> ecs_from;  // empty: every resolver's ECS counts
+    std::vector<geoip::Net> nets;         // [[geoip.nets]], one entry per network
+    std::vector<int> net_lines;           // where each net was written
+};
+
+// [[pool]]: one datacenter's service addresses.
+struct PoolEntry {
+    geoip::Pool pool;
+    std::vector<std::string> ipv4;  // 4-byte wire addresses
+    std::vector<std::string> ipv6;  // 16-byte wire addresses
+    int line = 0;
+};
+
+// [[geo]]: a steering policy bound to one owner name.
+struct GeoEntry {
+    geoip::Policy policy;         // policy.name is the owner name as written
+    std::optional<uint32_t> ttl;  // unset: the zone's address TTL at the name, else 60
+    int line = 0;
+};
+
 struct Config {
     std::filesystem::path path;
     ServerSettings server;
     std::vector<ZoneEntry> zones;
+    GeoipSettings geoip;
+    std::vector<PoolEntry> pools;
+    std::vector<GeoEntry> geo;
+
+    std::vector<geoip::Pool> geoip_pools() const {
+        std::vector<geoip::Pool> result;
+        for (const auto& entry : pools) result.push_back(entry.pool);
+        return result;
+    }
 };
 
 // Parses "192.0.2.1:53" or "[2001:db8::1]:53" (numeric addresses only, port 1..65535).
@@ -51,9 +91,6 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text);
 // Parses and validates the file. Unknown keys and wrong types are errors naming the key and
 // its line. Returns nullopt when any error was found (all of them are in `diagnostics`).
 std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics& diagnostics);
-
-// Loads every zone the config names. Returns null when any zone has an error.
-std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostics& diagnostics);
 
 // The worker count actually used: `workers`, or one per CPU when it is 0.
 unsigned effective_workers(const ServerSettings& settings);

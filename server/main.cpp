@@ -10,6 +10,7 @@
 #include "geoip/geoip.hpp"
 #include "server/config.hpp"
 #include "server/serve.hpp"
+#include "server/snapshot_builder.hpp"
 #include "server/snapshot_slot.hpp"
 #include "version.hpp"
 

@@ -53,6 +53,43 @@ void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint32_
     records_.push_back({std::string(owner_wire), type, ttl, std::move(rdata), line, source});
 }
 
+namespace {
+
+// Every name between `owner` and the apex exists (RFC 4592 §2.2.2).
+void add_empty_non_terminals(
+    std::unordered_map<std::string, Node, NameHash, std::equal_to<>>& nodes,
+    const std::string& owner, size_t origin_labels) {
+    const auto bytes = as_bytes(owner);
+    const size_t labels = wire::count_labels(bytes);
+    for (size_t keep = labels - 1; keep > origin_labels; --keep) {
+        const std::string ancestor(owner.substr(wire::suffix_offset(bytes, keep)));
+        auto [it, inserted] = nodes.try_emplace(ancestor);
+        if (!inserted) break;  // its ancestors are already there
+        it->second.name = ancestor;
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>& zone,
+                                             const std::vector<std::string>& names) {
+    bool all_present = true;
+    for (const auto& name : names) all_present = all_present && zone->find_node(name);
+    if (all_present) return zone;
+    auto copy = std::make_shared<Zone>(*zone);
+    const size_t origin_labels = wire::count_labels(as_bytes(copy->origin_));
+    for (const auto& name : names) {
+        auto [it, inserted] = copy->nodes_.try_emplace(name);
+        if (!inserted) continue;
+        it->second.name = name;
+        add_empty_non_terminals(copy->nodes_, name, origin_labels);
+    }
+    // The copied pointers point into the original's nodes.
+    copy->apex_ = &copy->nodes_.find(copy->origin_)->second;
+    copy->soa_ = copy->apex_->find(wire::type::kSOA);
+    return copy;
+}
+
 std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     auto zone = std::make_shared<Zone>();
     zone->origin_ = origin_;
@@ -150,16 +187,7 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     owners.reserve(zone->nodes_.size());
     for (const auto& [name, node] : zone->nodes_) owners.push_back(name);
     const size_t origin_labels = wire::count_labels(origin);
-    for (const auto& owner : owners) {
-        const auto bytes = as_bytes(owner);
-        const size_t labels = wire::count_labels(bytes);
-        for (size_t keep = labels - 1; keep > origin_labels; --keep) {
-            const std::string ancestor(owner.substr(wire::suffix_offset(bytes, keep)));
-            auto [it, inserted] = zone->nodes_.try_emplace(ancestor);
-            if (!inserted) break;  // its ancestors are already there
-            it->second.name = ancestor;
-        }
-    }
+    for (const auto& owner : owners) add_empty_non_terminals(zone->nodes_, owner, origin_labels);
 
     records_.clear();
     if (!ok) return nullptr;

@@ -59,6 +59,8 @@ class Zone {
 
   private:
     friend class ZoneBuilder;
+    friend std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>&,
+                                                        const std::vector<std::string>&);
     std::string origin_;
     std::string source_file_;
     std::unordered_map<std::string, Node, NameHash, std::equal_to<>> nodes_;
@@ -66,6 +68,13 @@ class Zone {
     const RRset* soa_ = nullptr;
     size_t record_count_ = 0;
 };
+
+// `zone` itself when every name in `names` (lowercase wire form, inside the zone) has a
+// node, else a copy where the missing ones exist as empty nodes, with their empty
+// non-terminal ancestors. A name a GeoDNS policy steers exists even when the zone file has
+// no record for it, and answers NODATA for the types nobody steers.
+std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>& zone,
+                                             const std::vector<std::string>& names);
 
 // Collects records, then checks the zone's structure and produces an immutable Zone.
 class ZoneBuilder {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "server/config.hpp"
+#include "server/snapshot_builder.hpp"
 #include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
 
@@ -186,10 +187,10 @@ TEST_CASE("toml_syntax_error_gives_its_line") {
 TEST_CASE("unknown_top_level_table_is_an_error") {
     TempFolder folder;
     const auto path = folder.write(
-        "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n\n[geoip]\ndatabase = \"x.mmdb\"\n");
+        "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n\n[zones]\nfile = \"x.zone\"\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 4, "unknown table 'geoip'"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 4, "unknown table 'zones'"), all(diagnostics));
 }
 
 TEST_CASE("zone_table_errors_name_their_lines") {

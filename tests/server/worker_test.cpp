@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/config.hpp"
+#include "server/snapshot_builder.hpp"
 #include "server/socket.hpp"
 #include "server/worker.hpp"
 #include "support/small_zone.hpp"

@@ -1,0 +1,306 @@
+// Loading the zones and compiling the geo policies into one Snapshot, reporting every
+// problem with the file and line an operator has to edit.
+#include "server/snapshot_builder.hpp"
+
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include "geoip/compile.hpp"
+#include "geoip/error.hpp"
+#include "wire/constants.hpp"
+#include "wire/name.hpp"
+#include "zones/zone_loader.hpp"
+
+namespace meridian::server {
+
+namespace {
+
+std::span<const uint8_t> bytes_of(std::string_view wire) {
+    return {reinterpret_cast<const uint8_t*>(wire.data()), wire.size()};
+}
+
+std::string text_of(std::string_view wire) {
+    return wire::to_text(bytes_of(wire));
+}
+
+// A policy's owner name, checked against the zones, with what its answers are built from.
+struct PlacedPolicy {
+    const GeoEntry* entry = nullptr;
+    std::string owner;  // lowercase wire form
+    const zones::Zone* zone = nullptr;
+};
+
+class SnapshotBuilder {
+  public:
+    SnapshotBuilder(const Config& config, Diagnostics& diagnostics)
+        : config_(config), diagnostics_(diagnostics) {}
+
+    std::unique_ptr<zones::Snapshot> build(std::shared_ptr<const geoip::Database>* database_out) {
+        auto snapshot = std::make_unique<zones::Snapshot>();
+        std::vector<std::shared_ptr<const zones::Zone>> zones = load_zones();
+        // Policies are placed against the zones as loaded; the names they bring into
+        // existence are added afterwards, zone by zone.
+        zones::Catalog loaded;
+        for (const auto& zone : zones) loaded.add(zone);
+        open_database();
+        const std::vector<PlacedPolicy> placed = place_policies(loaded);
+        check_pools();
+
+        std::map<const zones::Zone*, std::vector<std::string>> names_by_zone;
+        for (const auto& policy : placed) names_by_zone[policy.zone].push_back(policy.owner);
+        for (auto& zone : zones) {
+            auto names = names_by_zone.find(zone.get());
+            if (names != names_by_zone.end()) zone = zones::with_empty_nodes(zone, names->second);
+            snapshot->catalog.add(zone);
+        }
+
+        compile_policies(placed, snapshot->steering);
+        settings(snapshot->settings);
+        if (database_out) *database_out = database_;
+        if (has_error_) return nullptr;
+        return snapshot;
+    }
+
+  private:
+    void error(int line, std::string message) {
+        diagnostics_.push_back({config_.path.string(), line, std::move(message), true});
+        has_error_ = true;
+    }
+    void warn(int line, std::string message) {
+        diagnostics_.push_back({config_.path.string(), line, std::move(message), false});
+    }
+
+    std::vector<std::shared_ptr<const zones::Zone>> load_zones() {
+        std::vector<std::shared_ptr<const zones::Zone>> zones;
+        std::set<std::string> origins;
+        for (const auto& entry : config_.zones) {
+            auto loaded = zones::load_zone_file(entry.file, entry.origin);
+            for (auto& d : loaded.diagnostics) {
+                has_error_ = has_error_ || d.is_error;
+                diagnostics_.push_back(std::move(d));
+            }
+            if (!loaded.zone) {
+                has_error_ = true;
+                continue;
+            }
+            if (!origins.insert(loaded.zone->origin()).second) {
+                error(entry.line, "duplicate zone origin '" + text_of(loaded.zone->origin()) + "'");
+                continue;
+            }
+            zones.push_back(std::move(loaded.zone));
+        }
+        return zones;
+    }
+
+    void open_database() {
+        const auto& geoip = config_.geoip;
+        if (!geoip.database) return;
+        try {
+            database_ = geoip::Database::open(geoip.database->string(), geoip.paths);
+        } catch (const geoip::GeoipError& e) {
+            error(geoip.database_line, e.what());
+        }
+    }
+
+    // Checks that each policy's owner is a name we answer for and that its A/AAAA answers
+    // could actually be reached: not below a delegation or a DNAME, not a CNAME owner.
+    std::vector<PlacedPolicy> place_policies(const zones::Catalog& catalog) {
+        std::vector<PlacedPolicy> placed;
+        std::map<std::string, int> seen;
+        for (const auto& entry : config_.geo) {
+            wire::Name name;
+            if (!wire::from_text(entry.policy.name, name)) {
+                error(entry.line, "bad owner name '" + entry.policy.name + "'");
+                continue;
+            }
+            wire::to_lower(name);
+            const std::string owner(name.as_key());
+            if (auto [it, inserted] = seen.emplace(owner, entry.line); !inserted) {
+                error(entry.line, "'" + entry.policy.name +
+                                      "' already has a [[geo]] policy (line " +
+                                      std::to_string(it->second) + ")");
+                continue;
+            }
+            const zones::Zone* zone = catalog.find_zone(name.view());
+            if (!zone) {
+                error(entry.line, "'" + entry.policy.name + "' is not inside any served zone");
+                continue;
+            }
+            if (!name_is_steerable(entry, owner, *zone)) continue;
+            placed.push_back({&entry, owner, zone});
+        }
+        return placed;
+    }
+
+    bool name_is_steerable(const GeoEntry& entry, const std::string& owner,
+                           const zones::Zone& zone) {
+        const auto bytes = bytes_of(owner);
+        if (bytes[0] == 1 && bytes[1] == '*') {
+            error(entry.line, "'" + entry.policy.name +
+                                  "' is a wildcard; steer explicit names (a wildcard's answers "
+                                  "are synthesized per query name)");
+            return false;
+        }
+        const size_t labels = wire::count_labels(bytes);
+        const size_t apex_labels = wire::count_labels(bytes_of(zone.origin()));
+        for (size_t keep = apex_labels; keep <= labels; ++keep) {
+            const std::string_view ancestor =
+                std::string_view(owner).substr(wire::suffix_offset(bytes, keep));
+            const zones::Node* node = zone.find_node(ancestor);
+            if (!node) continue;
+            const bool is_owner = keep == labels;
+            if (keep > apex_labels && node->find(wire::type::kNS)) {
+                error(entry.line, "'" + entry.policy.name + "' is " + (is_owner ? "" : "below ") +
+                                      "the delegation '" + text_of(ancestor) +
+                                      "'; the child zone answers it");
+                return false;
+            }
+            if (!is_owner && node->find(wire::type::kDNAME)) {
+                error(entry.line, "'" + entry.policy.name + "' is below the DNAME at '" +
+                                      text_of(ancestor) + "' and can never be queried directly");
+                return false;
+            }
+            if (is_owner && node->find(wire::type::kCNAME)) {
+                error(entry.line, "'" + entry.policy.name +
+                                      "' has a CNAME in the zone; steer the CNAME's target "
+                                      "instead (a CNAME owner has no other data, RFC 1034 §3.6.2)");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    void check_pools() {
+        for (const auto& entry : config_.pools)
+            if (!entry.pool.name.empty() && entry.ipv4.empty() && entry.ipv6.empty())
+                error(entry.line, "pool '" + entry.pool.name + "' has no addresses");
+        const std::string& own = config_.server.pool;
+        if (!own.empty()) {
+            bool found = false;
+            for (const auto& entry : config_.pools) found = found || entry.pool.name == own;
+            if (!found)
+                error(config_.server.pool_line, "[server] pool '" + own + "' is not a [[pool]]");
+        }
+    }
+
+    // The TTL of a steered RRset: the policy's, else the zone's own address TTL at the name
+    // (the same type's first), else 60.
+    uint32_t ttl_for(const PlacedPolicy& policy, uint16_t type) const {
+        if (policy.entry->ttl) return *policy.entry->ttl;
+        if (const zones::Node* node = policy.zone->find_node(policy.owner)) {
+            const uint16_t other = type == wire::type::kA ? wire::type::kAAAA : wire::type::kA;
+            if (const zones::RRset* same = node->find(type)) return same->ttl;
+            if (const zones::RRset* sibling = node->find(other)) return sibling->ttl;
+        }
+        return 60;
+    }
+
+    void compile_policies(const std::vector<PlacedPolicy>& placed, zones::SteeringTable& table) {
+        table.ecs_enabled = config_.geoip.ecs;
+        table.ecs_from = config_.geoip.ecs_from;
+        const std::vector<geoip::Pool> pools = config_.geoip_pools();
+        geoip::NetTable nets;
+        try {
+            nets = geoip::NetTable(config_.geoip.nets);
+        } catch (const geoip::GeoipError& e) {
+            error(config_.geoip.net_lines.empty() ? 0 : config_.geoip.net_lines.front(), e.what());
+            return;
+        }
+        for (const auto& policy : placed) {
+            geoip::Policy rules = policy.entry->policy;
+            if (rules.mode == geoip::Policy::Mode::local) {
+                if (config_.server.pool.empty()) {
+                    error(policy.entry->line,
+                          "mode = \"local\" needs [server] pool = \"...\", "
+                          "naming this PoP's own pool");
+                    continue;
+                }
+                rules.local_pool = config_.server.pool;
+            } else if (!database_ && nets.empty()) {
+                warn(policy.entry->line, "'" + rules.name +
+                                             "': no [geoip] database and no [[geoip.nets]]: every "
+                                             "client gets the zone's own records");
+            }
+            zones::SteeredName steered;
+            try {
+                steered.tree = geoip::compile_policy(rules, pools, nets, database_.get());
+            } catch (const geoip::GeoipError& e) {
+                error(policy.entry->line, e.what());
+                continue;
+            }
+            steered.depends_on_client = rules.mode != geoip::Policy::Mode::local;
+            const uint32_t ttl_a = ttl_for(policy, wire::type::kA);
+            const uint32_t ttl_aaaa = ttl_for(policy, wire::type::kAAAA);
+            for (const auto& pool : config_.pools)
+                steered.pools.push_back({zones::RRset{wire::type::kA, ttl_a, pool.ipv4},
+                                         zones::RRset{wire::type::kAAAA, ttl_aaaa, pool.ipv6}});
+            warn_about_partial_nodata(policy, steered);
+            table.add(policy.owner, std::move(steered));
+        }
+    }
+
+    // RFC 7871 §7.4: a resolver caches a negative answer for every client, whatever the
+    // scope. A type that is NODATA in some places and answered in others therefore leaks
+    // one region's NODATA to everyone.
+    void warn_about_partial_nodata(const PlacedPolicy& policy, const zones::SteeredName& steered) {
+        const zones::Node* node = policy.zone->find_node(policy.owner);
+        for (const uint16_t type : {wire::type::kA, wire::type::kAAAA}) {
+            const bool zone_has_type = node && node->find(type);
+            std::set<std::string> silent;  // who gets NODATA: pools, or unlocated clients
+            bool some_answered = false;
+            for (const geoip::DecisionId decision : steered.tree.reachable_decisions()) {
+                bool answered = zone_has_type;
+                for (const geoip::PoolIndex pool : steered.tree.pools(decision))
+                    answered = answered || !steered.pools[pool].for_type(type).rdatas.empty();
+                some_answered = some_answered || answered;
+                if (answered) continue;
+                if (steered.tree.pools(decision).empty()) silent.insert("no pool (fallback)");
+                for (const geoip::PoolIndex pool : steered.tree.pools(decision))
+                    silent.insert("'" + config_.pools[pool].pool.name + "'");
+            }
+            const bool some_nodata = !silent.empty();
+            if (!some_nodata || !some_answered) continue;
+            const char* type_name = type == wire::type::kA ? "A" : "AAAA";
+            std::string who;
+            for (const auto& name : silent) who += (who.empty() ? "" : ", ") + name;
+            warn(policy.entry->line,
+                 "'" + policy.entry->policy.name + "': " + type_name +
+                     " is NODATA for clients "
+                     "steered to " +
+                     who + " (no " + type_name +
+                     " addresses there) but answered "
+                     "for others; resolvers cache NODATA for every client (RFC 7871 §7.4). Give "
+                     "those pools " +
+                     type_name + " addresses, or the zone a " + type_name +
+                     " record at this name as fallback");
+        }
+    }
+
+    void settings(zones::ResponderSettings& settings) const {
+        // Like Knot and NSD, a PoP without a configured identity answers with its host name,
+        // so `dig +nsid` tells PoPs apart even before anyone names them.
+        settings.identity = config_.server.identity;
+        if (settings.identity.empty()) {
+            char host[256] = {};
+            if (gethostname(host, sizeof host - 1) == 0) settings.identity = host;
+        }
+        settings.version = config_.server.version;
+        settings.udp_payload = config_.server.udp_payload;
+    }
+
+    const Config& config_;
+    Diagnostics& diagnostics_;
+    bool has_error_ = false;
+    std::shared_ptr<const geoip::Database> database_;
+};
+
+}  // namespace
+
+std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostics& diagnostics,
+                                                std::shared_ptr<const geoip::Database>* database) {
+    return SnapshotBuilder(config, diagnostics).build(database);
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,55 @@
+// Reading typed values out of a parsed TOML document while collecting every problem with
+// its line, so `meridian check` shows an operator the whole list in one run.
+#pragma once
+
+#include <toml++/toml.h>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "geoip/location.hpp"
+#include "geoip/network.hpp"
+#include "zones/diagnostic.hpp"
+
+namespace meridian::server {
+
+inline int line_of(const toml::source_region& region) {
+    return static_cast<int>(region.begin.line);
+}
+
+class TomlReader {
+  public:
+    TomlReader(const std::filesystem::path& path, Diagnostics& diagnostics)
+        : file_(path.string()), folder_(path.parent_path()), diagnostics_(diagnostics) {}
+
+    void error(int line, std::string message);
+    void warn(int line, std::string message);
+    void unknown_key(const toml::key& key, std::string_view table);
+
+    // Each reports a wrong type or range as an error naming the key, and returns nullopt.
+    std::optional<std::string> read_string(const toml::key& key, const toml::node& node);
+    std::optional<int64_t> read_integer(const toml::key& key, const toml::node& node, int64_t min,
+                                        int64_t max);
+    std::optional<bool> read_bool(const toml::key& key, const toml::node& node);
+    // An array of strings; an element of the wrong type is reported and skipped.
+    std::optional<std::vector<std::string>> read_strings(const toml::key& key,
+                                                         const toml::node& node);
+    // [latitude, longitude] in degrees.
+    std::optional<geoip::Coordinates> read_coordinates(const toml::key& key,
+                                                       const toml::node& node);
+    // An array of "192.0.2.0/24"-style networks.
+    std::vector<geoip::Prefix> read_networks(const toml::key& key, const toml::node& node);
+    // A path as written, resolved against the config file's folder.
+    std::optional<std::filesystem::path> read_path(const toml::key& key, const toml::node& node);
+
+    const std::string& file() const { return file_; }
+
+  private:
+    std::string file_;
+    std::filesystem::path folder_;
+    Diagnostics& diagnostics_;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,372 @@
+// The GeoDNS config: [geoip], [[geoip.nets]], [[pool]], [[geo]] and [server] pool are read
+// as written, every mistake is reported at its line, and the snapshot built from them
+// steers, falls back and brings missing policy names into existence.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "server/config.hpp"
+#include "server/snapshot_builder.hpp"
+#include "support/answer_fixture.hpp"
+#include "support/temp_folder.hpp"
+
+using namespace meridian;
+using namespace meridian::testing;
+using meridian::server::build_snapshot;
+using meridian::server::load_config;
+
+namespace {
+
+constexpr const char* kZone = R"($ORIGIN example.com.
+$TTL 3600
+@      SOA ns1 hostmaster 1 7200 3600 1209600 300
+       NS  ns1
+ns1    A   192.0.2.1
+www    A   192.0.2.53
+www    AAAA 2001:db8::53
+alias  CNAME www
+sub    NS  ns.sub
+ns.sub A   192.0.2.99
+old    DNAME example.net.
+*.wild A   192.0.2.77
+)";
+
+// Two pools (fra with both families, sin with IPv4 only), nets that locate three networks.
+constexpr const char* kGeo = R"(
+[geoip]
+ecs_from = ["10.0.0.0/8"]
+
+[[geoip.nets]]
+networks = ["198.51.100.0/24"]
+country = "de"
+
+[[geoip.nets]]
+networks = ["203.0.113.0/24", "2001:db8:aa::/48"]
+pools = ["sin"]
+
+[[geoip.nets]]
+networks = ["192.0.2.128/25"]
+location = [1.35, 103.99]
+
+[[pool]]
+name = "fra"
+addresses = ["192.0.2.10", "2001:db8::10"]
+location = [50.11, 8.68]
+
+[[pool]]
+name = "sin"
+addresses = ["192.0.2.20"]
+location = [1.29, 103.85]
+)";
+
+std::string config_text(const std::string& extra, const std::string& server_extra = "") {
+    return "[server]\nlisten = [\"127.0.0.1:5300\"]\n" + server_extra +
+           "\n[[zone]]\nfile = \"example.com.zone\"\n" + kGeo + extra;
+}
+
+bool has_diagnostic(const Diagnostics& diagnostics, bool error, int line, const std::string& text) {
+    for (const auto& d : diagnostics)
+        if (d.is_error == error && d.line == line && d.message.find(text) != std::string::npos)
+            return true;
+    return false;
+}
+
+std::string all(const Diagnostics& diagnostics) {
+    std::string text;
+    for (const auto& d : diagnostics) text += d.to_string() + "\n";
+    return text;
+}
+
+// The line of `needle`'s first occurrence in `text`, 1-based.
+int line_of(const std::string& text, const std::string& needle) {
+    const size_t at = text.find(needle);
+    REQUIRE(at != std::string::npos);
+    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+}
+
+struct Built {
+    TempFolder folder;
+    std::string text;
+    Diagnostics diagnostics;
+    std::optional<server::Config> config;
+    std::unique_ptr<zones::Snapshot> snapshot;
+
+    explicit Built(const std::string& extra, const std::string& server_extra = "")
+        : text(config_text(extra, server_extra)) {
+        folder.write("example.com.zone", kZone);
+        const auto path = folder.write("meridian.toml", text);
+        config = load_config(path, diagnostics);
+        if (config) snapshot = build_snapshot(*config, diagnostics);
+    }
+
+    Packet ask(const std::string& name, ldns_rr_type type, const std::string& client = "",
+               uint8_t source = 24) {
+        QueryOptions options;
+        if (!client.empty()) {
+            options.edns = true;
+            options.client_subnet = client_subnet_option(client, source);
+        }
+        const auto query = make_query(name, type, options);
+        std::vector<uint8_t> response(65535);
+        // The resolver is 10.1.1.1, inside ecs_from, so the ECS address decides.
+        sockaddr_in resolver{};
+        resolver.sin_family = AF_INET;
+        inet_pton(AF_INET, "10.1.1.1", &resolver.sin_addr);
+        const zones::QueryOrigin origin{zones::Transport::udp,
+                                        reinterpret_cast<const sockaddr*>(&resolver)};
+        response.resize(zones::respond(*snapshot, query, response, origin));
+        return AnswerFixture::parse(response);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("geo_config_reads_pools_nets_and_policies") {
+    Built built(R"(
+[[geo]]
+name = "www.example.com."
+mode = "map"
+ttl = 30
+[geo.map]
+subdivision = { "US-CA" = ["sin"] }
+country = { "DE" = ["fra"] }
+continent = { "AS" = ["sin", "fra"] }
+default = ["fra"]
+)");
+    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    const auto& config = *built.config;
+    CHECK(config.geoip.ecs);
+    REQUIRE(config.geoip.ecs_from.size() == 1);
+    CHECK(geoip::to_string(config.geoip.ecs_from[0]) == "10.0.0.0/8");
+    REQUIRE(config.geoip.nets.size() == 4);  // one entry per network
+    CHECK(config.geoip.nets[0].location.country == "DE");
+    CHECK(config.geoip.nets[0].location.continent == "EU");  // from the built-in table
+    CHECK(config.geoip.nets[2].pools == std::vector<std::string>{"sin"});
+    CHECK(config.geoip.net_lines[1] == config.geoip.net_lines[2]);
+    REQUIRE(config.geoip.nets[3].location.coordinates);
+    CHECK(config.geoip.nets[3].location.coordinates->latitude == doctest::Approx(1.35));
+    REQUIRE(config.pools.size() == 2);
+    CHECK(config.pools[0].ipv4.size() == 1);
+    CHECK(config.pools[0].ipv6.size() == 1);
+    CHECK(config.pools[1].ipv6.empty());
+    REQUIRE(config.geo.size() == 1);
+    CHECK(config.geo[0].ttl == 30u);
+    CHECK(config.geo[0].policy.map.size() == 3);
+    CHECK(config.geo[0].policy.default_pools == std::vector<std::string>{"fra"});
+    CHECK(built.snapshot->steering.size() == 1);
+}
+
+TEST_CASE("geo_answers_follow_the_config") {
+    Built built(R"(
+[[geo]]
+name = "www.example.com."
+mode = "map"
+ttl = 30
+[geo.map]
+country = { "DE" = ["fra"] }
+continent = { "AS" = ["sin", "fra"] }
+)");
+    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    // A config net with a country: the map's country rule.
+    auto p = built.ask("www.example.com.", LDNS_RR_TYPE_A, "198.51.100.7");
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});
+    CHECK(ecs_scope(p) == 24);
+    // A net naming a pool; sin has no IPv6, so AAAA falls to the zone's own record.
+    p = built.ask("www.example.com.", LDNS_RR_TYPE_A, "203.0.113.9");
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.20"});
+    p = built.ask("www.example.com.", LDNS_RR_TYPE_AAAA, "203.0.113.9");
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 3600 IN AAAA 2001:db8::53"});
+    // Unknown location: the zone's own records, scope still says where that holds.
+    p = built.ask("www.example.com.", LDNS_RR_TYPE_A, "100.64.0.1");
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 3600 IN A 192.0.2.53"});
+    CHECK(ecs_scope(p) > 0);
+    // A CNAME into the steered name is steered; other types are untouched.
+    p = built.ask("alias.example.com.", LDNS_RR_TYPE_A, "198.51.100.7");
+    CHECK(answer(p).back() == "www.example.com. 30 IN A 192.0.2.10");
+    p = built.ask("www.example.com.", LDNS_RR_TYPE_MX, "198.51.100.7");
+    CHECK(answer(p).empty());
+    CHECK(ecs_scope(p) == 0);
+}
+
+TEST_CASE("geo_policy_brings_a_missing_name_into_existence") {
+    Built built(R"(
+[[geo]]
+name = "cdn.edge.example.com."
+mode = "nearest"
+)");
+    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    // Coordinates near Singapore: the nearest pool is sin; the TTL defaults to 60.
+    auto p = built.ask("cdn.edge.example.com.", LDNS_RR_TYPE_A, "192.0.2.200", 32);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p) == std::vector<std::string>{"cdn.edge.example.com. 60 IN A 192.0.2.20"});
+    // The next nearest pool answers the type the nearest lacks.
+    p = built.ask("cdn.edge.example.com.", LDNS_RR_TYPE_AAAA, "192.0.2.200", 32);
+    CHECK(answer(p) == std::vector<std::string>{"cdn.edge.example.com. 60 IN AAAA 2001:db8::10"});
+    // Unsteered types are NODATA, and so is the empty non-terminal above it.
+    p = built.ask("cdn.edge.example.com.", LDNS_RR_TYPE_TXT);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p).empty());
+    CHECK(authority(p).size() == 1);
+    p = built.ask("edge.example.com.", LDNS_RR_TYPE_A);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    // Unlocated clients find no zone record to fall back on: NODATA.
+    p = built.ask("cdn.edge.example.com.", LDNS_RR_TYPE_A, "100.64.0.1");
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p).empty());
+}
+
+TEST_CASE("geo_local_mode_answers_this_pops_pool_with_scope_zero") {
+    Built built(R"(
+[[geo]]
+name = "www.example.com."
+mode = "local"
+)",
+                "pool = \"sin\"\n");
+    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    auto p = built.ask("www.example.com.", LDNS_RR_TYPE_A, "198.51.100.7");
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 3600 IN A 192.0.2.20"});
+    CHECK(ecs_scope(p) == 0);
+}
+
+TEST_CASE("geo_shape_errors_name_their_lines") {
+    const std::string extra = R"(
+[[pool]]
+name = "bad"
+addresses = ["192.0.2.300"]
+colour = "red"
+
+[[geoip.nets]]
+networks = ["10.1.0.0/8"]
+country = "DE"
+pools = ["fra"]
+
+[[geo]]
+name = "www.example.com."
+mode = "closest"
+
+[[geo]]
+name = "ftp.example.com."
+mode = "nearest"
+[geo.map]
+country = { "DE" = [] }
+)";
+    Built built(extra);
+    CHECK_FALSE(built.config);
+    const auto& d = built.diagnostics;
+    const auto& text = built.text;
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"192.0.2.300\""), "not an IPv4 or IPv6"),
+                  all(d));
+    CHECK_MESSAGE(
+        has_diagnostic(d, true, line_of(text, "colour"), "unknown key 'colour' in [[pool]]"),
+        all(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"10.1.0.0/8\""), "10.1.0.0/8"), all(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "country = \"DE\"") - 2,
+                                 "either 'pools' or a location"),
+                  all(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"closest\""), "mode 'closest'"), all(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "name = \"ftp") - 1,
+                                 "only applies to mode = \"map\""),
+                  all(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"DE\" = []"), "lists no pools"), all(d));
+    for (const auto& one : d)
+        CHECK_MESSAGE(one.message.find("needs a [geo.map]") == std::string::npos, one.to_string());
+}
+
+TEST_CASE("geo_placement_errors_name_the_policy_line") {
+    struct Case {
+        const char* name;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"www.example.org.", "not inside any served zone"},
+        {"alias.example.com.", "has a CNAME"},
+        {"host.sub.example.com.", "below the delegation 'sub.example.com.'"},
+        {"sub.example.com.", "the delegation"},
+        {"x.old.example.com.", "below the DNAME"},
+        {"*.wild.example.com.", "is a wildcard"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        const std::string extra = std::string("\n[[geo]]\nname = \"") + c.name +
+                                  "\"\nmode = \"map\"\n[geo.map]\ndefault = [\"fra\"]\n";
+        Built built(extra);
+        CHECK_FALSE(built.snapshot);
+        CHECK_MESSAGE(
+            has_diagnostic(built.diagnostics, true, line_of(built.text, "[[geo]]"), c.message),
+            all(built.diagnostics));
+    }
+}
+
+TEST_CASE("geo_policy_errors_name_the_policy_line") {
+    struct Case {
+        const char* policy;
+        const char* server;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"mode = \"map\"\n[geo.map]\ncountry = { \"DE\" = [\"ams\"] }\n", "",
+         "unknown pool \"ams\""},
+        {"mode = \"local\"\n", "", "needs [server] pool"},
+        {"mode = \"map\"\n[geo.map]\ncountry = { \"DEU\" = [\"fra\"] }\n", "",
+         "map key \"DEU\" is invalid"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.message);
+        Built built(std::string("\n[[geo]]\nname = \"www.example.com.\"\n") + c.policy, c.server);
+        CHECK_FALSE(built.snapshot);
+        CHECK_MESSAGE(
+            has_diagnostic(built.diagnostics, true, line_of(built.text, "[[geo]]"), c.message),
+            all(built.diagnostics));
+    }
+    // A nearest policy needs every candidate's coordinates; a pool needs addresses.
+    Built nearest(R"(
+[[pool]]
+name = "ams"
+addresses = []
+
+[[geo]]
+name = "www.example.com."
+mode = "nearest"
+)");
+    CHECK_FALSE(nearest.snapshot);
+    CHECK_MESSAGE(has_diagnostic(nearest.diagnostics, true, line_of(nearest.text, "[[geo]]"),
+                                 "coordinates for pool \"ams\""),
+                  all(nearest.diagnostics));
+    CHECK_MESSAGE(
+        has_diagnostic(nearest.diagnostics, true, line_of(nearest.text, "name = \"ams\"") - 1,
+                       "pool 'ams' has no addresses"),
+        all(nearest.diagnostics));
+    // [server] pool must name a pool.
+    Built own("", "pool = \"lhr\"\n");
+    CHECK_FALSE(own.snapshot);
+    CHECK_MESSAGE(has_diagnostic(own.diagnostics, true, line_of(own.text, "pool = \"lhr\""),
+                                 "[server] pool 'lhr' is not a [[pool]]"),
+                  all(own.diagnostics));
+}
+
+TEST_CASE("geo_warns_where_a_type_is_nodata_only_in_some_places") {
+    // sin has no IPv6 and the new name has no zone records: AAAA is NODATA for Asia only.
+    Built built(R"(
+[[geo]]
+name = "app.example.com."
+mode = "map"
+[geo.map]
+continent = { "AS" = ["sin"] }
+default = ["fra"]
+)");
+    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    CHECK_MESSAGE(has_diagnostic(built.diagnostics, false, line_of(built.text, "[[geo]]"),
+                                 "AAAA is NODATA for clients steered to 'sin'"),
+                  all(built.diagnostics));
+    // The zone's own AAAA at www is the fallback, so no warning there.
+    Built covered(R"(
+[[geo]]
+name = "www.example.com."
+mode = "map"
+[geo.map]
+continent = { "AS" = ["sin"] }
+default = ["fra"]
+)");
+    REQUIRE(covered.snapshot);
+    for (const auto& d : covered.diagnostics) CHECK_MESSAGE(d.is_error, d.to_string());
+}
