@@ -9,6 +9,7 @@
 
 #include "geoip/geoip.hpp"
 #include "server/config.hpp"
+#include "server/explain_command.hpp"
 #include "server/serve.hpp"
 #include "server/snapshot_builder.hpp"
 #include "server/snapshot_slot.hpp"
@@ -23,6 +24,8 @@ using namespace meridian;
 constexpr const char* kUsage =
     "usage: meridian serve --config FILE    serve the zones the config names\n"
     "       meridian check --config FILE    check the config and every zone, then exit\n"
+    "       meridian explain --config FILE NAME [TYPE] [--client IP] [--ecs PREFIX]\n"
+    "                                       show how a query would be answered, and why\n"
     "       meridian --version\n"
     "       meridian --help\n";
 
@@ -52,8 +55,10 @@ int check(const std::string& path) {
     size_t records = 0;
     for (const auto& zone : snapshot->catalog.zones()) records += zone->record_count();
     const size_t zones = snapshot->catalog.size();
-    std::printf("ok: %zu %s, %zu %s\n", zones, zones == 1 ? "zone" : "zones", records,
-                records == 1 ? "record" : "records");
+    const size_t policies = snapshot->steering.size();
+    std::printf("ok: %zu %s, %zu %s, %zu geo %s\n", zones, zones == 1 ? "zone" : "zones", records,
+                records == 1 ? "record" : "records", policies,
+                policies == 1 ? "policy" : "policies");
     return 0;
 }
 
@@ -86,6 +91,7 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, stdout);
         return 0;
     }
+    if (command == "explain") return server::explain_command(argc - 2, argv + 2);
     if (command != "serve" && command != "check") {
         if (!command.empty()) std::fprintf(stderr, "meridian: unknown command '%s'\n", argv[1]);
         std::fputs(kUsage, stderr);

@@ -256,7 +256,8 @@ class SnapshotBuilder {
                     answered = answered || !steered.pools[pool].for_type(type).rdatas.empty();
                 some_answered = some_answered || answered;
                 if (answered) continue;
-                if (steered.tree.pools(decision).empty()) silent.insert("no pool (fallback)");
+                if (steered.tree.pools(decision).empty())
+                    silent.insert("no pool (the unlocated, or those no rule names)");
                 for (const geoip::PoolIndex pool : steered.tree.pools(decision))
                     silent.insert("'" + config_.pools[pool].pool.name + "'");
             }

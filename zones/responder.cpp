@@ -132,32 +132,6 @@ ClientAddress resolver_address(const sockaddr* client) {
     return address;
 }
 
-// RFC 7871 §7.1.2: the ECS subnet decides when the query carries one that we accept (ECS
-// enabled, resolver allowed); SOURCE PREFIX-LENGTH 0 means the resolver asks us to use its
-// own address. Sets `from_ecs` when the subnet decided.
-ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& origin,
-                               const SteeringTable& steering, bool& from_ecs) {
-    ClientAddress resolver = resolver_address(origin.client);
-    from_ecs = false;
-    const auto& edns = query.edns;
-    if (!edns.has_client_subnet || !steering.ecs_enabled || edns.client_subnet.source_prefix == 0)
-        return resolver;
-    if (!steering.ecs_from.empty()) {
-        bool allowed = false;
-        for (const auto& prefix : steering.ecs_from)
-            allowed = allowed || (resolver.is_known &&
-                                  prefix_contains(prefix, resolver.family, resolver.bytes));
-        if (!allowed) return resolver;  // as if the resolver had sent no ECS
-    }
-    ClientAddress subnet;
-    subnet.is_known = true;
-    subnet.family = edns.client_subnet.family == 1 ? geoip::Family::v4 : geoip::Family::v6;
-    std::memcpy(subnet.bytes, edns.client_subnet.address, 16);
-    subnet.source_prefix = edns.client_subnet.source_prefix;
-    from_ecs = true;
-    return subnet;
-}
-
 // Answers the question; returns the ECS scope the answer carries.
 uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const QueryOrigin& origin,
                      wire::MessageWriter& writer) {
@@ -205,6 +179,29 @@ uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const Q
 }
 
 }  // namespace
+
+ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& origin,
+                               const SteeringTable& steering, bool& from_ecs) {
+    ClientAddress resolver = resolver_address(origin.client);
+    from_ecs = false;
+    const auto& edns = query.edns;
+    if (!edns.has_client_subnet || !steering.ecs_enabled || edns.client_subnet.source_prefix == 0)
+        return resolver;
+    if (!steering.ecs_from.empty()) {
+        bool allowed = false;
+        for (const auto& prefix : steering.ecs_from)
+            allowed = allowed || (resolver.is_known &&
+                                  prefix_contains(prefix, resolver.family, resolver.bytes));
+        if (!allowed) return resolver;  // as if the resolver had sent no ECS
+    }
+    ClientAddress subnet;
+    subnet.is_known = true;
+    subnet.family = edns.client_subnet.family == 1 ? geoip::Family::v4 : geoip::Family::v6;
+    std::memcpy(subnet.bytes, edns.client_subnet.address, 16);
+    subnet.source_prefix = edns.client_subnet.source_prefix;
+    from_ecs = true;
+    return subnet;
+}
 
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
                std::span<uint8_t> response, const QueryOrigin& origin) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "wire/query.hpp"
 #include "zones/snapshot.hpp"
 
 namespace meridian::zones {
@@ -24,5 +25,12 @@ struct QueryOrigin {
 // dropped without an answer. Never throws, never allocates.
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
                std::span<uint8_t> response, const QueryOrigin& origin);
+
+// RFC 7871 §7.1.2: the address whose location decides. The ECS subnet when the query
+// carries one we accept (ECS enabled, resolver allowed by `ecs_from`, SOURCE PREFIX-LENGTH
+// above 0, which asks us to use the resolver's own address); else the resolver's address,
+// IPv4-mapped IPv6 taken as IPv4. Sets `from_ecs` when the subnet decided.
+ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& origin,
+                               const SteeringTable& steering, bool& from_ecs);
 
 }  // namespace meridian::zones
