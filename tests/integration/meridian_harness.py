@@ -166,7 +166,7 @@ class Meridian(ManagedServer):
     (file, origin) pairs relative to tests/zones.
     """
 
-    def __init__(self, server=None, zones=DEFAULT_ZONES, ipv6=True):
+    def __init__(self, server=None, zones=DEFAULT_ZONES, ipv6=True, extra_config="", files=None):
         self.binary = meridian_binary()
         self.port = free_port()
         self.ipv6 = ipv6 and has_ipv6_loopback()
@@ -185,6 +185,13 @@ class Meridian(ManagedServer):
         self.config = self.tmpdir / "meridian.toml"
         self.log = self.tmpdir / "meridian.log"
         self.process = None
+        # Tables after [server] and the zones ([geoip], [[pool]], [[geo]]...), and files
+        # (relative path -> text) written next to the config, such as a test's own zone.
+        self.extra_config = extra_config
+        for relative, text in (files or {}).items():
+            target = self.tmpdir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
 
     def config_text(self):
         listen = [f'"{LOOPBACK}:{self.port}"'] + ([f'"[::1]:{self.port}"'] if self.ipv6 else [])
@@ -197,6 +204,8 @@ class Meridian(ManagedServer):
             lines += ["", "[[zone]]", f"file = {toml_string('zones/' + file)}"]
             if origin:
                 lines.append(f"origin = {toml_string(origin)}")
+        if self.extra_config:
+            lines += ["", self.extra_config.strip("\n")]
         return "\n".join(lines) + "\n"
 
     def write_config(self):
@@ -263,14 +272,16 @@ def make_query(qname, qtype="A", rdclass="IN", edns=0, payload=1232, options=Non
     return query
 
 
-def query(port, qname, qtype="A", transport="udp", timeout=2.0, **kwargs):
-    """One query over `transport`; returns the dns.message.Message answer."""
+def query(port, qname, qtype="A", transport="udp", timeout=2.0, address=LOOPBACK, source=None,
+          **kwargs):
+    """One query over `transport` to `address` (from `source`, say 127.0.1.5, when given);
+    returns the dns.message.Message answer."""
     message = qname if isinstance(qname, dns.message.Message) else make_query(qname, qtype, **kwargs)
     if transport == "udp":
-        return dns.query.udp(message, LOOPBACK, timeout=timeout, port=port, ignore_trailing=False,
-                             raise_on_truncation=False)
+        return dns.query.udp(message, address, timeout=timeout, port=port, source=source,
+                             ignore_trailing=False, raise_on_truncation=False)
     if transport == "tcp":
-        return dns.query.tcp(message, LOOPBACK, timeout=timeout, port=port)
+        return dns.query.tcp(message, address, timeout=timeout, port=port, source=source)
     raise ValueError(transport)
 
 
