@@ -34,6 +34,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+import geo_scenario
+
 REPO = Path(__file__).resolve().parent.parent
 ORIGIN = "bench.example."
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -161,7 +163,7 @@ def write_queries(path, count, names, mix, seed):
     rng.shuffle(queries)
     with open(path, "w") as out:
         out.writelines(f"{name} {qtype}\n" for name, qtype in queries)
-    return len(queries)
+    return queries
 
 
 # Fixed sample queries for the sanity check: (category, name, type).
@@ -288,7 +290,9 @@ class Server:
     # sanity check leaves it out.
     serves_zone = True
 
-    def __init__(self, work, zone_file, port):
+    def __init__(self, work, zone_file, port, name=None):
+        if name:  # a second instance of a server, e.g. "meridian-geo"
+            self.name = name
         self.prefix = []
         self.dir = work / self.name
         self.dir.mkdir()
@@ -351,8 +355,8 @@ class Server:
 class Meridian(Server):
     name = "meridian"
 
-    def __init__(self, work, zone_file, port, binary):
-        super().__init__(work, zone_file, port)
+    def __init__(self, work, zone_file, port, binary, name=None, extra_config=""):
+        super().__init__(work, zone_file, port, name)
         self.binary = binary
         self.write_config(self.dir / "meridian.toml", f"""[server]
 listen = ["127.0.0.1:{port}"]
@@ -362,7 +366,7 @@ identity = "bench"
 [[zone]]
 file = "{os.path.relpath(zone_file, self.dir)}"
 origin = "{ORIGIN}"
-""")
+""" + extra_config)
 
     def command(self):
         return [self.binary, "serve", "--config", self.config_path]
@@ -463,11 +467,17 @@ zone:
 class Gdnsd(Server):
     name = "gdnsd"
 
-    def __init__(self, work, zone_file, port):
-        super().__init__(work, zone_file, port)
+    def __init__(self, work, zone_file, port, name=None, plugins="", zone_text=None):
+        super().__init__(work, zone_file, port, name)
         (self.dir / "zones").mkdir()
-        # gdnsd names zone files after the zone; a symlink keeps one copy of a large zone.
-        (self.dir / "zones" / ORIGIN.rstrip(".")).symlink_to(zone_file)
+        # gdnsd names zone files after the zone; a symlink keeps one copy of a large zone,
+        # and ZONE_TEXT (the GeoDNS scenario's) includes it rather than copying it.
+        gdnsd_zone = self.dir / "zones" / ORIGIN.rstrip(".")
+        if zone_text is None:
+            gdnsd_zone.symlink_to(zone_file)
+        else:
+            gdnsd_zone.write_text(zone_text)
+            self.zone_text_path = gdnsd_zone
         self.write_config(self.dir / "config", f"""options => {{
     listen => [ 127.0.0.1 ]
     dns_port => {port}
@@ -476,7 +486,7 @@ class Gdnsd(Server):
     run_dir => "{self.dir}/run"
     state_dir => "{self.dir}/state"
 }}
-""")
+""" + plugins)
 
     def command(self):
         return [shutil.which("gdnsd") or "/usr/sbin/gdnsd", "-c", self.dir, "start"]
@@ -495,8 +505,8 @@ class Floor(Server):
     serves_zone = False
     source = Path(__file__).resolve().parent / "floor_responder.c"
 
-    def __init__(self, work, zone_file, port, binary):
-        super().__init__(work, zone_file, port)
+    def __init__(self, work, zone_file, port, binary, name=None):
+        super().__init__(work, zone_file, port, name)
         self.binary = binary
 
     def command(self):
@@ -636,9 +646,13 @@ def sanity_check(servers, names):
 
 
 def dnsperf_command(args, port, query_file, duration, rate):
-    cmd = launch_prefix(args, args.client_cpu) + ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
-           "-c", str(args.clients), "-T", str(args.threads), "-l", str(duration),
-           "-q", str(args.outstanding), "-t", str(args.query_timeout)]
+    """dnsperf on QUERY_FILE: "name type" lines, or wire-format queries (-B) for a .bin file."""
+    cmd = launch_prefix(args, args.client_cpu) + [
+        "dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file),
+        "-c", str(args.clients), "-T", str(args.threads), "-l", str(duration),
+        "-q", str(args.outstanding), "-t", str(args.query_timeout)]
+    if str(query_file).endswith(".bin"):
+        cmd.append("-B")
     if rate:
         cmd += ["-Q", str(rate)]
     return cmd
@@ -656,6 +670,8 @@ def parse_dnsperf(text):
         "avg_latency_s": number(r"Average Latency \(s\):\s+([\d.]+)"),
         "max_latency_s": number(r"Average Latency \(s\):\s+[\d.]+ \(min [\d.]+, max ([\d.]+)\)"),
         "stddev_latency_s": number(r"Latency StdDev \(s\):\s+([\d.]+)"),
+        "request_bytes": number(r"Average packet size:\s+request (\d+)", int),
+        "response_bytes": number(r"Average packet size:\s+request \d+, response (\d+)", int),
         "rcodes": {},
     }
     m = re.search(r"Response codes:\s+(.*)", text)
@@ -767,23 +783,36 @@ def print_table(rows, headers):
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="dnsperf benchmark: server CPU per answered query, Meridian vs Knot/NSD "
-                    "and the floor (the kernel's UDP path alone).",
+                    "and the floor (the kernel's UDP path alone), and Meridian's GeoDNS "
+                    "answers vs its static ones and vs gdnsd's plugin_geoip.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--scenarios", default="static,geo",
+                   help="comma-separated, from static (the zone's mix on --servers) and geo "
+                        "(steered answers with ECS on --geo-servers, see bench/README.md)")
     p.add_argument("--servers", default="meridian,knot,nsd,floor",
-                   help="comma-separated, from meridian,knot,nsd,gdnsd,floor; measured in this "
-                        "order (floor: the kernel's UDP path alone, bench/floor_responder.c)")
+                   help="static scenario: comma-separated, from meridian,knot,nsd,gdnsd,floor; "
+                        "measured in this order (floor: the kernel's UDP path alone, "
+                        "bench/floor_responder.c)")
+    p.add_argument("--geo-servers", default="meridian,gdnsd,floor",
+                   help="geo scenario: comma-separated, from meridian,gdnsd,floor; Meridian "
+                        "and gdnsd serve the zone plus the steered name")
+    p.add_argument("--geo-db",
+                   help="flat-schema (country_code) or MaxMind-schema mmdb for the geo "
+                        "scenario (default: ../shared/geoip/real/geo-whois-asn-country.mmdb "
+                        "beside the repository, else a synthetic database)")
     p.add_argument("--names", type=int, default=10000, help="host names in the zone")
-    p.add_argument("--queries", type=int, default=100000, help="lines in the query file")
+    p.add_argument("--queries", type=int, default=100000,
+                   help="queries per query file (static mix; geo: as many steered ones)")
     p.add_argument("--mix", default=DEFAULT_MIX, help="query categories and their shares")
-    p.add_argument("--seed", type=int, default=1, help="seed for the query file")
+    p.add_argument("--seed", type=int, default=1, help="seed for the query files")
     p.add_argument("--rate", type=int, default=80000,
                    help="offered queries/s of the CPU runs (dnsperf -Q); every server must "
                         "sustain it")
     p.add_argument("--duration", type=int, default=6, help="seconds per CPU run (dnsperf -l)")
-    p.add_argument("--rounds", type=int, default=3, help="CPU runs per server, interleaved")
+    p.add_argument("--rounds", type=int, default=3, help="CPU runs per row, interleaved")
     p.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load first")
     p.add_argument("--max-duration", type=int, default=4,
-                   help="seconds of the unthrottled max-QPS run per server (0: skip)")
+                   help="seconds of the unthrottled max-QPS run per row (0: skip)")
     p.add_argument("--clients", type=int, default=4, help="dnsperf -c")
     p.add_argument("--threads", type=int, default=1, help="dnsperf -T")
     p.add_argument("--outstanding", type=int, default=200,
@@ -819,10 +848,22 @@ def parse_args(argv):
         for key, value in quick.items():
             if getattr(args, key) == defaults[key]:  # explicit options still win
                 setattr(args, key, value)
-    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    for s in args.servers:
-        if s not in ("meridian", "knot", "nsd", "gdnsd", "floor"):
-            p.error(f"unknown server {s!r}")
+
+    def names(option, text, allowed):
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        for x in items:
+            if x not in allowed:
+                p.error(f"{option}: unknown {x!r} (choose from {', '.join(allowed)})")
+        return items
+    args.scenarios = names("--scenarios", args.scenarios, ("static", "geo"))
+    args.servers = names("--servers", args.servers, ("meridian", "knot", "nsd", "gdnsd", "floor"))
+    args.geo_servers = names("--geo-servers", args.geo_servers, ("meridian", "gdnsd", "floor"))
+    if not args.scenarios:
+        p.error("--scenarios: none given")
+    if "static" not in args.scenarios:
+        args.servers = []
+    if "geo" not in args.scenarios:
+        args.geo_servers = []
     if args.names < 1 or args.queries < 1 or args.rounds < 1 or args.duration < 1:
         p.error("--names, --queries, --rounds and --duration must be positive")
     if not args.start_timeout:
@@ -844,7 +885,7 @@ def main(argv):
 
     try:
         return bench(args, work, servers)
-    except BenchError as e:
+    except (BenchError, geo_scenario.GeoError) as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 1
     finally:
@@ -856,6 +897,68 @@ def main(argv):
             shutil.rmtree(work, ignore_errors=True)
 
 
+class Load:
+    """One row of the report: one server answering one query file, measured in every round."""
+
+    def __init__(self, label, scenario, server, query_file, kind):
+        self.label = label
+        self.scenario = scenario
+        self.server = server
+        self.query_file = query_file
+        self.kind = kind  # "static", "static+ECS" or "steered+ECS": which rows compare
+        self.runs = []
+        self.max_run = None
+
+    @property
+    def slug(self):
+        return re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-")
+
+    def median(self):
+        return statistics.median(r["cpu_us_per_query"] for r in self.runs)
+
+
+class GeoSetup:
+    """What the geo scenario prepared: database, query files, the servers' extra config."""
+
+    def __init__(self, args, work, static_queries):
+        source = geo_scenario.default_source(args.geo_db)
+        if source is None:
+            log(f"geo: {geo_scenario.DEFAULT_DATABASE} not found; using a synthetic database "
+                "(figures are not comparable with runs on the real one; --geo-db FILE to "
+                "choose another)")
+        self.continents = geo_scenario.read_continents()
+        t0 = time.monotonic()
+        self.database = geo_scenario.prepare_database(source, self.continents, work)
+        self.files = geo_scenario.QueryFiles(work, ORIGIN, static_queries,
+                                             self.database.networks, args.seed)
+        log(f"geo: {self.database.description}; {self.files.summary()}; "
+            f"{time.monotonic() - t0:.1f} s")
+        self.problems, self.pool_rows = [], []
+
+
+def start_server(args, s, servers):
+    """Starts S and waits until it answers; False when it failed and --keep-going drops it."""
+    s.prefix = launch_prefix(args, args.server_cpu)
+    servers.append(s)
+    log(f"starting {s.name} on 127.0.0.1@{s.port}: "
+        f"{shlex.join(map(str, s.prefix + s.command()))}")
+    t = time.monotonic()
+    s.start()
+    try:
+        wait_until_answering(s, args.start_timeout)
+    except BenchError as e:
+        if not args.keep_going:
+            raise
+        log(f"dropping {s.name}: {e}")
+        s.stop()
+        servers.remove(s)
+        return False
+    s.load_s = time.monotonic() - t
+    s.pss_kib = pss_kib(s.proc.pid)
+    log(f"{s.name} answers after {s.load_s:.1f} s, PSS {s.pss_kib >> 10} MiB")
+    return True
+
+
 def bench(args, work, servers):
     zone_dir = work / "zones"
     zone_dir.mkdir()
@@ -863,132 +966,201 @@ def bench(args, work, servers):
     query_file = work / "queries.txt"
     t0 = time.monotonic()
     write_zone(zone_file, args.names)
-    nq = write_queries(query_file, args.queries, args.names, args.mix, args.seed)
+    static_queries = write_queries(query_file, args.queries, args.names, args.mix, args.seed)
     log(f"zone: {args.names} names ({zone_file.stat().st_size >> 10} KiB), "
-        f"{nq} queries, {time.monotonic() - t0:.1f} s")
+        f"{len(static_queries)} queries, {time.monotonic() - t0:.1f} s")
+    geo = GeoSetup(args, work, static_queries) if args.geo_servers else None
 
     meridian_binary = None
-    if "meridian" in args.servers:
+    if "meridian" in args.servers or "meridian" in args.geo_servers:
         meridian_binary = Path(args.meridian) if args.meridian else build_meridian(args)
         meridian_binary = meridian_binary.resolve()
-    floor_binary = build_floor(work) if "floor" in args.servers else None
+    floor_binary = None
+    if "floor" in args.servers or "floor" in args.geo_servers:
+        floor_binary = build_floor(work)
 
+    loads = []
+    floor = None
     for name in args.servers:
         port = free_port()
         if name == "meridian":
             s = Meridian(work, zone_file, port, meridian_binary)
         elif name == "floor":
-            s = Floor(work, zone_file, port, floor_binary)
+            s = floor = Floor(work, zone_file, port, floor_binary)
         else:
             s = {"knot": Knot, "nsd": Nsd, "gdnsd": Gdnsd}[name](work, zone_file, port)
-        s.prefix = launch_prefix(args, args.server_cpu)
-        servers.append(s)
-        log(f"starting {name} on 127.0.0.1@{port}: "
-            f"{shlex.join(map(str, s.prefix + s.command()))}")
-        t = time.monotonic()
-        s.start()
-        try:
-            wait_until_answering(s, args.start_timeout)
-        except BenchError as e:
-            if not args.keep_going:
-                raise
-            log(f"dropping {name}: {e}")
-            s.stop()
-            servers.remove(s)
+        if start_server(args, s, servers):
+            loads.append(Load(name, "static", s, query_file, "static"))
+        elif s is floor:
+            floor = None
+    geo_servers = []
+    for name in args.geo_servers:
+        if name == "floor":
+            if floor is None:  # one floor serves both scenarios
+                floor = Floor(work, zone_file, free_port(), floor_binary)
+                if not start_server(args, floor, servers):
+                    floor = None
+                    continue
+            loads.append(Load("floor steered+ECS", "geo", floor, geo.files.steered,
+                              "steered+ECS"))
             continue
-        s.load_s = time.monotonic() - t
-        s.pss_kib = pss_kib(s.proc.pid)
-        log(f"{name} answers after {s.load_s:.1f} s, PSS {s.pss_kib >> 10} MiB")
+        if name == "meridian":
+            geo_zone = zone_dir / f"{ORIGIN}meridian-geo.zone"
+            geo_zone.write_text(geo_scenario.meridian_zone(zone_file, ORIGIN))
+            s = Meridian(work, geo_zone, free_port(), meridian_binary, name="meridian-geo",
+                         extra_config=geo_scenario.meridian_config(ORIGIN, geo.database.mmdb))
+            s.zone_text_path = geo_zone
+        else:
+            s = Gdnsd(work, zone_file, free_port(), name="gdnsd-geo",
+                      plugins=geo_scenario.gdnsd_plugins(geo.database.mmdb, geo.continents),
+                      zone_text=geo_scenario.gdnsd_zone(zone_file, ORIGIN))
+        if not start_server(args, s, servers):
+            continue
+        geo_servers.append(s)
+        kinds = [("static", geo.files.static), ("steered+ECS", geo.files.steered)]
+        if name == "meridian":  # the cost of EDNS and ECS alone, without steering
+            kinds.insert(1, ("static+ECS", geo.files.static_ecs))
+        for kind, path in kinds:
+            loads.append(Load(f"{name} {kind}", "geo", s, path, kind))
     if not servers:
         raise BenchError("no server started")
 
     warnings, samples = sanity_check(servers, args.names)
     for w in warnings:
         log(f"warning: {w}")
+    if geo and geo_servers:
+        fatal, geo.problems, geo.pool_rows = geo_scenario.pool_check(
+            geo_servers, ORIGIN, geo.files, geo.database.networks)
+        for line in geo_scenario.format_pool_rows(geo.pool_rows, [s.name for s in geo_servers]):
+            log(f"geo: {line}")
+        for w in geo.problems:
+            log(f"geo: warning: {w}")
+        if fatal:
+            raise BenchError("steered queries are not answered (the bench would measure "
+                             "errors):\n  " + "\n  ".join(fatal))
 
     run_timeout = lambda d: d + args.query_timeout + 30  # noqa: E731
     if args.warmup:
-        for s in servers:
-            run_dnsperf(dnsperf_command(args, s.port, query_file, args.warmup, args.rate),
-                        work / f"warmup-{s.name}.txt", s, run_timeout(args.warmup))
+        for ld in loads:
+            run_dnsperf(dnsperf_command(args, ld.server.port, ld.query_file, args.warmup,
+                                        args.rate),
+                        work / f"warmup-{ld.slug}.txt", ld.server, run_timeout(args.warmup))
 
-    runs = {s.name: [] for s in servers}
     for rnd in range(args.rounds):
-        for s in servers:
-            cmd = dnsperf_command(args, s.port, query_file, args.duration, args.rate)
-            st = run_dnsperf(cmd, work / f"rate-{s.name}-{rnd}.txt", s, run_timeout(args.duration))
-            runs[s.name].append(st)
-            log(f"round {rnd + 1}/{args.rounds} {s.name}: {st['cpu_us_per_query']:.2f} us/query, "
-                f"{st['completed']}/{st['sent']} answered, {st['qps']:.0f} q/s, "
+        for ld in loads:
+            cmd = dnsperf_command(args, ld.server.port, ld.query_file, args.duration, args.rate)
+            st = run_dnsperf(cmd, work / f"rate-{ld.slug}-{rnd}.txt", ld.server,
+                             run_timeout(args.duration))
+            ld.runs.append(st)
+            log(f"round {rnd + 1}/{args.rounds} {ld.label}: {st['cpu_us_per_query']:.2f} "
+                f"us/query, {st['completed']}/{st['sent']} answered, {st['qps']:.0f} q/s, "
                 f"server CPU {st['server_cpu_s']:.2f} s, dnsperf CPU {st['client_cpu_s']:.2f} s, "
                 f"other CPU {st['other_cpu_s']:.2f} s in {st['wall_s']:.1f} s")
 
-    maxruns = {}
     if args.max_duration:
-        for s in servers:
-            cmd = dnsperf_command(args, s.port, query_file, args.max_duration, None)
-            st = run_dnsperf(cmd, work / f"max-{s.name}.txt", s, run_timeout(args.max_duration))
-            maxruns[s.name] = st
-            log(f"max-QPS {s.name}: {st['qps']:.0f} q/s, server CPU {st['server_cpu_s']:.2f} s, "
-                f"dnsperf CPU {st['client_cpu_s']:.2f} s, other CPU {st['other_cpu_s']:.2f} s "
-                f"in {st['wall_s']:.1f} s")
+        for ld in loads:
+            cmd = dnsperf_command(args, ld.server.port, ld.query_file, args.max_duration, None)
+            st = run_dnsperf(cmd, work / f"max-{ld.slug}.txt", ld.server,
+                             run_timeout(args.max_duration))
+            ld.max_run = st
+            log(f"max-QPS {ld.label}: {st['qps']:.0f} q/s, server CPU "
+                f"{st['server_cpu_s']:.2f} s, dnsperf CPU {st['client_cpu_s']:.2f} s, "
+                f"other CPU {st['other_cpu_s']:.2f} s in {st['wall_s']:.1f} s")
 
-    report(args, servers, runs, maxruns, warnings, query_file)
+    static_loads = [ld for ld in loads if ld.scenario == "static"]
+    geo_loads = [ld for ld in loads if ld.scenario == "geo"]
+    if static_loads:
+        report_static(args, static_loads, warnings, query_file)
+    if geo_loads:
+        report_geo(args, geo, geo_loads)
+    report_reproduce(args, servers, loads)
     if args.json:
+        def load_json(ld):
+            return {"server": ld.server.name, "scenario": ld.scenario, "kind": ld.kind,
+                    "query_file": ld.query_file.name, "rate_runs": ld.runs,
+                    "max_run": ld.max_run}
         result = {
             "machine": machine_info(),
             "options": {k: v for k, v in vars(args).items() if k not in ("work",)},
             "servers": {s.name: {"version": s.version(), "port": s.port,
                                  "start_command": s.start_command,
-                                 "load_s": s.load_s, "pss_kib": s.pss_kib,
-                                 "rate_runs": runs[s.name], "max_run": maxruns.get(s.name)}
+                                 "load_s": s.load_s, "pss_kib": s.pss_kib}
                         for s in servers},
+            "rows": {ld.label: load_json(ld) for ld in loads},
             "sanity_warnings": warnings,
             "samples": samples,
         }
+        if geo:
+            result["geo"] = {"database": geo.database.description,
+                             "database_file": str(geo.database.mmdb),
+                             "queries": geo.files.summary(),
+                             "pool_check": geo.pool_rows, "pool_problems": geo.problems}
         Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
     return 0
 
 
-def report(args, servers, runs, maxruns, warnings, query_file):
-    medians = {n: statistics.median(r["cpu_us_per_query"] for r in rs) for n, rs in runs.items()}
+def rate_notes(args, loads):
+    """Warnings about rows whose numbers are not comparable: short of the rate, busy machine."""
+    notes = []
+    for ld in loads:
+        achieved = [r["completed"] / args.duration for r in ld.runs]
+        if min(achieved) < 0.95 * args.rate:
+            notes.append(f"{ld.label}: answered {min(achieved):.0f}-{max(achieved):.0f} q/s of "
+                         f"{args.rate} offered; CPU per query at a lower rate is not comparable "
+                         "(lower --rate, or see dnsperf/other CPU%)")
+        other = [r["other_cpu_s"] / max(r["wall_s"], 1e-9) for r in ld.runs]
+        if max(other) > 0.15:
+            notes.append(f"{ld.label}: up to {max(other) * 100:.0f}% of a CPU went to neither "
+                         "the server nor dnsperf (a busy machine?); numbers are noisy")
+    return notes
+
+
+def common_columns(ld):
+    """The columns every table shares, after the row's own comparisons."""
+    rs = ld.runs
+    sent = sum(r["sent"] for r in rs)
+    done = sum(r["completed"] for r in rs)
+    lost = sum(r["lost"] or 0 for r in rs)
+    mx = ld.max_run
+    return [
+        f"{100.0 * done / sent:.2f}" if sent else "-",
+        lost,
+        fmt(statistics.median(r["avg_latency_s"] * 1e6 for r in rs), ".0f"),
+        f"{statistics.median(r['client_cpu_s'] / r['wall_s'] for r in rs) * 100:.0f}",
+        f"{statistics.median(r['other_cpu_s'] / r['wall_s'] for r in rs) * 100:.0f}",
+        fmt(mx["qps"] if mx else None, ".0f"),
+        fmt(mx["avg_latency_s"] * 1e6 if mx else None, ".0f"),
+        fmt(mx["server_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
+        fmt(mx["client_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
+    ]
+
+
+COMMON_HEADERS = ["answered %", "lost", "avg lat us @rate", "dnsperf CPU% @rate",
+                  "other CPU% @rate", "max QPS", "avg lat us @max", "server CPU% @max",
+                  "dnsperf CPU% @max"]
+
+
+def report_static(args, loads, warnings, query_file):
+    medians = {ld.label: ld.median() for ld in loads}
     base = medians.get("meridian")
     floor = medians.get("floor")
     rows = []
-    for s in servers:
-        rs = runs[s.name]
-        sent = sum(r["sent"] for r in rs)
-        done = sum(r["completed"] for r in rs)
-        lost = sum(r["lost"] or 0 for r in rs)
-        cpu = [r["cpu_us_per_query"] for r in rs]
-        mx = maxruns.get(s.name)
+    for ld in loads:
+        cpu = [r["cpu_us_per_query"] for r in ld.runs]
+        m = medians[ld.label]
         rows.append([
-            s.name,
-            f"{medians[s.name]:.2f}",
-            f"{min(cpu):.2f}-{max(cpu):.2f}",
-            fmt(base / medians[s.name] if base and medians[s.name] else None, ".2f"),
-            fmt(medians[s.name] / floor if floor else None, ".2f"),
-            f"{100.0 * done / sent:.2f}" if sent else "-",
-            lost,
-            fmt(statistics.median(r["avg_latency_s"] * 1e6 for r in rs), ".0f"),
-            f"{statistics.median(r['client_cpu_s'] / r['wall_s'] for r in rs) * 100:.0f}",
-            f"{statistics.median(r['other_cpu_s'] / r['wall_s'] for r in rs) * 100:.0f}",
-            fmt(mx["qps"] if mx else None, ".0f"),
-            fmt(mx["avg_latency_s"] * 1e6 if mx else None, ".0f"),
-            fmt(mx["server_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
-            fmt(mx["client_cpu_s"] / mx["wall_s"] * 100 if mx else None, ".0f"),
-            f"{s.pss_kib / 1024:.0f}",
-        ])
+            ld.label, f"{m:.2f}", f"{min(cpu):.2f}-{max(cpu):.2f}",
+            fmt(base / m if base and m else None, ".2f"),
+            fmt(m / floor if floor else None, ".2f"),
+        ] + common_columns(ld) + [f"{ld.server.pss_kib / 1024:.0f}"])
     print()
     print(f"Meridian bench: {args.names} names, {sum(1 for _ in open(query_file))} queries "
           f"({', '.join(f'{k} {v:g}%' for k, v in args.mix.items())}), seed {args.seed}")
     print(f"CPU runs: {args.rounds} x {args.duration} s per server at {args.rate} q/s offered, "
           f"servers interleaved; one server worker each; {machine_info()}")
     print()
-    print_table(rows, ["server", "CPU us/q (median)", "min-max", "meridian/server", "x floor",
-                       "answered %", "lost", "avg lat us @rate", "dnsperf CPU% @rate",
-                       "other CPU% @rate", "max QPS",
-                       "avg lat us @max", "server CPU% @max", "dnsperf CPU% @max", "PSS MiB"])
+    print_table(rows, ["server", "CPU us/q (median)", "min-max", "meridian/server", "x floor"]
+                + COMMON_HEADERS + ["PSS MiB"])
     print()
     print("CPU us/q: user+system CPU of all the server's threads and processes "
           "(/proc/PID/stat, descendants included) per answered query, at the fixed rate.")
@@ -1000,23 +1172,11 @@ def report(args, servers, runs, maxruns, warnings, query_file):
           "machine during the runs (median).")
     print("max QPS: one unthrottled dnsperf run; whichever of server CPU% and dnsperf CPU% "
           "is near 100 is the limit (often dnsperf).")
-    notes = []
-    for s in servers:
-        rs = runs[s.name]
-        achieved = [r["completed"] / args.duration for r in rs]
-        if min(achieved) < 0.95 * args.rate:
-            notes.append(f"{s.name}: answered {min(achieved):.0f}-{max(achieved):.0f} q/s of "
-                         f"{args.rate} offered; CPU per query at a lower rate is not comparable "
-                         "(lower --rate, or see dnsperf/other CPU%)")
-        other = [r["other_cpu_s"] / max(r["wall_s"], 1e-9) for r in rs]
-        if max(other) > 0.15:
-            notes.append(f"{s.name}: up to {max(other) * 100:.0f}% of a CPU went to neither the "
-                         "server nor dnsperf (a busy machine?); numbers are noisy")
-    rc = {s.name: runs[s.name][-1]["rcodes"] for s in servers}
     print()
     print("Response codes (last CPU run): " + "; ".join(
-        f"{n}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for n, c in rc.items()))
-    for n in notes:
+        f"{ld.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(ld.runs[-1]["rcodes"].items()))
+        for ld in loads))
+    for n in rate_notes(args, loads):
         print(f"Note: {n}")
     if warnings:
         print(f"Sanity check: {len(warnings)} warning(s):")
@@ -1025,22 +1185,105 @@ def report(args, servers, runs, maxruns, warnings, query_file):
     else:
         print("Sanity check: all servers gave the same, expected answers to "
               f"{len(sample_queries(args.names))} sample queries"
-              + (" (floor not checked: it echoes the query)." if "floor" in runs else "."))
+              + (" (floor not checked: it echoes the query)." if "floor" in medians else "."))
+
+
+def report_geo(args, geo, loads):
+    medians = {ld.label: ld.median() for ld in loads}
+    by_kind = {}
+    for ld in loads:
+        by_kind.setdefault(ld.server.name, {})[ld.kind] = medians[ld.label]
+    floor = medians.get("floor steered+ECS")
+    rows = []
+    for ld in loads:
+        m = medians[ld.label]
+        own = by_kind[ld.server.name]
+        meridian_same = by_kind.get("meridian-geo", {}).get(ld.kind)
+        cpu = [r["cpu_us_per_query"] for r in ld.runs]
+        last = ld.runs[-1]
+        rows.append([
+            ld.label, f"{m:.2f}", f"{min(cpu):.2f}-{max(cpu):.2f}",
+            # Throughput at equal CPU, as a share of this server's static answers.
+            fmt(own["static"] / m if "static" in own and ld.server.serves_zone else None, ".2f"),
+            fmt(meridian_same / m if meridian_same and ld.server.serves_zone else None, ".2f"),
+            fmt(m / floor if floor else None, ".2f"),
+            f"{last['request_bytes'] or '-'}/{last['response_bytes'] or '-'}",
+        ] + common_columns(ld))
+    print()
+    print(f"GeoDNS: {geo.database.description}, {len(geo.database.networks.first)} IPv4 "
+          f"networks; policy: map on {geo_scenario.geo_name(ORIGIN)} over "
+          f"{len(geo_scenario.POOLS)} pools ({len(geo_scenario.COUNTRY_RULES)} country rules, "
+          f"{len(geo_scenario.CONTINENT_RULES)} continent rules, default), ECS on")
+    print(f"Queries (dnsperf -B): {geo.files.summary()}; static: the mix above, no EDNS; "
+          "static+ECS: the same names with the steered file's client subnets")
+    print()
+    print_table(rows, ["row", "CPU us/q (median)", "min-max", "static/row", "meridian/row",
+                       "x floor", "bytes q/r"] + COMMON_HEADERS)
+    print()
+    print("static/row: the server's static CPU per query over this row's, i.e. throughput at "
+          "equal CPU as a share of its static answers (the target for Meridian's steered "
+          "row is >= 0.85).")
+    print("meridian/row: Meridian's CPU per query for the same kind of row over this one's; "
+          "below 1 means Meridian spends less. x floor: over the floor on the steered file.")
+    print("bytes q/r: average query/response size (dnsperf); ECS adds an OPT record both ways.")
+    m = by_kind.get("meridian-geo", {})
+    g = by_kind.get("gdnsd-geo", {})
+    print()
+    if "static" in m and "steered+ECS" in m:
+        share = m["static"] / m["steered+ECS"]
+        print(f"Meridian steered with ECS: {m['steered+ECS']:.2f} us/q vs {m['static']:.2f} "
+              f"static: throughput {share * 100:.0f}% of static (target >= 85%: "
+              f"{'met' if share >= 0.85 else 'NOT met'}).")
+        if "static+ECS" in m:
+            print(f"  of which EDNS+ECS on static names: {m['static+ECS']:.2f} us/q "
+                  f"({m['static'] / m['static+ECS'] * 100:.0f}% of static); steering itself "
+                  f"{m['steered+ECS'] - m['static+ECS']:+.2f} us/q.")
+    if "steered+ECS" in m and "steered+ECS" in g:
+        print(f"Meridian vs gdnsd plugin_geoip, steered with ECS: {m['steered+ECS']:.2f} vs "
+              f"{g['steered+ECS']:.2f} us/q (meridian/gdnsd {m['steered+ECS'] / g['steered+ECS']:.2f})"
+              + (f"; gdnsd's own steered/static: {g['static'] / g['steered+ECS'] * 100:.0f}%."
+                 if "static" in g else "."))
+    print("Response codes (last CPU run): " + "; ".join(
+        f"{ld.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(ld.runs[-1]["rcodes"].items()))
+        for ld in loads))
+    for n in rate_notes(args, loads):
+        print(f"Note: {n}")
+    names = list(dict.fromkeys(ld.server.name for ld in loads if ld.server.serves_zone))
+    print(f"Pool check: {len(geo.pool_rows)} sampled client subnets, A and AAAA, on "
+          f"{', '.join(names)}:")
+    for line in geo_scenario.format_pool_rows(geo.pool_rows, names):
+        print(f"  {line}")
+    if geo.problems:
+        print(f"Pool check: {len(geo.problems)} problem(s):")
+        for w in geo.problems:
+            print(f"  {w}")
+    else:
+        print("Pool check: every server answered every sample with the policy's pool "
+              "(scopes may differ: each merges equal neighbours its own way).")
+
+
+def report_reproduce(args, servers, loads):
     print()
     print("Reproduce (paths are in a temporary folder; --keep-workdir keeps it):")
     print(f"  bench/run.sh {shlex.join(sys.argv[1:])}".rstrip())
     for s in servers:
         print(f"  {s.name} ({s.version() or 'version unknown'}): {s.start_command}")
-    example = servers[0]
-    print("  dnsperf at a fixed rate: " + shlex.join(
-        dnsperf_command(args, example.port, query_file, args.duration, args.rate)))
-    if maxruns:
-        print("  dnsperf max QPS:         " + shlex.join(
-            dnsperf_command(args, example.port, query_file, args.max_duration, None)))
+    shown = set()
+    for ld in loads:
+        if ld.query_file in shown:
+            continue
+        shown.add(ld.query_file)
+        print(f"  dnsperf at a fixed rate ({ld.query_file.name}): " + shlex.join(
+            dnsperf_command(args, ld.server.port, ld.query_file, args.duration, args.rate)))
+    if args.max_duration:
+        print("  dnsperf max QPS: the same without -Q and with -l " + str(args.max_duration))
     print("  (-p differs per server: " + ", ".join(f"{s.name} {s.port}" for s in servers) + ")")
     for s in servers:
         if s.config_path:
             print(f"\n--- {s.config_path.name} ({s.name}) ---\n{s.config_text.rstrip()}")
+        zone = getattr(s, "zone_text_path", None)
+        if zone:
+            print(f"\n--- {zone.name} ({s.name}) ---\n{zone.read_text().rstrip()}")
 
 
 if __name__ == "__main__":

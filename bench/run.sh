@@ -5,7 +5,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# Command -> Debian package. gdnsd is only needed when asked for with --servers.
+# Command -> Debian package. gdnsd is needed by the geo scenario or when asked for.
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have dnsperf || need+=(dnsperf)
@@ -19,7 +19,27 @@ have cc || need+=(gcc)  # builds Meridian and the floor responder
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import dns.message' 2>/dev/null; then
     need+=(python3-dnspython)
 fi
-if [[ " $* " == *gdnsd* ]] && ! have gdnsd; then need+=(gdnsd); fi
+# The geo scenario (on unless --scenarios leaves it out) needs gdnsd and Perl's MaxMind DB
+# reader and writer, which convert the database for it (bench/geo_database.pl).
+scenarios="static,geo"
+prev=""
+for arg in "$@"; do
+    case "$arg" in
+        --scenarios=*) scenarios="${arg#--scenarios=}" ;;
+    esac
+    [ "$prev" = "--scenarios" ] && scenarios="$arg"
+    prev="$arg"
+done
+wants_gdnsd=no
+[[ " $* " == *gdnsd* ]] && wants_gdnsd=yes
+if [[ ",$scenarios," == *,geo,* ]]; then
+    wants_gdnsd=yes
+    perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null || need+=(libmaxmind-db-writer-perl)
+    perl -MMaxMind::DB::Reader -e 1 2>/dev/null || need+=(libmaxmind-db-reader-perl)
+    # The XS reader walks the database about 20x faster than the pure-Perl one.
+    perl -MMaxMind::DB::Reader::XS -e 1 2>/dev/null || need+=(libmaxmind-db-reader-xs-perl)
+fi
+if [ "$wants_gdnsd" = yes ] && ! have gdnsd; then need+=(gdnsd); fi
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "bench: installing ${need[*]}" >&2
