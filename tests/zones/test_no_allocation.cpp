@@ -7,6 +7,8 @@
 #include <new>
 
 #include "support/answer_fixture.hpp"
+#include "support/steered_name.hpp"
+#include "wire/name.hpp"
 
 namespace {
 std::atomic<bool> counting{false};
@@ -84,6 +86,49 @@ dn DNAME example.com.
     counting = false;
     CHECK(answered == 100 * queries.size());
     CHECK(allocations.load() == 0);
+}
+
+TEST_CASE("steered_answers_allocate_nothing") {
+    AnswerFixture f(ZoneTexts{{"example.com.", R"($TTL 60
+@ SOA ns h 1 1 1 1 1
+@ NS ns
+ns A 192.0.2.1
+www A 192.0.2.53
+www AAAA 2001:db8::53
+alias CNAME www
+)"}});
+    REQUIRE(f.errors == "");
+    f.snapshot().steering.add(meridian::wire::wire_from_text("www.example.com."),
+                              steered(meridian::geoip::Policy::Mode::map));
+    const auto ecs = [](const char* address, uint8_t source) {
+        return QueryOptions{.edns = true, .client_subnet = client_subnet_option(address, source)};
+    };
+    const std::vector<std::vector<uint8_t>> queries = {
+        make_query("www.example.com.", LDNS_RR_TYPE_A, ecs("198.51.100.0", 24)),
+        make_query("www.example.com.", LDNS_RR_TYPE_AAAA, ecs("203.0.113.0", 24)),
+        make_query("alias.example.com.", LDNS_RR_TYPE_A, ecs("2001:db8:aa::", 56)),
+        make_query("www.example.com.", LDNS_RR_TYPE_A, ecs("100.64.0.0", 10)),
+        make_query("www.example.com.", LDNS_RR_TYPE_A, ecs("0.0.0.0", 0)),
+        make_query("www.example.com.", LDNS_RR_TYPE_A),
+    };
+    std::vector<uint8_t> response(65535);
+    sockaddr_in resolver{};
+    resolver.sin_family = AF_INET;
+    inet_pton(AF_INET, "203.0.113.9", &resolver.sin_addr);
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp,
+                                              reinterpret_cast<const sockaddr*>(&resolver)};
+    size_t answered = 0;
+    allocations = 0;
+    counting = true;
+    for (int round = 0; round < 100; ++round)
+        for (const auto& query : queries)
+            answered += meridian::zones::respond(f.snapshot(), query, response, origin) > 0;
+    counting = false;
+    CHECK(answered == 100 * queries.size());
+    CHECK(allocations.load() == 0);
+    // The steering really happened: the first query got fra's address.
+    const auto reply = AnswerFixture::parse(f.respond_bytes(queries[0]));
+    CHECK(answer(reply) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});
 }
 
 TEST_CASE("the_counter_sees_allocations") {
