@@ -799,7 +799,8 @@ def parse_args(argv):
     p.add_argument("--geo-db",
                    help="flat-schema (country_code) or MaxMind-schema mmdb for the geo "
                         "scenario (default: ../shared/geoip/real/geo-whois-asn-country.mmdb "
-                        "beside the repository, else a synthetic database)")
+                        "beside the repository, else a synthetic database; 'synthetic' "
+                        "asks for that one)")
     p.add_argument("--names", type=int, default=10000, help="host names in the zone")
     p.add_argument("--queries", type=int, default=100000,
                    help="queries per query file (static mix; geo: as many steered ones)")
@@ -922,7 +923,7 @@ class GeoSetup:
 
     def __init__(self, args, work, static_queries):
         source = geo_scenario.default_source(args.geo_db)
-        if source is None:
+        if source is None and args.geo_db != "synthetic":
             log(f"geo: {geo_scenario.DEFAULT_DATABASE} not found; using a synthetic database "
                 "(figures are not comparable with runs on the real one; --geo-db FILE to "
                 "choose another)")

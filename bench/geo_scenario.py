@@ -512,7 +512,10 @@ def format_pool_rows(rows, names):
 
 
 def default_source(explicit):
-    """The database to convert: --geo-db, else shared/'s real one, else None (synthetic)."""
+    """The database to convert: --geo-db, else shared/'s real one, else None (synthetic;
+    also what --geo-db synthetic asks for)."""
+    if explicit == "synthetic":
+        return None
     if explicit:
         path = Path(explicit)
         if not path.exists():
