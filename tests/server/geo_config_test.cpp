@@ -370,3 +370,26 @@ default = ["fra"]
     REQUIRE(covered.snapshot);
     for (const auto& d : covered.diagnostics) CHECK_MESSAGE(d.is_error, d.to_string());
 }
+
+TEST_CASE("geo_database_errors_and_lookup_paths") {
+    // A missing database stops the snapshot with an error at its line.
+    {
+        TempFolder folder;
+        folder.write("example.com.zone", kZone);
+        std::string text =
+            config_text("\n[geoip.paths]\ncountry = [\"cc\", \"registered.country.code\"]\n");
+        text.replace(text.find("[geoip]\n"), 8, "[geoip]\ndatabase = \"no-such.mmdb\"\n");
+        const auto path = folder.write("meridian.toml", text);
+        Diagnostics diagnostics;
+        const auto config = load_config(path, diagnostics);
+        REQUIRE_MESSAGE(config, all(diagnostics));
+        REQUIRE(config->geoip.paths.country.size() == 2);
+        CHECK(config->geoip.paths.country[1] ==
+              std::vector<std::string>{"registered", "country", "code"});
+        CHECK(config->geoip.paths.continent.size() == 2);  // untouched defaults
+        CHECK_FALSE(build_snapshot(*config, diagnostics));
+        CHECK_MESSAGE(
+            has_diagnostic(diagnostics, true, line_of(text, "no-such.mmdb"), "no-such.mmdb"),
+            all(diagnostics));
+    }
+}
