@@ -10,9 +10,10 @@ BUILD_DIR=${BUILD_DIR:-build}
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libldns-dev libuv1-dev
     libmaxminddb-dev libtomlplusplus-dev doctest-dev)
 # Real clients and peers the tests drive: kdig/dig, Knot for the answer comparison,
-# dnspython for raw packets, mmdb tools and a writer for GeoIP fixtures.
+# dnspython for raw packets, mmdb tools and a writer for GeoIP fixtures, Unbound as an ECS
+# resolver in front of Meridian.
 TEST_PACKAGES=(knot-dnsutils dnsutils knot python3 python3-dnspython mmdb-bin
-    libmaxmind-db-writer-perl iproute2 procps)
+    libmaxmind-db-writer-perl unbound iproute2 procps)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
