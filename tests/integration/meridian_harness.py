@@ -621,7 +621,6 @@ zone:
             return ""
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Unbound as a real ECS resolver in front of Meridian (Debian's unbound 1.17)
 
