@@ -1073,7 +1073,7 @@ def bench(args, work, servers):
     if static_loads:
         report_static(args, static_loads, warnings, query_file)
     if geo_loads:
-        report_geo(args, geo, geo_loads)
+        report_geo(args, geo, geo_loads, None if static_loads else warnings)
     report_reproduce(args, servers, loads)
     if args.json:
         def load_json(ld):
@@ -1189,7 +1189,8 @@ def report_static(args, loads, warnings, query_file):
               + (" (floor not checked: it echoes the query)." if "floor" in medians else "."))
 
 
-def report_geo(args, geo, loads):
+def report_geo(args, geo, loads, warnings):
+    """The geo table; WARNINGS: the static sample check's, when no static table showed them."""
     medians = {ld.label: ld.median() for ld in loads}
     by_kind = {}
     for ld in loads:
@@ -1249,6 +1250,13 @@ def report_geo(args, geo, loads):
         for ld in loads))
     for n in rate_notes(args, loads):
         print(f"Note: {n}")
+    if warnings:
+        print(f"Sanity check (static sample queries): {len(warnings)} warning(s):")
+        for w in warnings:
+            print(f"  {w}")
+    elif warnings is not None:
+        print(f"Sanity check: the servers gave the same, expected answers to "
+              f"{len(sample_queries(args.names))} static sample queries.")
     names = list(dict.fromkeys(ld.server.name for ld in loads if ld.server.serves_zone))
     print(f"Pool check: {len(geo.pool_rows)} sampled client subnets, A and AAAA, on "
           f"{', '.join(names)}:")
