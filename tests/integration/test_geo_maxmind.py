@@ -358,8 +358,8 @@ def check_case_facts():
         if location[3]:
             case.order = nearest_order(location[3])
             if case.order[0] != case.nearest:
-                wrong.append(f"{case}: nearest pool by mmdblookup's coordinates is {case.order[0]}, "
-                             f"the case says {case.nearest}")
+                wrong.append(f"{case}: nearest pool by mmdblookup's coordinates is "
+                             f"{case.order[0]}, the case says {case.nearest}")
     if wrong:
         raise RuntimeError("the test's cases disagree with the database:\n  " + "\n  ".join(wrong))
 
@@ -392,16 +392,18 @@ def test_ecs_subnet_picks_the_pool_of_every_map_level_and_nearest(server):
     failures.raise_any()
 
 
-def test_ecs_over_tcp_answers_as_over_udp(server):
+def test_ecs_answers_alike_over_udp_tcp_and_ipv6_transport(server):
     failures = Failures()
+    ways = [("tcp", LOOPBACK)] + ([("udp", "::1"), ("tcp", "::1")] if server.ipv6 else [])
     for case in ECS_CASES[::3]:
         for qtype in ("A", "AAAA"):
             _, udp_answer, udp_ecs, _ = ask(server, "map", qtype, ecs=(case.address, case.prefix))
-            response, tcp_answer, tcp_ecs, what = ask(server, "map", qtype, transport="tcp",
-                                                      ecs=(case.address, case.prefix))
-            failures.check(tcp_answer == udp_answer and scope_of(tcp_ecs) == scope_of(udp_ecs),
-                           what, f"{sorted(udp_answer)} scope {scope_of(udp_ecs)} as over UDP",
-                           f"{sorted(tcp_answer)} scope {scope_of(tcp_ecs)}")
+            for transport, address in ways:
+                _, answer, echoed, what = ask(server, "map", qtype, transport=transport,
+                                              address=address, ecs=(case.address, case.prefix))
+                failures.check(answer == udp_answer and scope_of(echoed) == scope_of(udp_ecs),
+                               what, f"{sorted(udp_answer)} scope {scope_of(udp_ecs)}, as over "
+                               f"UDP to {LOOPBACK}", f"{sorted(answer)} scope {scope_of(echoed)}")
     failures.raise_any()
 
 
@@ -646,17 +648,20 @@ def raw_ecs_query(payload, qname=f"map.{ORIGIN}"):
 
 def test_malformed_ecs_gets_formerr(server):
     # RFC 7871 §6 and §7.1.1.
+    def ecs(family, prefix, *address):  # FAMILY, SOURCE PREFIX-LENGTH, SCOPE 0, ADDRESS
+        return struct.pack("!HBB", family, prefix, 0) + bytes(address)
+
     cases = {
-        "unknown family 3": struct.pack("!HBB", 3, 24, 0) + bytes([192, 0, 2]),
-        "IPv4 source prefix 33": struct.pack("!HBB", 1, 33, 0) + bytes(5),
-        "IPv6 source prefix 129": struct.pack("!HBB", 2, 129, 0) + bytes(17),
-        "address longer than the prefix needs": struct.pack("!HBB", 1, 24, 0) + bytes([214, 78, 120, 0]),
-        "address shorter than the prefix needs": struct.pack("!HBB", 1, 24, 0) + bytes([214, 78]),
-        "bits set past the source prefix": struct.pack("!HBB", 1, 20, 0) + bytes([214, 78, 127]),
+        "unknown family 3": ecs(3, 24, 192, 0, 2),
+        "IPv4 source prefix 33": ecs(1, 33, 0, 0, 0, 0, 0),
+        "IPv6 source prefix 129": ecs(2, 129, *[0] * 17),
+        "address longer than the prefix needs": ecs(1, 24, 214, 78, 120, 0),
+        "address shorter than the prefix needs": ecs(1, 24, 214, 78),
+        "bits set past the source prefix": ecs(1, 20, 214, 78, 127),
         "option shorter than its fixed part": struct.pack("!H", 1),
     }
     failures = Failures()
-    good = struct.pack("!HBB", 1, 24, 0) + bytes([214, 78, 120])
+    good = ecs(1, 24, 214, 78, 120)
     reply = udp_raw(server.port, raw_ecs_query(good))
     failures.check(reply is not None and rcode_of(reply) == dns.rcode.NOERROR,
                    "map A with a well-formed ECS 214.78.120.0/24 (control)", "NOERROR",
@@ -709,6 +714,26 @@ def test_ecs_false_ignores_every_subnet():
                            f"{POOLS[pool][0]} (the resolver decides)", describe(response))
             failures.check(scope_of(echoed) in (None, 0), what, "no ECS scope beyond 0",
                            f"scope {scope_of(echoed)}")
+    failures.raise_any()
+
+
+def test_geoip_paths_choose_where_the_country_is_read():
+    # [geoip.paths] country = registered_country: the test database registers these networks
+    # in another country than it places them in; subdivision and continent keep their paths.
+    cases = [("2.125.160.216", "FR", "fra"),   # placed in GB, registered FR: continent EU
+             ("81.2.69.170", "US", "iad"),     # placed in GB
+             ("149.101.100.0", "GB", "lon")]   # placed in the US
+    for address, registered, _ in cases:
+        said = mmdb_value(CITY_DB, address, "registered_country", "iso_code")
+        if said != registered:
+            raise RuntimeError(f"fixture: mmdblookup says {address} is registered in {said}")
+    failures = Failures()
+    paths = ["[geoip.paths]", 'country = ["registered_country.iso_code"]']
+    with geo_meridian(geo_config(geoip_lines=paths)) as server:
+        for address, registered, pool in cases:
+            response, answered, _, what = ask(server, "map", "A", ecs=(address, 32))
+            failures.check(answered == set(POOLS[pool][0]), f"{what} (registered {registered})",
+                           POOLS[pool][0], describe(response))
     failures.raise_any()
 
 
