@@ -435,15 +435,15 @@ int explain_command(int argc, char** argv) {
     }
     Diagnostics diagnostics;
     auto config = load_config(arguments->config, diagnostics);
-    std::shared_ptr<const geoip::Database> database;
+    BuildContext context;
     std::unique_ptr<zones::Snapshot> snapshot;
-    if (config) snapshot = build_snapshot(*config, diagnostics, &database);
+    if (config) snapshot = build_snapshot(*config, diagnostics, &context);
     for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
     if (!snapshot) {
         std::fprintf(stderr, "meridian: %s has errors\n", arguments->config.c_str());
         return 1;
     }
-    return Explainer(*config, *snapshot, database).run(*arguments);
+    return Explainer(*config, *snapshot, context.database).run(*arguments);
 }
 
 }  // namespace meridian::server

@@ -10,6 +10,7 @@
 #include "geoip/geoip.hpp"
 #include "server/config.hpp"
 #include "server/explain_command.hpp"
+#include "server/reload.hpp"
 #include "server/serve.hpp"
 #include "server/snapshot_builder.hpp"
 #include "server/snapshot_slot.hpp"
@@ -63,14 +64,16 @@ int check(const std::string& path) {
 }
 
 int serve(const std::string& path) {
-    std::optional<server::Config> config;
-    auto snapshot = load_everything(path, config);
-    if (!snapshot) {
+    server::SnapshotLoader loader(path);
+    auto loaded = loader.load();
+    print_diagnostics(loaded.diagnostics);
+    if (!loaded.snapshot) {
         std::fprintf(stderr, "meridian: not starting: %s has errors\n", path.c_str());
         return 1;
     }
-    const server::SnapshotSlot slot(std::move(snapshot));
-    return server::serve(*config, slot);
+    const server::Config& config = *loaded.config;
+    server::SnapshotSlot slot(std::move(loaded.snapshot), server::effective_workers(config.server));
+    return server::serve(config, slot, [&] { server::reload(loader, slot, config); });
 }
 
 void print_version() {

@@ -18,15 +18,30 @@ namespace {
 struct StopSignals {
     uv_signal_t terminate;
     uv_signal_t interrupt;
+    uv_signal_t hangup;
     std::vector<std::unique_ptr<Worker>>* workers;
+    std::function<void()> reload;
 };
+
+void close_signals(StopSignals& signals) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&signals.terminate), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&signals.interrupt), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&signals.hangup), nullptr);
+}
+
+void on_reload_signal(uv_signal_t* signal, int) {
+    auto* signals = static_cast<StopSignals*>(signal->data);
+    log_event("reloading on SIGHUP");
+    // A reload takes as long as parsing the changed zones; signals arriving meanwhile wait
+    // in libuv and run one more reload after this one, which is what the operator wants.
+    signals->reload();
+}
 
 void on_stop_signal(uv_signal_t* signal, int number) {
     auto* signals = static_cast<StopSignals*>(signal->data);
     log_event(std::string("stopping on ") + (number == SIGTERM ? "SIGTERM" : "SIGINT"));
     for (auto& worker : *signals->workers) worker->request_stop();
-    uv_close(reinterpret_cast<uv_handle_t*>(&signals->terminate), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&signals->interrupt), nullptr);
+    close_signals(*signals);
 }
 
 std::string describe_listening(const Config& config, unsigned workers) {
@@ -42,7 +57,7 @@ std::string describe_listening(const Config& config, unsigned workers) {
 
 }  // namespace
 
-int serve(const Config& config, const SnapshotSlot& slot) {
+int serve(const Config& config, SnapshotSlot& slot, std::function<void()> reload) {
     // A client that resets its TCP connection must cost us an EPIPE, not the process.
     std::signal(SIGPIPE, SIG_IGN);
 
@@ -54,11 +69,14 @@ int serve(const Config& config, const SnapshotSlot& slot) {
     std::vector<std::unique_ptr<Worker>> workers;
     StopSignals signals;
     signals.workers = &workers;
+    signals.reload = std::move(reload);
     uv_signal_init(&loop, &signals.terminate);
     uv_signal_init(&loop, &signals.interrupt);
-    signals.terminate.data = signals.interrupt.data = &signals;
+    uv_signal_init(&loop, &signals.hangup);
+    signals.terminate.data = signals.interrupt.data = signals.hangup.data = &signals;
     uv_signal_start(&signals.terminate, on_stop_signal, SIGTERM);
     uv_signal_start(&signals.interrupt, on_stop_signal, SIGINT);
+    uv_signal_start(&signals.hangup, on_reload_signal, SIGHUP);
 
     const unsigned count = effective_workers(config.server);
     bool is_ready = true;
@@ -90,8 +108,7 @@ int serve(const Config& config, const SnapshotSlot& slot) {
         uv_run(&loop, UV_RUN_DEFAULT);  // returns once a stop signal has closed the handles
         for (auto& worker : workers) worker->join();
     } else {
-        uv_close(reinterpret_cast<uv_handle_t*>(&signals.terminate), nullptr);
-        uv_close(reinterpret_cast<uv_handle_t*>(&signals.interrupt), nullptr);
+        close_signals(signals);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     workers.clear();

@@ -34,10 +34,10 @@ struct PlacedPolicy {
 
 class SnapshotBuilder {
   public:
-    SnapshotBuilder(const Config& config, Diagnostics& diagnostics)
-        : config_(config), diagnostics_(diagnostics) {}
+    SnapshotBuilder(const Config& config, Diagnostics& diagnostics, BuildContext& context)
+        : config_(config), diagnostics_(diagnostics), context_(context) {}
 
-    std::unique_ptr<zones::Snapshot> build(std::shared_ptr<const geoip::Database>* database_out) {
+    std::unique_ptr<zones::Snapshot> build() {
         auto snapshot = std::make_unique<zones::Snapshot>();
         std::vector<std::shared_ptr<const zones::Zone>> zones = load_zones();
         // Policies are placed against the zones as loaded; the names they bring into
@@ -58,7 +58,7 @@ class SnapshotBuilder {
 
         compile_policies(placed, snapshot->steering);
         settings(snapshot->settings);
-        if (database_out) *database_out = database_;
+        context_.database = database_;
         if (has_error_) return nullptr;
         return snapshot;
     }
@@ -76,10 +76,24 @@ class SnapshotBuilder {
         std::vector<std::shared_ptr<const zones::Zone>> zones;
         std::set<std::string> origins;
         for (const auto& entry : config_.zones) {
-            auto loaded = zones::load_zone_file(entry.file, entry.origin);
+            auto outcome = zones::ZoneCache::Outcome::parsed;
+            auto loaded = context_.zone_cache
+                              ? context_.zone_cache->load(entry.file, entry.origin, outcome)
+                              : zones::load_zone_file(entry.file, entry.origin);
+            const bool kept = outcome == zones::ZoneCache::Outcome::kept_previous;
+            ++(outcome == zones::ZoneCache::Outcome::reused ? context_.zones_reused
+                                                            : context_.zones_parsed);
             for (auto& d : loaded.diagnostics) {
-                has_error_ = has_error_ || d.is_error;
+                has_error_ = has_error_ || (d.is_error && !kept);
                 diagnostics_.push_back(std::move(d));
+            }
+            if (kept) {
+                ++context_.zones_kept;
+                diagnostics_.push_back({entry.file.string(), 0,
+                                        "not reloaded: still serving the previous version of " +
+                                            text_of(loaded.zone->origin()) + " (serial " +
+                                            std::to_string(loaded.zone->serial()) + ")",
+                                        false});
             }
             if (!loaded.zone) {
                 has_error_ = true;
@@ -293,6 +307,7 @@ class SnapshotBuilder {
 
     const Config& config_;
     Diagnostics& diagnostics_;
+    BuildContext& context_;
     bool has_error_ = false;
     std::shared_ptr<const geoip::Database> database_;
 };
@@ -300,8 +315,11 @@ class SnapshotBuilder {
 }  // namespace
 
 std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostics& diagnostics,
-                                                std::shared_ptr<const geoip::Database>* database) {
-    return SnapshotBuilder(config, diagnostics).build(database);
+                                                BuildContext* context) {
+    BuildContext scratch;
+    auto snapshot = SnapshotBuilder(config, diagnostics, context ? *context : scratch).build();
+    if (context && context->zone_cache) context->zone_cache->drop_unused();
+    return snapshot;
 }
 
 }  // namespace meridian::server

@@ -8,14 +8,21 @@
 #include "server/config.hpp"
 #include "zones/diagnostic.hpp"
 #include "zones/snapshot.hpp"
+#include "zones/zone_cache.hpp"
 
 namespace meridian::server {
 
+// What a caller lends a build, and what it learns from it.
+struct BuildContext {
+    zones::ZoneCache* zone_cache = nullptr;           // reuse zones whose files have not changed
+    std::shared_ptr<const geoip::Database> database;  // out: the database compiled from
+    size_t zones_parsed = 0;                          // out
+    size_t zones_reused = 0;                          // out: unchanged, from `zone_cache`
+    size_t zones_kept = 0;  // out: broken on disk, previous version from `zone_cache`
+};
+
 // Returns null when anything is an error (all problems are in `diagnostics`, warnings too).
-// When `database` is given, it receives the GeoIP database the snapshot was compiled from
-// (null without one), for `explain`.
-std::unique_ptr<zones::Snapshot> build_snapshot(
-    const Config& config, Diagnostics& diagnostics,
-    std::shared_ptr<const geoip::Database>* database = nullptr);
+std::unique_ptr<zones::Snapshot> build_snapshot(const Config& config, Diagnostics& diagnostics,
+                                                BuildContext* context = nullptr);
 
 }  // namespace meridian::server

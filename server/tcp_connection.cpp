@@ -88,7 +88,8 @@ void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*)
 
 void TcpConnection::answer_complete_queries() {
     if (is_closing_) return;
-    const zones::Snapshot& snapshot = pool_.slot_.current();
+    const HeldSnapshot held(pool_.snapshots_);
+    const zones::Snapshot& snapshot = held.get();
     const zones::QueryOrigin origin{zones::Transport::tcp,
                                     reinterpret_cast<const sockaddr*>(&client_)};
     size_t consumed = 0;
@@ -179,10 +180,10 @@ void TcpConnection::on_idle(uv_timer_t* timer) {
     static_cast<TcpConnection*>(timer->data)->close();
 }
 
-TcpConnectionPool::TcpConnectionPool(uv_loop_t* loop, const SnapshotSlot& slot,
+TcpConnectionPool::TcpConnectionPool(uv_loop_t* loop, SnapshotSlot::Reader snapshots,
                                      unsigned idle_timeout_ms, unsigned max_connections)
     : loop_(loop),
-      slot_(slot),
+      snapshots_(snapshots),
       idle_timeout_ms_(idle_timeout_ms),
       max_connections_(max_connections) {
     free_.reserve(kMaxPooled);  // release() must not allocate

@@ -83,7 +83,7 @@ class TcpConnection {
 // free-list, so a busy server reuses connection buffers instead of allocating them.
 class TcpConnectionPool {
   public:
-    TcpConnectionPool(uv_loop_t* loop, const SnapshotSlot& slot, unsigned idle_timeout_ms,
+    TcpConnectionPool(uv_loop_t* loop, SnapshotSlot::Reader snapshots, unsigned idle_timeout_ms,
                       unsigned max_connections);
     ~TcpConnectionPool();
     TcpConnectionPool(const TcpConnectionPool&) = delete;
@@ -102,7 +102,7 @@ class TcpConnectionPool {
     void release(TcpConnection* connection);
 
     uv_loop_t* loop_;
-    const SnapshotSlot& slot_;
+    SnapshotSlot::Reader snapshots_;
     unsigned idle_timeout_ms_;
     unsigned max_connections_;
     TcpConnection* live_ = nullptr;

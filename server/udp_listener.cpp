@@ -71,8 +71,8 @@ UdpBatch::UdpBatch(uint16_t udp_payload)
     }
 }
 
-UdpListener::UdpListener(uv_loop_t* loop, UdpBatch& batch, const SnapshotSlot& slot)
-    : loop_(loop), batch_(batch), slot_(slot) {}
+UdpListener::UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots)
+    : loop_(loop), batch_(batch), snapshots_(snapshots) {}
 
 int UdpListener::open(Socket socket) {
     socket_ = std::move(socket);
@@ -98,7 +98,8 @@ void UdpListener::answer_pending_queries() {
         const size_t count = receive_batch();
         if (count == 0) return;
         // One snapshot per batch: a reload publishes between batches, never within one.
-        const zones::Snapshot& snapshot = slot_.current();
+        const HeldSnapshot held(snapshots_);
+        const zones::Snapshot& snapshot = held.get();
         size_t answers = 0;
         for (size_t i = 0; i < count; ++i) {
             const msghdr& query = batch_.received[i].msg_hdr;

@@ -45,7 +45,7 @@ struct UdpBatch {
 
 class UdpListener {
   public:
-    UdpListener(uv_loop_t* loop, UdpBatch& batch, const SnapshotSlot& slot);
+    UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots);
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
 
@@ -67,7 +67,7 @@ class UdpListener {
     Socket socket_;
     bool is_open_ = false;
     UdpBatch& batch_;
-    const SnapshotSlot& slot_;
+    SnapshotSlot::Reader snapshots_;
 };
 
 }  // namespace meridian::server

@@ -21,7 +21,7 @@ namespace meridian::server {
 class Worker {
   public:
     // Throws std::runtime_error when libuv cannot create the loop.
-    Worker(unsigned index, const ServerSettings& settings, const SnapshotSlot& slot);
+    Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -43,7 +43,7 @@ class Worker {
     uv_loop_t loop_;
     uv_async_t stop_;
     std::unique_ptr<UdpBatch> batch_;
-    const SnapshotSlot& slot_;
+    SnapshotSlot::Reader snapshots_;
     TcpConnectionPool connections_;
     std::vector<std::unique_ptr<UdpListener>> udp_;
     std::vector<std::unique_ptr<TcpListener>> tcp_;

@@ -327,6 +327,7 @@ ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_vie
 
     MasterFileReader reader(result.diagnostics);
     reader.read(file, copy_rdf(origin_rdf.get()), 0);
+    result.files = reader.sources;
     if (has_errors(result.diagnostics)) return result;
 
     if (origin_wire.empty()) origin_wire = reader.first_origin;

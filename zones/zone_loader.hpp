@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "zones/diagnostic.hpp"
 #include "zones/zone.hpp"
@@ -13,6 +15,7 @@ namespace meridian::zones {
 struct ZoneLoadResult {
     std::shared_ptr<const Zone> zone;  // null when any error was found
     Diagnostics diagnostics;           // errors and warnings, each with file and line
+    std::vector<std::string> files;    // every file read: the zone file, then its $INCLUDEs
 };
 
 // `origin` may be empty: then the file's first $ORIGIN, else the SOA owner, is used.

@@ -82,7 +82,7 @@ struct RunningWorker {
         REQUIRE(config);
         auto snapshot = build_snapshot(*config, diagnostics);
         REQUIRE(snapshot);
-        slot = std::make_unique<SnapshotSlot>(std::move(snapshot));
+        slot = std::make_unique<SnapshotSlot>(std::move(snapshot), 1);
 
         ListenAddress any = *parse_listen_address("0.0.0.0:1");
         reinterpret_cast<sockaddr_in&>(any.address).sin_port = 0;

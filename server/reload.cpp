@@ -1,0 +1,104 @@
+// Reloading: build the next snapshot beside the running one, then swap.
+#include "server/reload.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "server/log.hpp"
+#include "wire/name.hpp"
+
+namespace meridian::server {
+
+namespace {
+
+std::string origin_text(const zones::Zone& zone) {
+    return wire::to_text(
+        {reinterpret_cast<const uint8_t*>(zone.origin().data()), zone.origin().size()});
+}
+
+// "example.com. serial 1 -> 2, example.net. added" for the zones that differ.
+std::string describe_zone_changes(const zones::Snapshot& before, const zones::Snapshot& after) {
+    std::map<std::string, const zones::Zone*> old_by_origin;
+    for (const auto& zone : before.catalog.zones()) old_by_origin[zone->origin()] = zone.get();
+    std::string text;
+    auto add = [&](const std::string& change) { text += (text.empty() ? "" : ", ") + change; };
+    for (const auto& zone : after.catalog.zones()) {
+        auto old = old_by_origin.find(zone->origin());
+        if (old == old_by_origin.end()) {
+            add(origin_text(*zone) + " added");
+            continue;
+        }
+        if (old->second->serial() != zone->serial())
+            add(origin_text(*zone) + " serial " + std::to_string(old->second->serial()) + " -> " +
+                std::to_string(zone->serial()));
+        old_by_origin.erase(old);
+    }
+    for (const auto& [origin, zone] : old_by_origin) add(origin_text(*zone) + " removed");
+    return text.empty() ? "no zone serial changed" : text;
+}
+
+bool same_address(const ListenAddress& a, const ListenAddress& b) {
+    return a.length == b.length && std::memcmp(&a.address, &b.address, a.length) == 0;
+}
+
+// Settings fixed by the sockets and threads opened at start.
+std::string restart_only_changes(const ServerSettings& running, const ServerSettings& next) {
+    std::string changed;
+    auto note = [&](const char* key) {
+        changed += (changed.empty() ? "" : ", ") + std::string(key);
+    };
+    bool same_listen = running.listen.size() == next.listen.size();
+    for (size_t i = 0; same_listen && i < running.listen.size(); ++i)
+        same_listen = same_address(running.listen[i], next.listen[i]);
+    if (!same_listen) note("listen");
+    if (running.workers != next.workers) note("workers");
+    if (running.tcp_idle_timeout_ms != next.tcp_idle_timeout_ms) note("tcp_idle_timeout");
+    if (running.tcp_max_connections != next.tcp_max_connections) note("tcp_max_connections");
+    return changed;
+}
+
+}  // namespace
+
+SnapshotLoader::Loaded SnapshotLoader::load() {
+    Loaded loaded;
+    loaded.build.zone_cache = &zone_cache_;
+    loaded.config = load_config(config_path_, loaded.diagnostics);
+    if (loaded.config)
+        loaded.snapshot = build_snapshot(*loaded.config, loaded.diagnostics, &loaded.build);
+    return loaded;
+}
+
+bool reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& running) {
+    const auto start = std::chrono::steady_clock::now();
+    SnapshotLoader::Loaded loaded = loader.load();
+    for (const auto& d : loaded.diagnostics) log_event(d.to_string());
+    const auto milliseconds = [&] {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count());
+    };
+    if (!loaded.snapshot) {
+        log_event("reload failed after " + milliseconds() +
+                  " ms: nothing changed, still serving the previous configuration and zones");
+        return false;
+    }
+    if (const auto fixed = restart_only_changes(running.server, loaded.config->server);
+        !fixed.empty())
+        log_event("reload: changes to [server] " + fixed +
+                  " take effect on restart; everything else is reloaded");
+    const std::string changes = describe_zone_changes(slot.current(), *loaded.snapshot);
+    const auto& build = loaded.build;
+    const size_t policies = loaded.snapshot->steering.size();
+    slot.publish(std::move(loaded.snapshot));
+    std::string line = "reloaded in " + milliseconds() + " ms: " + changes + "; " +
+                       std::to_string(build.zones_parsed) + " zone files parsed, " +
+                       std::to_string(build.zones_reused) + " unchanged";
+    if (build.zones_kept > 0)
+        line += ", " + std::to_string(build.zones_kept) + " broken (previous version kept)";
+    line += "; " + std::to_string(policies) + (policies == 1 ? " geo policy" : " geo policies");
+    log_event(line);
+    return true;
+}
+
+}  // namespace meridian::server
