@@ -228,7 +228,13 @@ def test_ecs_false_ignores_the_option():
 
 def test_explain_tells_the_whole_story():
     server = geo_server()
-    config = server.write_config()
+    try:
+        explain_checks(server.write_config())
+    finally:
+        server.stop()  # removes its temp folder
+
+
+def explain_checks(config):
     completed = run_meridian("explain", "--config", config, "alias.geo.example", "AAAA",
                              "--client", "127.0.2.7", "--ecs", "203.0.113.9/24")
     text = completed.stdout
@@ -258,6 +264,7 @@ def test_check_reports_geo_errors_and_warnings_with_lines():
     config = server.write_config()
     completed = run_meridian("check", "--config", config)
     lines = config.read_text().splitlines()
+    server.stop()
     line = max(i for i, text in enumerate(lines, start=1) if text == "[[geo]]")
     expect(completed.returncode == 1 and
            f"{config}:{line}: 'www.example.org.' is not inside any served zone" in completed.stderr,
@@ -267,8 +274,8 @@ def test_check_reports_geo_errors_and_warnings_with_lines():
     partial = GEO + ('\n[[geo]]\nname = "app.geo.example."\nmode = "map"\n[geo.map]\n'
                      'continent = { "AS" = ["sin"] }\ndefault = ["fra"]\n')
     server = geo_server(partial)
-    config = server.write_config()
-    completed = run_meridian("check", "--config", config)
+    completed = run_meridian("check", "--config", server.write_config())
+    server.stop()
     expect(completed.returncode == 0 and "warning: 'app.geo.example.': AAAA is NODATA" in
            completed.stderr and "3 geo policies" in completed.stdout,
            "check on a policy with partial NODATA", "exit 0 with a warning",

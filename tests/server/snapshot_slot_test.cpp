@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,15 @@ TEST_CASE("readers_never_see_a_freed_snapshot") {
             }
         });
     }
+    // Every 100 publications, wait (bounded) until the readers have read again, so the test
+    // exercises overlap even when the machine is busy and the threads start late.
+    const auto wait_for_reads = [&](size_t above) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (reads.load() <= above && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+    };
     for (int generation = 1; generation <= 2000; ++generation) {
+        if (generation % 100 == 1) wait_for_reads(reads.load());
         slot.publish(std::make_unique<Canary>(generation));
         CHECK(slot.current().settings.identity == "generation " + std::to_string(generation));
     }
