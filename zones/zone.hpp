@@ -55,6 +55,8 @@ class Zone {
     // RFC 2308 §5: the TTL of negative answers is min(SOA TTL, SOA MINIMUM).
     uint32_t negative_ttl() const;
     size_t node_count() const { return nodes_.size(); }
+    // Every node, in no particular order (zone transfers, checks; not the query path).
+    const auto& nodes() const { return nodes_; }
     size_t record_count() const { return record_count_; }
 
   private:

@@ -1,0 +1,107 @@
+// AXFR out as a message stream: SOA first and last, every record exactly once, the question
+// only in the first message, messages within the size limit, the zone held for the stream.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "support/answer_fixture.hpp"
+#include "zones/transfer.hpp"
+#include "zones/zone_loader.hpp"
+
+using namespace meridian;
+using namespace meridian::testing;
+
+namespace {
+
+std::string zone_text(int hosts) {
+    std::string text =
+        "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster 42 7200 900 1209600 60\n"
+        "@ NS ns1\n@ MX 10 mail\nns1 A 192.0.2.1\nmail A 192.0.2.2\n"
+        "sub NS ns.sub\nns.sub A 192.0.2.3\n*.wild TXT \"wild\"\n";
+    for (int i = 0; i < hosts; ++i)
+        text += "host" + std::to_string(i) + " A 10.0." + std::to_string(i / 250) + "." +
+                std::to_string(i % 250) + "\nhost" + std::to_string(i) + " TXT \"host " +
+                std::to_string(i) + "\"\n";
+    return text;
+}
+
+struct Transfer {
+    std::vector<std::vector<std::string>> messages;  // answer lines per message
+    std::vector<Packet> packets;
+};
+
+Transfer run(const std::shared_ptr<const zones::Zone>& zone, size_t limit) {
+    const auto query_bytes = make_query("example.com.", LDNS_RR_TYPE_AXFR);
+    wire::Query query;
+    REQUIRE(wire::parse_query(query_bytes, query) == wire::ParseStatus::ok);
+    zones::AxfrStream stream(zone, query);
+    Transfer transfer;
+    std::vector<uint8_t> buffer(65535);
+    for (int guard = 0; guard < 100000; ++guard) {
+        const size_t length = stream.next(buffer, limit);
+        if (length == 0) break;
+        CHECK(length <= limit);
+        auto packet = AnswerFixture::parse({buffer.begin(), buffer.begin() + length});
+        REQUIRE(packet);
+        transfer.messages.push_back(answer(packet));
+        transfer.packets.push_back(std::move(packet));
+    }
+    CHECK(stream.is_done());
+    return transfer;
+}
+
+}  // namespace
+
+TEST_CASE("axfr_stream_sends_every_record_once_between_two_soas") {
+    TempFolder folder;
+    const auto file = folder.write("example.com.zone", zone_text(400));
+    auto loaded = zones::load_zone_file(file, "example.com.");
+    REQUIRE(loaded.zone);
+    for (const size_t limit : {size_t{512}, size_t{4096}, size_t{65535}}) {
+        CAPTURE(limit);
+        const Transfer transfer = run(loaded.zone, limit);
+        REQUIRE(!transfer.messages.empty());
+        if (limit == 512) CHECK(transfer.messages.size() > 10);
+        if (limit == 65535) CHECK(transfer.messages.size() == 1);
+        std::vector<std::string> records;
+        for (const auto& message : transfer.messages)
+            records.insert(records.end(), message.begin(), message.end());
+        REQUIRE(records.size() >= 2);
+        const std::string soa =
+            "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 42 7200 900 "
+            "1209600 60";
+        CHECK(records.front() == soa);
+        CHECK(records.back() == soa);
+        // Each record once: SOA twice in all, everything else once, the count the zone has.
+        CHECK(std::count(records.begin(), records.end(), soa) == 2);
+        std::vector<std::string> middle(records.begin() + 1, records.end() - 1);
+        std::sort(middle.begin(), middle.end());
+        CHECK(std::adjacent_find(middle.begin(), middle.end()) == middle.end());
+        CHECK(middle.size() + 1 == loaded.zone->record_count());
+        CHECK(std::binary_search(middle.begin(), middle.end(),
+                                 std::string("ns.sub.example.com. 300 IN A 192.0.2.3")));
+        CHECK(std::binary_search(middle.begin(), middle.end(),
+                                 std::string("*.wild.example.com. 300 IN TXT \"wild\"")));
+        // Every message is an authoritative NOERROR answer with the query's id; only the
+        // first carries the question.
+        for (size_t i = 0; i < transfer.packets.size(); ++i) {
+            const ldns_pkt* p = transfer.packets[i].get();
+            CHECK(ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
+            CHECK(ldns_pkt_aa(p));
+            CHECK(ldns_pkt_id(p) == 0x1234);
+            CHECK(ldns_pkt_qdcount(p) == (i == 0 ? 1 : 0));
+        }
+    }
+}
+
+TEST_CASE("axfr_stream_of_a_zone_with_only_an_soa") {
+    TempFolder folder;
+    const auto file =
+        folder.write("example.com.zone", "$ORIGIN example.com.\n@ 60 SOA ns h 1 1 1 1 1\n");
+    auto loaded = zones::load_zone_file(file, "example.com.");
+    REQUIRE(loaded.zone);
+    const Transfer transfer = run(loaded.zone, 65535);
+    REQUIRE(transfer.messages.size() == 1);
+    CHECK(transfer.messages[0].size() == 2);
+}

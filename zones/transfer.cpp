@@ -1,0 +1,90 @@
+// AXFR out: walking an immutable zone record by record across messages.
+#include "zones/transfer.hpp"
+
+#include "wire/constants.hpp"
+#include "wire/writer.hpp"
+
+namespace meridian::zones {
+
+namespace {
+
+std::span<const uint8_t> bytes_of(std::string_view text) {
+    return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+}  // namespace
+
+AxfrStream::AxfrStream(std::shared_ptr<const Zone> zone, const wire::Query& query)
+    : zone_(std::move(zone)), query_(query), node_(zone_->nodes().begin()) {}
+
+void AxfrStream::advance() {
+    // Past the current record: next record of the RRset, next RRset, next node. The apex
+    // SOA is skipped here, as it opens and closes the stream.
+    while (node_ != zone_->nodes().end()) {
+        const Node& node = node_->second;
+        if (rrset_ < node.rrsets.size()) {
+            const RRset& rrset = node.rrsets[rrset_];
+            const bool is_soa = rrset.type == wire::type::kSOA && &node == &zone_->apex();
+            if (!is_soa && rdata_ < rrset.rdatas.size()) return;
+            ++rrset_;
+            rdata_ = 0;
+            continue;
+        }
+        ++node_;
+        rrset_ = 0;
+        rdata_ = 0;
+    }
+    stage_ = Stage::last_soa;
+}
+
+bool AxfrStream::write_current(wire::MessageWriter& writer) {
+    const auto section = wire::Section::answer;
+    if (stage_ == Stage::first_soa || stage_ == Stage::last_soa) {
+        const RRset& soa = zone_->soa();
+        return writer.add_record(section, bytes_of(zone_->origin()), soa.type, wire::klass::kIN,
+                                 soa.ttl, bytes_of(soa.rdatas.front()));
+    }
+    const Node& node = node_->second;
+    const RRset& rrset = node.rrsets[rrset_];
+    return writer.add_record(section, bytes_of(node.name), rrset.type, wire::klass::kIN, rrset.ttl,
+                             bytes_of(rrset.rdatas[rdata_]));
+}
+
+size_t AxfrStream::next(std::span<uint8_t> buffer, size_t limit) {
+    if (stage_ == Stage::done) return 0;
+    wire::MessageWriter writer(buffer, limit);
+    wire::Query header = query_;
+    header.has_question = is_first_message_;
+    writer.begin_response(header);
+    writer.set_authoritative(true);
+    is_first_message_ = false;
+    while (stage_ != Stage::done) {
+        if (!write_current(writer)) {
+            if (writer.count(wire::Section::answer) > 0) break;  // continue in the next message
+            // Not even alone in a message: no transfer can carry this zone.
+            stage_ = Stage::done;
+            wire::MessageWriter failure(buffer, limit);
+            failure.begin_response(header);
+            failure.set_rcode(wire::rcode::kServFail);
+            return failure.finish();
+        }
+        switch (stage_) {
+            case Stage::first_soa:
+                stage_ = Stage::records;
+                advance();  // onto the first record, or straight to the closing SOA
+                break;
+            case Stage::records:
+                ++rdata_;
+                advance();
+                break;
+            case Stage::last_soa:
+                stage_ = Stage::done;
+                break;
+            case Stage::done:
+                break;
+        }
+    }
+    return writer.finish();
+}
+
+}  // namespace meridian::zones
