@@ -289,6 +289,8 @@ class Server:
     # False for the floor, which echoes queries: it is ready on any response, and the answer
     # sanity check leaves it out.
     serves_zone = True
+    # A zone file written for this server alone (the geo scenario's), shown in the report.
+    zone_text_path = None
 
     def __init__(self, work, zone_file, port, name=None):
         if name:  # a second instance of a server, e.g. "meridian-geo"
@@ -1290,9 +1292,9 @@ def report_reproduce(args, servers, loads):
     for s in servers:
         if s.config_path:
             print(f"\n--- {s.config_path.name} ({s.name}) ---\n{s.config_text.rstrip()}")
-        zone = getattr(s, "zone_text_path", None)
-        if zone:
-            print(f"\n--- {zone.name} ({s.name}) ---\n{zone.read_text().rstrip()}")
+        if s.zone_text_path:
+            print(f"\n--- {s.zone_text_path.name} ({s.name}) ---\n"
+                  f"{s.zone_text_path.read_text().rstrip()}")
 
 
 if __name__ == "__main__":
