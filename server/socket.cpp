@@ -34,6 +34,11 @@ bool set_option(int fd, int level, int name, std::string& error, const char* wha
 }
 
 // Everything both transports share: the family's options, SO_REUSEPORT and bind.
+// Each configured address is bound explicitly, never a wildcard standing in for it: the
+// kernel then routes each query to the socket of the address it was sent to, and answers
+// leave from that address. IP_FREEBIND / IPV6_FREEBIND let the bind succeed before the
+// address exists on the host, so Meridian can start before the anycast address is put on
+// an interface, and its sockets survive the address being withdrawn and added again.
 Socket open_bound_socket(const ListenAddress& address, int type, std::string& error) {
     const int family = address.address.ss_family;
     Socket socket(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -49,6 +54,10 @@ Socket open_bound_socket(const ListenAddress& address, int type, std::string& er
     // configured as two separate listen entries.
     if (family == AF_INET6 && !set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, error, "IPV6_V6ONLY"))
         return {};
+    const bool is_free = family == AF_INET6
+                             ? set_option(fd, IPPROTO_IPV6, IPV6_FREEBIND, error, "IPV6_FREEBIND")
+                             : set_option(fd, IPPROTO_IP, IP_FREEBIND, error, "IP_FREEBIND");
+    if (!is_free) return {};
     if (type == SOCK_DGRAM) {
         const bool ok =
             family == AF_INET6

@@ -1,5 +1,5 @@
-// Creating the listening sockets by hand (SO_REUSEPORT, IPV6_V6ONLY, packet info) before
-// libuv is handed their descriptors, and owning those descriptors until then.
+// Creating the listening sockets by hand (SO_REUSEPORT, IPV6_V6ONLY, FREEBIND, packet info)
+// before libuv is handed their descriptors, and owning those descriptors until then.
 #pragma once
 
 #include <string>
@@ -32,7 +32,8 @@ class Socket {
 
 // A non-blocking UDP socket bound to `address`, with SO_REUSEPORT so every worker binds its
 // own socket and the kernel spreads queries between them, and with IP_PKTINFO /
-// IPV6_RECVPKTINFO so each answer can leave from the address its query reached.
+// IPV6_RECVPKTINFO so each answer can leave from the address its query reached, and with
+// IP_FREEBIND / IPV6_FREEBIND so an address not (yet) on any interface can be bound.
 // On failure returns a closed Socket and sets `error` ("bind 127.0.0.1:53: Permission denied").
 Socket open_udp_socket(const ListenAddress& address, std::string& error);
 

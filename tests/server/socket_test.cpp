@@ -1,4 +1,5 @@
-// The listening sockets: SO_REUSEPORT (so workers share a port), IPV6_V6ONLY, packet info.
+// The listening sockets: SO_REUSEPORT (so workers share a port), IPV6_V6ONLY, FREEBIND (so an
+// anycast address can be bound before it is on the host), packet info.
 #include <doctest/doctest.h>
 
 #include <netinet/in.h>
@@ -81,10 +82,43 @@ TEST_CASE("ipv6_sockets_are_v6_only_with_packet_info") {
     CHECK(option(tcp.fd(), IPPROTO_IPV6, IPV6_V6ONLY) == 1);
 }
 
-TEST_CASE("bind_failure_reports_the_address") {
+TEST_CASE("address_not_on_any_interface_binds_with_freebind") {
+    // 198.51.100.53 (TEST-NET-2) stands for an anycast address not yet on the host: with
+    // IP_FREEBIND the bind succeeds, so the server starts before the address is added.
     std::string error;
-    // 192.0.2.1 (TEST-NET-1) is not a local address here, so bind fails.
-    Socket socket = open_udp_socket(*parse_listen_address("192.0.2.1:5300"), error);
+    const auto address = *parse_listen_address("198.51.100.53:5300");
+    Socket udp = open_udp_socket(address, error);
+    REQUIRE_MESSAGE(udp.is_open(), error);
+    CHECK(option(udp.fd(), IPPROTO_IP, IP_FREEBIND) == 1);
+    Socket tcp = open_tcp_listener(address, 16, error);
+    REQUIRE_MESSAGE(tcp.is_open(), error);
+    CHECK(option(tcp.fd(), IPPROTO_IP, IP_FREEBIND) == 1);
+}
+
+TEST_CASE("ipv6_address_not_on_any_interface_binds_with_freebind") {
+    std::string error;
+    const auto address = *parse_listen_address("[2001:db8::53]:5300");
+    Socket udp = open_udp_socket(address, error);
+    if (!udp.is_open() && error.find("socket ") == 0) {
+        MESSAGE("no IPv6 here: " << error);
+        return;
+    }
+    REQUIRE_MESSAGE(udp.is_open(), error);
+    CHECK(option(udp.fd(), IPPROTO_IPV6, IPV6_FREEBIND) == 1);
+    Socket tcp = open_tcp_listener(address, 16, error);
+    REQUIRE_MESSAGE(tcp.is_open(), error);
+}
+
+TEST_CASE("bind_failure_reports_the_address") {
+    // A socket without SO_REUSEPORT holds the port, so our bind to it fails.
+    const int holder = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(holder >= 0);
+    Socket held(holder);
+    const ListenAddress any = any_port(AF_INET);
+    REQUIRE(::bind(holder, reinterpret_cast<const sockaddr*>(&any.address), any.length) == 0);
+    const ListenAddress taken = bound_address(holder);
+    std::string error;
+    Socket socket = open_udp_socket(taken, error);
     CHECK_FALSE(socket.is_open());
-    CHECK(error.find("bind 192.0.2.1:5300") == 0);
+    CHECK(error.find("bind " + taken.text + ": ") == 0);
 }
