@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "server/config_merge.hpp"
 #include "server/geo_config.hpp"
 #include "server/toml_reader.hpp"
 #include "wire/name.hpp"
@@ -33,7 +34,7 @@ class ConfigReader {
                 if (const auto* table = node.as_table())
                     read_server(*table, config.server);
                 else
-                    reader_.error(line_of(key.source()), "'server' must be a table: [server]");
+                    reader_.error(place_of(key.source()), "'server' must be a table: [server]");
             } else if (name == "zone") {
                 read_zones(key, node, config.zones);
             } else if (name == "geoip") {
@@ -45,18 +46,18 @@ class ConfigReader {
             } else {
                 // [control] lands here until its work does; refusing unknown tables keeps a
                 // half-supported or misspelt config from silently serving.
-                reader_.error(line_of(key.source()), "unknown table '" + std::string(name) + "'");
+                reader_.error(place_of(key.source()), "unknown table '" + std::string(name) + "'");
             }
         }
-        if (!has_server) reader_.error(0, "missing [server] table");
-        if (config.zones.empty()) reader_.warn(0, "no [[zone]] configured");
+        if (!has_server) reader_.error({}, "missing [server] table");
+        if (config.zones.empty()) reader_.warn({}, "no [[zone]] configured");
     }
 
   private:
     void read_listen(const toml::key& key, const toml::node& node, ServerSettings& server) {
         const auto* array = node.as_array();
         if (!array) {
-            reader_.error(line_of(node.source()),
+            reader_.error(place_of(node.source()),
                           "'listen' must be an array of \"address:port\" strings");
             return;
         }
@@ -65,7 +66,7 @@ class ConfigReader {
             if (!text) continue;
             auto address = parse_listen_address(*text);
             if (!address) {
-                reader_.error(line_of(element.source()),
+                reader_.error(place_of(element.source()),
                               "bad listen address '" + *text +
                                   "' (expected \"192.0.2.1:53\" or \"[2001:db8::1]:53\")");
                 continue;
@@ -75,11 +76,11 @@ class ConfigReader {
             for (const auto& other : server.listen)
                 if (other.length == address->length &&
                     std::memcmp(&other.address, &address->address, address->length) == 0)
-                    reader_.error(line_of(element.source()),
+                    reader_.error(place_of(element.source()),
                                   "duplicate listen address '" + *text + "'");
             server.listen.push_back(std::move(*address));
         }
-        if (array->empty()) reader_.error(line_of(node.source()), "'listen' must not be empty");
+        if (array->empty()) reader_.error(place_of(node.source()), "'listen' must not be empty");
     }
 
     void read_server(const toml::table& table, ServerSettings& server) {
@@ -107,25 +108,25 @@ class ConfigReader {
                 if (auto v = reader_.read_integer(key, node, 1, 1000000))
                     server.tcp_max_connections = *v;
             } else if (name == "pool") {
-                server.pool_line = line_of(node.source());
+                server.pool_place = place_of(node.source());
                 if (auto v = reader_.read_string(key, node)) server.pool = *v;
             } else {
                 reader_.unknown_key(key, "[server]");
             }
         }
-        if (!has_listen) reader_.error(line_of(table.source()), "missing 'listen' in [server]");
+        if (!has_listen) reader_.error(place_of(table.source()), "missing 'listen' in [server]");
     }
 
     void read_zones(const toml::key& key, const toml::node& node, std::vector<ZoneEntry>& zones) {
         const auto* array = node.as_array();
         if (!array || !array->is_array_of_tables()) {
-            reader_.error(line_of(key.source()), "'zone' must be an array of tables: [[zone]]");
+            reader_.error(place_of(key.source()), "'zone' must be an array of tables: [[zone]]");
             return;
         }
         for (const auto& element : *array) {
             const auto& table = *element.as_table();
             ZoneEntry entry;
-            entry.line = line_of(table.source());
+            entry.place = place_of(table.source());
             bool has_file = false;
             for (auto&& [zone_key, zone_node] : table) {
                 const std::string_view name = zone_key.str();
@@ -138,14 +139,14 @@ class ConfigReader {
                         if (wire::from_text(*v, parsed))
                             entry.origin = *v;
                         else
-                            reader_.error(line_of(zone_node.source()),
+                            reader_.error(place_of(zone_node.source()),
                                           "bad zone origin '" + *v + "'");
                     }
                 } else {
                     reader_.unknown_key(zone_key, "[[zone]]");
                 }
             }
-            if (!has_file) reader_.error(entry.line, "missing 'file' in [[zone]]");
+            if (!has_file) reader_.error(entry.place, "missing 'file' in [[zone]]");
             zones.push_back(std::move(entry));
         }
     }
@@ -198,26 +199,35 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text) {
     return result;
 }
 
-std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
+std::optional<Config> load_config(const std::vector<std::filesystem::path>& paths,
+                                  Diagnostics& diagnostics) {
     const size_t first_new = diagnostics.size();
-    toml::table root;
-    try {
-        root = toml::parse_file(path.string());
-    } catch (const toml::parse_error& e) {
-        diagnostics.push_back(
-            {path.string(), line_of(e.source()), std::string(e.description()), true});
-        return std::nullopt;
-    }
+    std::optional<toml::table> root = read_config_files(paths, diagnostics);
+    if (!root) return std::nullopt;
     Config config;
-    config.path = path;
-    TomlReader reader(path, diagnostics);
-    ConfigReader(reader).read(root, config);
-    // toml++ visits keys in sorted order; report them in file order, as an editor shows them.
+    config.path = paths.front();
+    config.files = paths;
+    TomlReader reader(paths.front(), diagnostics);
+    ConfigReader(reader).read(*root, config);
+    // toml++ visits keys in sorted order; report them in file order, as an editor shows them,
+    // and the files in the order they were given.
+    const auto file_rank = [&](const Diagnostic& d) {
+        for (size_t i = 0; i < paths.size(); ++i)
+            if (paths[i].string() == d.file) return i;
+        return size_t{0};
+    };
     std::stable_sort(diagnostics.begin() + first_new, diagnostics.end(),
-                     [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+                     [&](const Diagnostic& a, const Diagnostic& b) {
+                         const size_t rank_a = file_rank(a), rank_b = file_rank(b);
+                         return rank_a != rank_b ? rank_a < rank_b : a.line < b.line;
+                     });
     for (size_t i = first_new; i < diagnostics.size(); ++i)
         if (diagnostics[i].is_error) return std::nullopt;
     return config;
+}
+
+std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
+    return load_config(std::vector<std::filesystem::path>{path}, diagnostics);
 }
 
 unsigned effective_workers(const ServerSettings& settings) {

@@ -14,6 +14,7 @@
 #include "geoip/database.hpp"
 #include "geoip/nets.hpp"
 #include "geoip/policy.hpp"
+#include "server/toml_reader.hpp"
 #include "zones/diagnostic.hpp"
 #include "zones/snapshot.hpp"
 
@@ -34,24 +35,24 @@ struct ServerSettings {
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;  // per worker
     std::string pool;                     // this PoP's own pool, the answer of "local" geo policies
-    int pool_line = 0;
+    ConfigPlace pool_place;
 };
 
 struct ZoneEntry {
     std::filesystem::path file;  // resolved against the config file's folder
     std::string origin;          // may be empty
-    int line = 0;                // where the [[zone]] table starts, for diagnostics
+    ConfigPlace place;           // where the [[zone]] table starts, for diagnostics
 };
 
 // [geoip]: where client locations come from and whose ECS option counts.
 struct GeoipSettings {
     std::optional<std::filesystem::path> database;
-    int database_line = 0;
+    ConfigPlace database_place;
     geoip::LocationPaths paths;
     bool ecs = true;                      // a valid ECS option decides (RFC 7871)
     std::vector<geoip::Prefix> ecs_from;  // empty: every resolver's ECS counts
     std::vector<geoip::Net> nets;         // [[geoip.nets]], one entry per network
-    std::vector<int> net_lines;           // where each net was written
+    std::vector<ConfigPlace> net_places;  // where each net was written
 };
 
 // [[pool]]: one datacenter's service addresses.
@@ -59,18 +60,19 @@ struct PoolEntry {
     geoip::Pool pool;
     std::vector<std::string> ipv4;  // 4-byte wire addresses
     std::vector<std::string> ipv6;  // 16-byte wire addresses
-    int line = 0;
+    ConfigPlace place;
 };
 
 // [[geo]]: a steering policy bound to one owner name.
 struct GeoEntry {
     geoip::Policy policy;         // policy.name is the owner name as written
     std::optional<uint32_t> ttl;  // unset: the zone's address TTL at the name, else 60
-    int line = 0;
+    ConfigPlace place;
 };
 
 struct Config {
-    std::filesystem::path path;
+    std::filesystem::path path;                // the first (base) file
+    std::vector<std::filesystem::path> files;  // every --config file, in the order merged
     ServerSettings server;
     std::vector<ZoneEntry> zones;
     GeoipSettings geoip;
@@ -88,8 +90,11 @@ struct Config {
 // Returns nullopt on anything else; no name resolution, so a config never depends on DNS.
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
-// Parses and validates the file. Unknown keys and wrong types are errors naming the key and
-// its line. Returns nullopt when any error was found (all of them are in `diagnostics`).
+// Parses the files, merges them (later files override; see config_merge.hpp) and validates
+// the result. Unknown keys and wrong types are errors naming the file, the key and its line.
+// Returns nullopt when any error was found (all of them are in `diagnostics`).
+std::optional<Config> load_config(const std::vector<std::filesystem::path>& paths,
+                                  Diagnostics& diagnostics);
 std::optional<Config> load_config(const std::filesystem::path& path, Diagnostics& diagnostics);
 
 // The worker count actually used: `workers`, or one per CPU when it is 0.

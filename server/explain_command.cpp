@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,13 +27,14 @@ namespace meridian::server {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: meridian explain --config FILE NAME [TYPE] [--client IP] [--ecs PREFIX]\n"
+    "usage: meridian explain --config FILE... NAME [TYPE] [--client IP] [--ecs PREFIX]\n"
+    "  --config F  a config file; several are merged in order (later files override)\n"
     "  TYPE        the query type (default A)\n"
     "  --client IP the resolver's address, as seen by the server (default 127.0.0.1)\n"
     "  --ecs P     an EDNS Client Subnet the resolver sends, like 198.51.100.0/24\n";
 
 struct Arguments {
-    std::string config;
+    std::vector<std::filesystem::path> configs;
     std::string name;
     std::string type = "A";
     std::string client = "127.0.0.1";
@@ -53,7 +55,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
         if (argument == "--config" || argument == "-c") {
             auto v = value();
             if (!v) return std::nullopt;
-            arguments.config = *v;
+            arguments.configs.emplace_back(*v);
         } else if (argument == "--client") {
             auto v = value();
             if (!v) return std::nullopt;
@@ -87,7 +89,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
             positional.push_back(argument);
         }
     }
-    if (arguments.config.empty() || positional.empty() || positional.size() > 2)
+    if (arguments.configs.empty() || positional.empty() || positional.size() > 2)
         return std::nullopt;
     arguments.name = positional[0];
     if (positional.size() == 2) arguments.type = positional[1];
@@ -338,8 +340,8 @@ class Explainer {
             const char* mode = entry.policy.mode == geoip::Policy::Mode::map       ? "map"
                                : entry.policy.mode == geoip::Policy::Mode::nearest ? "nearest"
                                                                                    : "local";
-            row("policy", entry.policy.name + " mode " + mode + " (" + config_.path.string() + ":" +
-                              std::to_string(entry.line) + ")");
+            row("policy", entry.policy.name + " mode " + mode + " (" +
+                              entry.place.to_string(config_.path.string()) + ")");
             if (!is_address_type) {
                 row("", "only A and AAAA are steered; this type comes from the zone");
                 continue;
@@ -367,12 +369,12 @@ class Explainer {
         }
         switch (why.source) {
             case geoip::Explanation::Source::net: {
-                int line = 0;
+                ConfigPlace place;
                 for (size_t i = 0; i < config_.geoip.nets.size(); ++i)
                     if (config_.geoip.nets[i].network == why.network)
-                        line = config_.geoip.net_lines[i];
+                        place = config_.geoip.net_places[i];
                 std::string text = "config net " + geoip::to_string(why.network) + " (" +
-                                   config_.path.string() + ":" + std::to_string(line) + ")";
+                                   place.to_string(config_.path.string()) + ")";
                 text += why.location.is_unknown() ? ": names pools directly"
                                                   : ": " + describe(why.location);
                 row("located", text);
@@ -434,13 +436,16 @@ int explain_command(int argc, char** argv) {
         return 2;
     }
     Diagnostics diagnostics;
-    auto config = load_config(arguments->config, diagnostics);
+    auto config = load_config(arguments->configs, diagnostics);
     BuildContext context;
     std::unique_ptr<zones::Snapshot> snapshot;
     if (config) snapshot = build_snapshot(*config, diagnostics, &context);
     for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
     if (!snapshot) {
-        std::fprintf(stderr, "meridian: %s has errors\n", arguments->config.c_str());
+        std::string files;
+        for (const auto& path : arguments->configs)
+            files += (files.empty() ? "" : " + ") + path.string();
+        std::fprintf(stderr, "meridian: %s has errors\n", files.c_str());
         return 1;
     }
     return Explainer(*config, *snapshot, context.database).run(*arguments);

@@ -17,7 +17,7 @@ const toml::array* array_of_tables(TomlReader& reader, const toml::key& key, con
     const auto* array = node.as_array();
     if (!array || !array->is_array_of_tables()) {
         reader.error(
-            line_of(key.source()),
+            place_of(key.source()),
             "'" + std::string(key.str()) + "' must be an array of tables: " + std::string(form));
         return nullptr;
     }
@@ -45,7 +45,7 @@ geoip::LookupPath split_path(const std::string& dotted) {
 void read_paths(TomlReader& reader, const toml::node& node, geoip::LocationPaths& paths) {
     const auto* table = node.as_table();
     if (!table) {
-        reader.error(line_of(node.source()), "'paths' must be a table: [geoip.paths]");
+        reader.error(place_of(node.source()), "'paths' must be a table: [geoip.paths]");
         return;
     }
     for (auto&& [key, value] : *table) {
@@ -70,14 +70,15 @@ void read_paths(TomlReader& reader, const toml::node& node, geoip::LocationPaths
             if (valid)
                 field->push_back(path);
             else
-                reader.error(line_of(value.source()), "bad lookup path '" + dotted +
-                                                          "' (write it like \"country.iso_code\")");
+                reader.error(
+                    place_of(value.source()),
+                    "bad lookup path '" + dotted + "' (write it like \"country.iso_code\")");
         }
     }
 }
 
 void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip) {
-    const int line = line_of(table.source());
+    const ConfigPlace place = place_of(table.source());
     std::vector<geoip::Prefix> networks;
     geoip::Net net;
     bool has_networks = false;
@@ -90,7 +91,7 @@ void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip
         } else if (name == "pools") {
             if (auto list = reader.read_strings(key, value)) net.pools = std::move(*list);
             if (net.pools.empty())
-                reader.error(line_of(value.source()), "'pools' must not be empty");
+                reader.error(place_of(value.source()), "'pools' must not be empty");
         } else if (name == "country" || name == "subdivision" || name == "continent") {
             has_location = true;
             auto code = reader.read_string(key, value);
@@ -98,13 +99,13 @@ void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip
             *code = upper(*code);
             if (name == "country") {
                 if (code->size() != 2 || geoip::continent_of_country(*code).empty())
-                    reader.error(line_of(value.source()),
+                    reader.error(place_of(value.source()),
                                  "'" + *code + "' is not an ISO 3166-1 alpha-2 country code");
                 net.location.country = *code;
             } else if (name == "subdivision") {
                 if (code->size() < 4 || (*code)[2] != '-')
                     reader.error(
-                        line_of(value.source()),
+                        place_of(value.source()),
                         "'" + *code + "' is not an ISO 3166-2 subdivision (like \"US-CA\")");
                 net.location.subdivision = *code;
             } else {
@@ -117,9 +118,9 @@ void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip
             reader.unknown_key(key, "[[geoip.nets]]");
         }
     }
-    if (!has_networks) reader.error(line, "missing 'networks' in [[geoip.nets]]");
+    if (!has_networks) reader.error(place, "missing 'networks' in [[geoip.nets]]");
     if (has_location == !net.pools.empty()) {
-        reader.error(line,
+        reader.error(place,
                      "a [[geoip.nets]] entry needs either 'pools' or a location "
                      "('country', 'subdivision', 'continent', 'location'), not both");
         return;
@@ -131,7 +132,7 @@ void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip
     for (const auto& network : networks) {
         net.network = network;
         geoip.nets.push_back(net);
-        geoip.net_lines.push_back(line);
+        geoip.net_places.push_back(place);
     }
 }
 
@@ -141,13 +142,13 @@ void read_geoip_table(TomlReader& reader, const toml::key& key, const toml::node
                       GeoipSettings& geoip) {
     const auto* table = node.as_table();
     if (!table) {
-        reader.error(line_of(key.source()), "'geoip' must be a table: [geoip]");
+        reader.error(place_of(key.source()), "'geoip' must be a table: [geoip]");
         return;
     }
     for (auto&& [field, value] : *table) {
         const std::string_view name = field.str();
         if (name == "database") {
-            geoip.database_line = line_of(value.source());
+            geoip.database_place = place_of(value.source());
             geoip.database = reader.read_path(field, value);
         } else if (name == "ecs") {
             if (auto v = reader.read_bool(field, value)) geoip.ecs = *v;
@@ -172,7 +173,7 @@ void read_pool_tables(TomlReader& reader, const toml::key& key, const toml::node
     for (const auto& element : *array) {
         const auto& table = *element.as_table();
         PoolEntry entry;
-        entry.line = line_of(table.source());
+        entry.place = place_of(table.source());
         bool has_addresses = false;
         for (auto&& [field, value] : table) {
             const std::string_view name = field.str();
@@ -182,7 +183,7 @@ void read_pool_tables(TomlReader& reader, const toml::key& key, const toml::node
                 has_addresses = true;
                 const auto* list = value.as_array();
                 if (!list) {
-                    reader.error(line_of(value.source()),
+                    reader.error(place_of(value.source()),
                                  "'addresses' must be an array of IP addresses");
                     continue;
                 }
@@ -195,7 +196,7 @@ void read_pool_tables(TomlReader& reader, const toml::key& key, const toml::node
                     else if (inet_pton(AF_INET6, text->c_str(), bytes) == 1)
                         entry.ipv6.emplace_back(bytes, 16);
                     else
-                        reader.error(line_of(item.source()),
+                        reader.error(place_of(item.source()),
                                      "'" + *text + "' is not an IPv4 or IPv6 address");
                 }
             } else if (name == "location") {
@@ -204,13 +205,12 @@ void read_pool_tables(TomlReader& reader, const toml::key& key, const toml::node
                 reader.unknown_key(field, "[[pool]]");
             }
         }
-        if (entry.pool.name.empty()) reader.error(entry.line, "missing 'name' in [[pool]]");
-        if (!has_addresses) reader.error(entry.line, "missing 'addresses' in [[pool]]");
+        if (entry.pool.name.empty()) reader.error(entry.place, "missing 'name' in [[pool]]");
+        if (!has_addresses) reader.error(entry.place, "missing 'addresses' in [[pool]]");
         for (const auto& other : pools)
             if (!entry.pool.name.empty() && other.pool.name == entry.pool.name)
-                reader.error(entry.line, "pool '" + entry.pool.name +
-                                             "' is already defined at line " +
-                                             std::to_string(other.line));
+                reader.error(entry.place, "pool '" + entry.pool.name + "' is already defined at " +
+                                              other.place.to_string());
         pools.push_back(std::move(entry));
     }
 }
@@ -220,7 +220,7 @@ namespace {
 void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy) {
     const auto* table = node.as_table();
     if (!table) {
-        reader.error(line_of(node.source()), "'map' must be a table: [geo.map]");
+        reader.error(place_of(node.source()), "'map' must be a table: [geo.map]");
         return;
     }
     for (auto&& [key, value] : *table) {
@@ -239,7 +239,7 @@ void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy)
             scope = geoip::MapRule::Scope::continent;
         else {
             reader.error(
-                line_of(key.source()),
+                place_of(key.source()),
                 "unknown key '" + std::string(level) +
                     "' in [geo.map] (expected subdivision, country, continent or default)");
             continue;
@@ -247,7 +247,7 @@ void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy)
         const auto* rules = value.as_table();
         if (!rules) {
             reader.error(
-                line_of(value.source()),
+                place_of(value.source()),
                 "'" + std::string(level) + "' must be a table like { \"DE\" = [\"fra\"] }");
             continue;
         }
@@ -255,7 +255,7 @@ void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy)
             auto list = reader.read_strings(code, pools);
             if (!list) continue;
             if (list->empty())
-                reader.error(line_of(pools.source()),
+                reader.error(place_of(pools.source()),
                              "'" + std::string(code.str()) + "' lists no pools");
             policy.map.push_back({scope, std::string(code.str()), std::move(*list)});
         }
@@ -271,7 +271,7 @@ void read_geo_tables(TomlReader& reader, const toml::key& key, const toml::node&
     for (const auto& element : *array) {
         const auto& table = *element.as_table();
         GeoEntry entry;
-        entry.line = line_of(table.source());
+        entry.place = place_of(table.source());
         bool has_mode = false;  // and a valid one
         bool has_map = false;
         bool has_pools = false;
@@ -290,9 +290,9 @@ void read_geo_tables(TomlReader& reader, const toml::key& key, const toml::node&
                 else if (*mode == "local")
                     entry.policy.mode = geoip::Policy::Mode::local;
                 else
-                    reader.error(line_of(value.source()), "mode '" + *mode +
-                                                              "' is not one of \"map\", "
-                                                              "\"nearest\", \"local\"");
+                    reader.error(place_of(value.source()), "mode '" + *mode +
+                                                               "' is not one of \"map\", "
+                                                               "\"nearest\", \"local\"");
             } else if (name == "ttl") {
                 // RFC 2181 §8: TTLs are 31-bit.
                 if (auto v = reader.read_integer(field, value, 0, 2147483647)) entry.ttl = *v;
@@ -307,16 +307,16 @@ void read_geo_tables(TomlReader& reader, const toml::key& key, const toml::node&
                 reader.unknown_key(field, "[[geo]]");
             }
         }
-        if (entry.policy.name.empty()) reader.error(entry.line, "missing 'name' in [[geo]]");
-        if (!table.contains("mode")) reader.error(entry.line, "missing 'mode' in [[geo]]");
+        if (entry.policy.name.empty()) reader.error(entry.place, "missing 'name' in [[geo]]");
+        if (!table.contains("mode")) reader.error(entry.place, "missing 'mode' in [[geo]]");
         if (!has_mode) continue;
         const auto mode = entry.policy.mode;
         if (mode == geoip::Policy::Mode::map && !has_map)
-            reader.error(entry.line, "a \"map\" policy needs a [geo.map] table");
+            reader.error(entry.place, "a \"map\" policy needs a [geo.map] table");
         if (has_map && mode != geoip::Policy::Mode::map)
-            reader.error(entry.line, "[geo.map] only applies to mode = \"map\"");
+            reader.error(entry.place, "[geo.map] only applies to mode = \"map\"");
         if (has_pools && mode != geoip::Policy::Mode::nearest)
-            reader.error(entry.line, "'pools' only applies to mode = \"nearest\"");
+            reader.error(entry.place, "'pools' only applies to mode = \"nearest\"");
         geo.push_back(std::move(entry));
     }
 }

@@ -3,12 +3,15 @@
 #include <uv.h>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "geoip/geoip.hpp"
 #include "server/config.hpp"
+#include "server/config_merge.hpp"
 #include "server/explain_command.hpp"
 #include "server/reload.hpp"
 #include "server/serve.hpp"
@@ -23,22 +26,35 @@ namespace {
 using namespace meridian;
 
 constexpr const char* kUsage =
-    "usage: meridian serve --config FILE    serve the zones the config names\n"
-    "       meridian check --config FILE    check the config and every zone, then exit\n"
-    "       meridian explain --config FILE NAME [TYPE] [--client IP] [--ecs PREFIX]\n"
-    "                                       show how a query would be answered, and why\n"
+    "usage: meridian serve --config FILE...   serve the zones the config names\n"
+    "       meridian check --config FILE... [--print]\n"
+    "                                         check the config and every zone, then exit;\n"
+    "                                         --print shows the merged config\n"
+    "       meridian explain --config FILE... NAME [TYPE] [--client IP] [--ecs PREFIX]\n"
+    "                                         show how a query would be answered, and why\n"
     "       meridian --version\n"
-    "       meridian --help\n";
+    "       meridian --help\n"
+    "Several --config files are merged in order: later files override keys, tables merge,\n"
+    "and [[zone]], [[pool]], [[geo]] and [[geoip.nets]] entries add up.\n";
+
+using ConfigPaths = std::vector<std::filesystem::path>;
+
+// "base.toml + pop.toml", for messages about the config as a whole.
+std::string describe(const ConfigPaths& paths) {
+    std::string text;
+    for (const auto& path : paths) text += (text.empty() ? "" : " + ") + path.string();
+    return text;
+}
 
 void print_diagnostics(const Diagnostics& diagnostics) {
     for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
 }
 
 // Loads the config and every zone, printing each problem. Null when any is an error.
-std::unique_ptr<zones::Snapshot> load_everything(const std::string& path,
+std::unique_ptr<zones::Snapshot> load_everything(const ConfigPaths& paths,
                                                  std::optional<server::Config>& config) {
     Diagnostics diagnostics;
-    config = server::load_config(path, diagnostics);
+    config = server::load_config(paths, diagnostics);
     std::unique_ptr<zones::Snapshot> snapshot;
     if (config) snapshot = server::build_snapshot(*config, diagnostics);
     print_diagnostics(diagnostics);
@@ -46,29 +62,41 @@ std::unique_ptr<zones::Snapshot> load_everything(const std::string& path,
     return snapshot;
 }
 
-int check(const std::string& path) {
+// The merged document on stdout, valid TOML, so `check --print > merged.toml` keeps it.
+// Printed even when the config has errors: seeing what the merge produced explains them.
+void print_merged_config(const ConfigPaths& paths) {
+    Diagnostics ignored;  // already reported by the load
+    const auto merged = server::read_config_files(paths, ignored);
+    if (!merged) return;
+    std::printf("# merged from %s\n", describe(paths).c_str());
+    std::fputs(server::to_toml_text(*merged).c_str(), stdout);
+}
+
+int check(const ConfigPaths& paths, bool print_merged) {
     std::optional<server::Config> config;
-    auto snapshot = load_everything(path, config);
+    auto snapshot = load_everything(paths, config);
+    if (print_merged) print_merged_config(paths);
     if (!snapshot) {
-        std::fprintf(stderr, "meridian: %s has errors\n", path.c_str());
+        std::fprintf(stderr, "meridian: %s has errors\n", describe(paths).c_str());
         return 1;
     }
     size_t records = 0;
     for (const auto& zone : snapshot->catalog.zones()) records += zone->record_count();
     const size_t zones = snapshot->catalog.size();
     const size_t policies = snapshot->steering.size();
-    std::printf("ok: %zu %s, %zu %s, %zu geo %s\n", zones, zones == 1 ? "zone" : "zones", records,
-                records == 1 ? "record" : "records", policies,
-                policies == 1 ? "policy" : "policies");
+    // With --print, stdout holds the TOML alone and the verdict goes to stderr.
+    std::fprintf(print_merged ? stderr : stdout, "ok: %zu %s, %zu %s, %zu geo %s\n", zones,
+                 zones == 1 ? "zone" : "zones", records, records == 1 ? "record" : "records",
+                 policies, policies == 1 ? "policy" : "policies");
     return 0;
 }
 
-int serve(const std::string& path) {
-    server::SnapshotLoader loader(path);
+int serve(const ConfigPaths& paths) {
+    server::SnapshotLoader loader(paths);
     auto loaded = loader.load();
     print_diagnostics(loaded.diagnostics);
     if (!loaded.snapshot) {
-        std::fprintf(stderr, "meridian: not starting: %s has errors\n", path.c_str());
+        std::fprintf(stderr, "meridian: not starting: %s has errors\n", describe(paths).c_str());
         return 1;
     }
     const server::Config& config = *loaded.config;
@@ -100,23 +128,26 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, stderr);
         return 2;
     }
-    std::optional<std::string> config_path;
+    ConfigPaths config_paths;
+    bool print_merged = false;
     for (int i = 2; i < argc; ++i) {
         const std::string_view argument = argv[i];
         if ((argument == "--config" || argument == "-c") && i + 1 < argc) {
-            config_path = argv[++i];
+            config_paths.emplace_back(argv[++i]);
         } else if (argument.starts_with("--config=")) {
-            config_path = std::string(argument.substr(std::strlen("--config=")));
+            config_paths.emplace_back(std::string(argument.substr(std::strlen("--config="))));
+        } else if (argument == "--print" && command == "check") {
+            print_merged = true;
         } else {
             std::fprintf(stderr, "meridian: unexpected argument '%s'\n", argv[i]);
             std::fputs(kUsage, stderr);
             return 2;
         }
     }
-    if (!config_path) {
+    if (config_paths.empty()) {
         std::fprintf(stderr, "meridian: %s needs --config FILE\n", argv[1]);
         std::fputs(kUsage, stderr);
         return 2;
     }
-    return command == "check" ? check(*config_path) : serve(*config_path);
+    return command == "check" ? check(config_paths, print_merged) : serve(config_paths);
 }

@@ -63,7 +63,7 @@ std::string restart_only_changes(const ServerSettings& running, const ServerSett
 SnapshotLoader::Loaded SnapshotLoader::load() {
     Loaded loaded;
     loaded.build.zone_cache = &zone_cache_;
-    loaded.config = load_config(config_path_, loaded.diagnostics);
+    loaded.config = load_config(config_paths_, loaded.diagnostics);
     if (loaded.config)
         loaded.snapshot = build_snapshot(*loaded.config, loaded.diagnostics, &loaded.build);
     return loaded;

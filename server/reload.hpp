@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "server/config.hpp"
 #include "server/snapshot_builder.hpp"
@@ -17,8 +18,9 @@ namespace meridian::server {
 
 class SnapshotLoader {
   public:
-    explicit SnapshotLoader(std::filesystem::path config_path)
-        : config_path_(std::move(config_path)) {}
+    // The config files, merged in this order on every load (see config_merge.hpp).
+    explicit SnapshotLoader(std::vector<std::filesystem::path> config_paths)
+        : config_paths_(std::move(config_paths)) {}
 
     struct Loaded {
         std::optional<Config> config;
@@ -28,10 +30,10 @@ class SnapshotLoader {
     };
     Loaded load();
 
-    const std::filesystem::path& config_path() const { return config_path_; }
+    const std::vector<std::filesystem::path>& config_paths() const { return config_paths_; }
 
   private:
-    std::filesystem::path config_path_;
+    std::vector<std::filesystem::path> config_paths_;
     zones::ZoneCache zone_cache_;
 };
 

@@ -64,12 +64,15 @@ class SnapshotBuilder {
     }
 
   private:
-    void error(int line, std::string message) {
-        diagnostics_.push_back({config_.path.string(), line, std::move(message), true});
+    // A place without a file is the config as a whole, reported against its first file.
+    void error(const ConfigPlace& place, std::string message) {
+        diagnostics_.push_back({place.file ? *place.file : config_.path.string(), place.line,
+                                std::move(message), true});
         has_error_ = true;
     }
-    void warn(int line, std::string message) {
-        diagnostics_.push_back({config_.path.string(), line, std::move(message), false});
+    void warn(const ConfigPlace& place, std::string message) {
+        diagnostics_.push_back({place.file ? *place.file : config_.path.string(), place.line,
+                                std::move(message), false});
     }
 
     std::vector<std::shared_ptr<const zones::Zone>> load_zones() {
@@ -100,7 +103,8 @@ class SnapshotBuilder {
                 continue;
             }
             if (!origins.insert(loaded.zone->origin()).second) {
-                error(entry.line, "duplicate zone origin '" + text_of(loaded.zone->origin()) + "'");
+                error(entry.place,
+                      "duplicate zone origin '" + text_of(loaded.zone->origin()) + "'");
                 continue;
             }
             zones.push_back(std::move(loaded.zone));
@@ -114,7 +118,7 @@ class SnapshotBuilder {
         try {
             database_ = geoip::Database::open(geoip.database->string(), geoip.paths);
         } catch (const geoip::GeoipError& e) {
-            error(geoip.database_line, e.what());
+            error(geoip.database_place, e.what());
         }
     }
 
@@ -122,24 +126,23 @@ class SnapshotBuilder {
     // could actually be reached: not below a delegation or a DNAME, not a CNAME owner.
     std::vector<PlacedPolicy> place_policies(const zones::Catalog& catalog) {
         std::vector<PlacedPolicy> placed;
-        std::map<std::string, int> seen;
+        std::map<std::string, ConfigPlace> seen;
         for (const auto& entry : config_.geo) {
             wire::Name name;
             if (!wire::from_text(entry.policy.name, name)) {
-                error(entry.line, "bad owner name '" + entry.policy.name + "'");
+                error(entry.place, "bad owner name '" + entry.policy.name + "'");
                 continue;
             }
             wire::to_lower(name);
             const std::string owner(name.as_key());
-            if (auto [it, inserted] = seen.emplace(owner, entry.line); !inserted) {
-                error(entry.line, "'" + entry.policy.name +
-                                      "' already has a [[geo]] policy (line " +
-                                      std::to_string(it->second) + ")");
+            if (auto [it, inserted] = seen.emplace(owner, entry.place); !inserted) {
+                error(entry.place, "'" + entry.policy.name + "' already has a [[geo]] policy (" +
+                                       it->second.to_string() + ")");
                 continue;
             }
             const zones::Zone* zone = catalog.find_zone(name.view());
             if (!zone) {
-                error(entry.line, "'" + entry.policy.name + "' is not inside any served zone");
+                error(entry.place, "'" + entry.policy.name + "' is not inside any served zone");
                 continue;
             }
             if (!name_is_steerable(entry, owner, *zone)) continue;
@@ -152,9 +155,9 @@ class SnapshotBuilder {
                            const zones::Zone& zone) {
         const auto bytes = bytes_of(owner);
         if (bytes[0] == 1 && bytes[1] == '*') {
-            error(entry.line, "'" + entry.policy.name +
-                                  "' is a wildcard; steer explicit names (a wildcard's answers "
-                                  "are synthesized per query name)");
+            error(entry.place, "'" + entry.policy.name +
+                                   "' is a wildcard; steer explicit names (a wildcard's answers "
+                                   "are synthesized per query name)");
             return false;
         }
         const size_t labels = wire::count_labels(bytes);
@@ -166,20 +169,21 @@ class SnapshotBuilder {
             if (!node) continue;
             const bool is_owner = keep == labels;
             if (keep > apex_labels && node->find(wire::type::kNS)) {
-                error(entry.line, "'" + entry.policy.name + "' is " + (is_owner ? "" : "below ") +
-                                      "the delegation '" + text_of(ancestor) +
-                                      "'; the child zone answers it");
+                error(entry.place, "'" + entry.policy.name + "' is " + (is_owner ? "" : "below ") +
+                                       "the delegation '" + text_of(ancestor) +
+                                       "'; the child zone answers it");
                 return false;
             }
             if (!is_owner && node->find(wire::type::kDNAME)) {
-                error(entry.line, "'" + entry.policy.name + "' is below the DNAME at '" +
-                                      text_of(ancestor) + "' and can never be queried directly");
+                error(entry.place, "'" + entry.policy.name + "' is below the DNAME at '" +
+                                       text_of(ancestor) + "' and can never be queried directly");
                 return false;
             }
             if (is_owner && node->find(wire::type::kCNAME)) {
-                error(entry.line, "'" + entry.policy.name +
-                                      "' has a CNAME in the zone; steer the CNAME's target "
-                                      "instead (a CNAME owner has no other data, RFC 1034 §3.6.2)");
+                error(entry.place,
+                      "'" + entry.policy.name +
+                          "' has a CNAME in the zone; steer the CNAME's target "
+                          "instead (a CNAME owner has no other data, RFC 1034 §3.6.2)");
                 return false;
             }
         }
@@ -189,13 +193,13 @@ class SnapshotBuilder {
     void check_pools() {
         for (const auto& entry : config_.pools)
             if (!entry.pool.name.empty() && entry.ipv4.empty() && entry.ipv6.empty())
-                error(entry.line, "pool '" + entry.pool.name + "' has no addresses");
+                error(entry.place, "pool '" + entry.pool.name + "' has no addresses");
         const std::string& own = config_.server.pool;
         if (!own.empty()) {
             bool found = false;
             for (const auto& entry : config_.pools) found = found || entry.pool.name == own;
             if (!found)
-                error(config_.server.pool_line, "[server] pool '" + own + "' is not a [[pool]]");
+                error(config_.server.pool_place, "[server] pool '" + own + "' is not a [[pool]]");
         }
     }
 
@@ -219,29 +223,31 @@ class SnapshotBuilder {
         try {
             nets = geoip::NetTable(config_.geoip.nets);
         } catch (const geoip::GeoipError& e) {
-            error(config_.geoip.net_lines.empty() ? 0 : config_.geoip.net_lines.front(), e.what());
+            error(
+                config_.geoip.net_places.empty() ? ConfigPlace{} : config_.geoip.net_places.front(),
+                e.what());
             return;
         }
         for (const auto& policy : placed) {
             geoip::Policy rules = policy.entry->policy;
             if (rules.mode == geoip::Policy::Mode::local) {
                 if (config_.server.pool.empty()) {
-                    error(policy.entry->line,
+                    error(policy.entry->place,
                           "mode = \"local\" needs [server] pool = \"...\", "
                           "naming this PoP's own pool");
                     continue;
                 }
                 rules.local_pool = config_.server.pool;
             } else if (!database_ && nets.empty()) {
-                warn(policy.entry->line, "'" + rules.name +
-                                             "': no [geoip] database and no [[geoip.nets]]: every "
-                                             "client gets the zone's own records");
+                warn(policy.entry->place, "'" + rules.name +
+                                              "': no [geoip] database and no [[geoip.nets]]: every "
+                                              "client gets the zone's own records");
             }
             zones::SteeredName steered;
             try {
                 steered.tree = geoip::compile_policy(rules, pools, nets, database_.get());
             } catch (const geoip::GeoipError& e) {
-                error(policy.entry->line, e.what());
+                error(policy.entry->place, e.what());
                 continue;
             }
             steered.depends_on_client = rules.mode != geoip::Policy::Mode::local;
@@ -280,7 +286,7 @@ class SnapshotBuilder {
             const char* type_name = type == wire::type::kA ? "A" : "AAAA";
             std::string who;
             for (const auto& name : silent) who += (who.empty() ? "" : ", ") + name;
-            warn(policy.entry->line,
+            warn(policy.entry->place,
                  "'" + policy.entry->policy.name + "': " + type_name +
                      " is NODATA for clients "
                      "steered to " +

@@ -3,22 +3,30 @@
 
 namespace meridian::server {
 
-void TomlReader::error(int line, std::string message) {
-    diagnostics_.push_back({file_, line, std::move(message), true});
+std::string ConfigPlace::to_string(const std::string& fallback) const {
+    std::string text = file ? *file : fallback;
+    if (line > 0) text += ":" + std::to_string(line);
+    return text;
 }
 
-void TomlReader::warn(int line, std::string message) {
-    diagnostics_.push_back({file_, line, std::move(message), false});
+void TomlReader::error(const ConfigPlace& place, std::string message) {
+    diagnostics_.push_back(
+        {place.file ? *place.file : file_, place.line, std::move(message), true});
+}
+
+void TomlReader::warn(const ConfigPlace& place, std::string message) {
+    diagnostics_.push_back(
+        {place.file ? *place.file : file_, place.line, std::move(message), false});
 }
 
 void TomlReader::unknown_key(const toml::key& key, std::string_view table) {
-    error(line_of(key.source()),
+    error(place_of(key.source()),
           "unknown key '" + std::string(key.str()) + "' in " + std::string(table));
 }
 
 std::optional<std::string> TomlReader::read_string(const toml::key& key, const toml::node& node) {
     if (const auto* value = node.as_string()) return value->get();
-    error(line_of(node.source()), "'" + std::string(key.str()) + "' must be a string");
+    error(place_of(node.source()), "'" + std::string(key.str()) + "' must be a string");
     return std::nullopt;
 }
 
@@ -26,12 +34,12 @@ std::optional<int64_t> TomlReader::read_integer(const toml::key& key, const toml
                                                 int64_t min, int64_t max) {
     const auto* value = node.as_integer();
     if (!value) {
-        error(line_of(node.source()), "'" + std::string(key.str()) + "' must be an integer");
+        error(place_of(node.source()), "'" + std::string(key.str()) + "' must be an integer");
         return std::nullopt;
     }
     if (value->get() < min || value->get() > max) {
-        error(line_of(node.source()), "'" + std::string(key.str()) + "' must be between " +
-                                          std::to_string(min) + " and " + std::to_string(max));
+        error(place_of(node.source()), "'" + std::string(key.str()) + "' must be between " +
+                                           std::to_string(min) + " and " + std::to_string(max));
         return std::nullopt;
     }
     return value->get();
@@ -39,7 +47,7 @@ std::optional<int64_t> TomlReader::read_integer(const toml::key& key, const toml
 
 std::optional<bool> TomlReader::read_bool(const toml::key& key, const toml::node& node) {
     if (const auto* value = node.as_boolean()) return value->get();
-    error(line_of(node.source()), "'" + std::string(key.str()) + "' must be true or false");
+    error(place_of(node.source()), "'" + std::string(key.str()) + "' must be true or false");
     return std::nullopt;
 }
 
@@ -47,7 +55,7 @@ std::optional<std::vector<std::string>> TomlReader::read_strings(const toml::key
                                                                  const toml::node& node) {
     const auto* array = node.as_array();
     if (!array) {
-        error(line_of(node.source()),
+        error(place_of(node.source()),
               "'" + std::string(key.str()) + "' must be an array of strings");
         return std::nullopt;
     }
@@ -72,7 +80,7 @@ std::optional<geoip::Coordinates> TomlReader::read_coordinates(const toml::key& 
             *longitude <= 180)
             return geoip::Coordinates{*latitude, *longitude};
     }
-    error(line_of(node.source()),
+    error(place_of(node.source()),
           "'" + std::string(key.str()) +
               "' must be [latitude, longitude] in degrees (-90..90, -180..180)");
     return std::nullopt;
@@ -82,8 +90,8 @@ std::vector<geoip::Prefix> TomlReader::read_networks(const toml::key& key, const
     std::vector<geoip::Prefix> networks;
     const auto* array = node.as_array();
     if (!array) {
-        error(line_of(node.source()), "'" + std::string(key.str()) +
-                                          "' must be an array of networks like \"192.0.2.0/24\"");
+        error(place_of(node.source()), "'" + std::string(key.str()) +
+                                           "' must be an array of networks like \"192.0.2.0/24\"");
         return networks;
     }
     for (const auto& element : *array) {
@@ -93,7 +101,7 @@ std::vector<geoip::Prefix> TomlReader::read_networks(const toml::key& key, const
         if (auto prefix = geoip::parse_prefix(*text, cause))
             networks.push_back(*prefix);
         else
-            error(line_of(element.source()), cause);
+            error(place_of(element.source()), cause);
     }
     return networks;
 }
@@ -103,11 +111,16 @@ std::optional<std::filesystem::path> TomlReader::read_path(const toml::key& key,
     auto text = read_string(key, node);
     if (!text) return std::nullopt;
     if (text->empty()) {
-        error(line_of(node.source()), "'" + std::string(key.str()) + "' must not be empty");
+        error(place_of(node.source()), "'" + std::string(key.str()) + "' must not be empty");
         return std::nullopt;
     }
     std::filesystem::path path(*text);
-    return path.is_absolute() ? path : folder_ / path;
+    if (path.is_absolute()) return path;
+    // Relative to the file that wrote it: a per-PoP file in another folder names its own
+    // paths, as the base file does.
+    const auto& source = node.source().path;
+    const std::filesystem::path file(source ? *source : file_);
+    return file.parent_path() / path;
 }
 
 }  // namespace meridian::server

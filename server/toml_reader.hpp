@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,17 +16,30 @@
 
 namespace meridian::server {
 
-inline int line_of(const toml::source_region& region) {
-    return static_cast<int>(region.begin.line);
+// Where a config value was written. With several --config files merged into one document,
+// the file matters as much as the line; every node remembers the file it was parsed from.
+struct ConfigPlace {
+    std::shared_ptr<const std::string> file;  // null: the config as a whole
+    int line = 0;                             // 0: the whole file
+
+    bool operator==(const ConfigPlace&) const = default;
+    // "file:line", or "file" for the whole file; `fallback` names a place without a file.
+    std::string to_string(const std::string& fallback = "") const;
+};
+
+inline ConfigPlace place_of(const toml::source_region& region) {
+    return {region.path, static_cast<int>(region.begin.line)};
 }
 
 class TomlReader {
   public:
+    // `path` is the first config file: problems of the whole config (a missing [server]
+    // table) are reported against it.
     TomlReader(const std::filesystem::path& path, Diagnostics& diagnostics)
-        : file_(path.string()), folder_(path.parent_path()), diagnostics_(diagnostics) {}
+        : file_(path.string()), diagnostics_(diagnostics) {}
 
-    void error(int line, std::string message);
-    void warn(int line, std::string message);
+    void error(const ConfigPlace& place, std::string message);
+    void warn(const ConfigPlace& place, std::string message);
     void unknown_key(const toml::key& key, std::string_view table);
 
     // Each reports a wrong type or range as an error naming the key, and returns nullopt.
@@ -41,14 +55,13 @@ class TomlReader {
                                                        const toml::node& node);
     // An array of "192.0.2.0/24"-style networks.
     std::vector<geoip::Prefix> read_networks(const toml::key& key, const toml::node& node);
-    // A path as written, resolved against the config file's folder.
+    // A path as written, resolved against the folder of the config file that sets it.
     std::optional<std::filesystem::path> read_path(const toml::key& key, const toml::node& node);
 
     const std::string& file() const { return file_; }
 
   private:
     std::string file_;
-    std::filesystem::path folder_;
     Diagnostics& diagnostics_;
 };
 

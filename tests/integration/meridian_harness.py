@@ -166,7 +166,8 @@ class Meridian(ManagedServer):
     (file, origin) pairs relative to tests/zones.
     """
 
-    def __init__(self, server=None, zones=DEFAULT_ZONES, ipv6=True, extra_config="", files=None):
+    def __init__(self, server=None, zones=DEFAULT_ZONES, ipv6=True, extra_config="", files=None,
+                 more_configs=()):
         self.binary = meridian_binary()
         self.port = free_port()
         self.ipv6 = ipv6 and has_ipv6_loopback()
@@ -192,6 +193,9 @@ class Meridian(ManagedServer):
             target = self.tmpdir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
+        # Further config files (relative paths, usually among `files`) merged after the
+        # generated one, as `--config meridian.toml --config pop.toml`.
+        self.more_configs = [self.tmpdir / relative for relative in more_configs]
 
     def config_text(self):
         listen = [f'"{LOOPBACK}:{self.port}"'] + ([f'"[::1]:{self.port}"'] if self.ipv6 else [])
@@ -212,11 +216,17 @@ class Meridian(ManagedServer):
         self.config.write_text(self.config_text())
         return self.config
 
+    def config_arguments(self):
+        arguments = ["--config", str(self.config)]
+        for path in self.more_configs:
+            arguments += ["--config", str(path)]
+        return arguments
+
     def start(self, ready_timeout=10.0):
         self.write_config()
         self._log_file = open(self.log, "wb")
         self.process = subprocess.Popen(
-            [self.binary, "serve", "--config", str(self.config)],
+            [self.binary, "serve", *self.config_arguments()],
             stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _running.append(self)
         self.wait_ready(ready_timeout)

@@ -74,7 +74,7 @@ origin = "example.com."
     CHECK(server.tcp_max_connections == 50);
     REQUIRE(config->zones.size() == 1);
     CHECK(config->zones[0].origin == "example.com.");
-    CHECK(config->zones[0].line == 10);
+    CHECK(config->zones[0].place.line == 10);
 }
 
 TEST_CASE("defaults_apply_when_keys_are_absent") {
@@ -169,7 +169,7 @@ TEST_CASE("zone_paths_resolve_against_the_config_folder") {
     REQUIRE(config);
     REQUIRE(config->zones.size() == 2);
     CHECK(config->zones[0].file == folder.path() / "etc/zones/example.com.zone");
-    CHECK(config->zones[0].line == 3);
+    CHECK(config->zones[0].place.line == 3);
     CHECK(config->zones[1].file == "/absolute/z.zone");
 }
 

@@ -142,7 +142,7 @@ default = ["fra"]
     CHECK(config.geoip.nets[0].location.country == "DE");
     CHECK(config.geoip.nets[0].location.continent == "EU");  // from the built-in table
     CHECK(config.geoip.nets[2].pools == std::vector<std::string>{"sin"});
-    CHECK(config.geoip.net_lines[1] == config.geoip.net_lines[2]);
+    CHECK(config.geoip.net_places[1] == config.geoip.net_places[2]);
     REQUIRE(config.geoip.nets[3].location.coordinates);
     CHECK(config.geoip.nets[3].location.coordinates->latitude == doctest::Approx(1.35));
     REQUIRE(config.pools.size() == 2);
