@@ -79,10 +79,11 @@ int serve(const Config& config, SnapshotSlot& slot, std::function<void()> reload
     uv_signal_start(&signals.hangup, on_reload_signal, SIGHUP);
 
     const unsigned count = effective_workers(config.server);
+    TrafficCounters counters(count);
     bool is_ready = true;
     try {
         for (unsigned i = 0; i < count && is_ready; ++i) {
-            workers.push_back(std::make_unique<Worker>(i, config.server, slot));
+            workers.push_back(std::make_unique<Worker>(i, config.server, slot, counters.worker(i)));
             std::vector<Socket> udp, tcp;
             std::string error;
             for (const auto& address : config.server.listen) {

@@ -99,6 +99,7 @@ void TcpConnection::answer_complete_queries() {
         // A zero-length or header-less message cannot be a query, and nothing after it in
         // the stream can be trusted to be framed correctly: close, as Knot does.
         if (length < wire::kHeaderSize) {
+            pool_.counters_.record_dropped(zones::Transport::tcp);
             close();
             return;
         }
@@ -107,6 +108,8 @@ void TcpConnection::answer_complete_queries() {
         uint8_t* answer = output_.get() + output_end_;
         const size_t answer_length = zones::respond(snapshot, {frame + 2, length},
                                                     {answer + 2, wire::kMaxMessageSize}, origin);
+        pool_.counters_.record(zones::Transport::tcp, {frame + 2, length},
+                               {answer + 2, answer_length});
         if (answer_length > 0) {
             answer[0] = static_cast<uint8_t>(answer_length >> 8);
             answer[1] = static_cast<uint8_t>(answer_length);
@@ -181,11 +184,13 @@ void TcpConnection::on_idle(uv_timer_t* timer) {
 }
 
 TcpConnectionPool::TcpConnectionPool(uv_loop_t* loop, SnapshotSlot::Reader snapshots,
-                                     unsigned idle_timeout_ms, unsigned max_connections)
+                                     unsigned idle_timeout_ms, unsigned max_connections,
+                                     WorkerCounters& counters)
     : loop_(loop),
       snapshots_(snapshots),
       idle_timeout_ms_(idle_timeout_ms),
-      max_connections_(max_connections) {
+      max_connections_(max_connections),
+      counters_(counters) {
     free_.reserve(kMaxPooled);  // release() must not allocate
 }
 
@@ -207,8 +212,13 @@ void TcpConnectionPool::accept(uv_stream_t* server) {
     if (live_) live_->previous_ = connection;
     live_ = connection;
     ++live_count_;
+    counters_.tcp_accepted.add();
+    counters_.tcp_open.set(live_count_);
     connection->accept(server);
-    if (live_count_ > max_connections_) connection->close();
+    if (live_count_ > max_connections_) {
+        counters_.tcp_refused.add();
+        connection->close();
+    }
 }
 
 void TcpConnectionPool::release(TcpConnection* connection) {
@@ -218,6 +228,7 @@ void TcpConnectionPool::release(TcpConnection* connection) {
         live_ = connection->next_;
     if (connection->next_) connection->next_->previous_ = connection->previous_;
     --live_count_;
+    counters_.tcp_open.set(live_count_);
     if (free_.size() < kMaxPooled)
         free_.emplace_back(connection);
     else

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "server/metrics.hpp"
 #include "server/snapshot_slot.hpp"
 
 namespace meridian::server {
@@ -84,7 +85,7 @@ class TcpConnection {
 class TcpConnectionPool {
   public:
     TcpConnectionPool(uv_loop_t* loop, SnapshotSlot::Reader snapshots, unsigned idle_timeout_ms,
-                      unsigned max_connections);
+                      unsigned max_connections, WorkerCounters& counters);
     ~TcpConnectionPool();
     TcpConnectionPool(const TcpConnectionPool&) = delete;
     TcpConnectionPool& operator=(const TcpConnectionPool&) = delete;
@@ -105,6 +106,7 @@ class TcpConnectionPool {
     SnapshotSlot::Reader snapshots_;
     unsigned idle_timeout_ms_;
     unsigned max_connections_;
+    WorkerCounters& counters_;
     TcpConnection* live_ = nullptr;
     size_t live_count_ = 0;
     std::vector<std::unique_ptr<TcpConnection>> free_;

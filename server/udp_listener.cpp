@@ -71,8 +71,9 @@ UdpBatch::UdpBatch(uint16_t udp_payload)
     }
 }
 
-UdpListener::UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots)
-    : loop_(loop), batch_(batch), snapshots_(snapshots) {}
+UdpListener::UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots,
+                         WorkerCounters& counters)
+    : loop_(loop), batch_(batch), snapshots_(snapshots), counters_(counters) {}
 
 int UdpListener::open(Socket socket) {
     socket_ = std::move(socket);
@@ -104,12 +105,16 @@ void UdpListener::answer_pending_queries() {
         for (size_t i = 0; i < count; ++i) {
             const msghdr& query = batch_.received[i].msg_hdr;
             // A datagram larger than our buffer cannot be a query we answer.
-            if (query.msg_flags & MSG_TRUNC) continue;
+            if (query.msg_flags & MSG_TRUNC) {
+                counters_.record_dropped(zones::Transport::udp);
+                continue;
+            }
             const zones::QueryOrigin origin{zones::Transport::udp,
                                             reinterpret_cast<const sockaddr*>(&batch_.clients[i])};
-            const size_t length =
-                zones::respond(snapshot, {batch_.query(i), batch_.received[i].msg_len},
-                               {batch_.answer(answers), batch_.answer_size}, origin);
+            const std::span<const uint8_t> question{batch_.query(i), batch_.received[i].msg_len};
+            const size_t length = zones::respond(
+                snapshot, question, {batch_.answer(answers), batch_.answer_size}, origin);
+            counters_.record(zones::Transport::udp, question, {batch_.answer(answers), length});
             if (length == 0) continue;
             msghdr& answer = batch_.sent[answers].msg_hdr;
             batch_.sent_iov[answers] = {batch_.answer(answers), length};
@@ -155,8 +160,10 @@ void UdpListener::send_batch(size_t count) {
         } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
             // The send buffer is full: dropping is what UDP would do further along anyway,
             // and the client retries. Blocking here would stall every other client.
+            counters_.udp_unsent.add(count - next);
             return;
         } else {
+            counters_.udp_unsent.add();
             ++next;  // this one datagram is undeliverable (e.g. bad address); skip it
         }
     }

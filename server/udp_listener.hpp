@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "server/metrics.hpp"
 #include "server/snapshot_slot.hpp"
 #include "server/socket.hpp"
 
@@ -45,7 +46,8 @@ struct UdpBatch {
 
 class UdpListener {
   public:
-    UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots);
+    UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots,
+                WorkerCounters& counters);
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
 
@@ -68,6 +70,7 @@ class UdpListener {
     bool is_open_ = false;
     UdpBatch& batch_;
     SnapshotSlot::Reader snapshots_;
+    WorkerCounters& counters_;
 };
 
 }  // namespace meridian::server

@@ -6,11 +6,14 @@
 
 namespace meridian::server {
 
-Worker::Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot)
+Worker::Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
+               WorkerCounters& counters)
     : index_(index),
       batch_(std::make_unique<UdpBatch>(settings.udp_payload)),
       snapshots_(slot.reader(index)),
-      connections_(&loop_, snapshots_, settings.tcp_idle_timeout_ms, settings.tcp_max_connections) {
+      counters_(counters),
+      connections_(&loop_, snapshots_, settings.tcp_idle_timeout_ms, settings.tcp_max_connections,
+                   counters) {
     const int rc = uv_loop_init(&loop_);
     if (rc != 0) throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
     uv_async_init(&loop_, &stop_, on_stop);  // cannot fail on an initialized loop
@@ -33,7 +36,7 @@ Worker::~Worker() {
 
 bool Worker::open(std::vector<Socket> udp, std::vector<Socket> tcp, std::string& error) {
     for (auto& socket : udp) {
-        udp_.push_back(std::make_unique<UdpListener>(&loop_, *batch_, snapshots_));
+        udp_.push_back(std::make_unique<UdpListener>(&loop_, *batch_, snapshots_, counters_));
         if (const int rc = udp_.back()->open(std::move(socket)); rc != 0) {
             error = std::string("UDP listener: ") + uv_strerror(rc);
             return false;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/config.hpp"
+#include "server/metrics.hpp"
 #include "server/snapshot_slot.hpp"
 #include "server/socket.hpp"
 #include "server/tcp_connection.hpp"
@@ -20,8 +21,10 @@ namespace meridian::server {
 
 class Worker {
   public:
-    // Throws std::runtime_error when libuv cannot create the loop.
-    Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot);
+    // Throws std::runtime_error when libuv cannot create the loop. `counters` is this
+    // worker's own block: only its thread writes it.
+    Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
+           WorkerCounters& counters);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -44,6 +47,7 @@ class Worker {
     uv_async_t stop_;
     std::unique_ptr<UdpBatch> batch_;
     SnapshotSlot::Reader snapshots_;
+    WorkerCounters& counters_;
     TcpConnectionPool connections_;
     std::vector<std::unique_ptr<UdpListener>> udp_;
     std::vector<std::unique_ptr<TcpListener>> tcp_;

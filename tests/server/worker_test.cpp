@@ -1,5 +1,5 @@
-// One real Worker on loopback sockets: UDP answers from the address asked, and RFC 7766 TCP
-// framing (pipelining, reassembly, refusal of impossible lengths).
+// One real Worker on loopback sockets: UDP answers from the address asked, RFC 7766 TCP
+// framing (pipelining, reassembly, refusal of impossible lengths), and its traffic counters.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -68,6 +68,7 @@ struct RunningWorker {
     meridian::testing::TempFolder folder;
     std::optional<Config> config;
     std::unique_ptr<SnapshotSlot> slot;
+    TrafficCounters counters{1};
     std::unique_ptr<Worker> worker;
     uint16_t udp_port = 0;
     uint16_t tcp_port = 0;
@@ -95,7 +96,7 @@ struct RunningWorker {
         REQUIRE_MESSAGE(error.empty(), error);
         udp_port = port_of(udp[0].fd());
         tcp_port = port_of(tcp[0].fd());
-        worker = std::make_unique<Worker>(0, config->server, *slot);
+        worker = std::make_unique<Worker>(0, config->server, *slot, counters.worker(0));
         REQUIRE(worker->open(std::move(udp), std::move(tcp), error));
         worker->start();
     }
@@ -194,4 +195,50 @@ TEST_CASE("tcp_message_shorter_than_a_header_closes_the_connection") {
         CHECK(recv(fd, &octet, 1, 0) == 0);  // orderly close, not a timeout (-1)
         close(fd);
     }
+}
+
+TEST_CASE("worker_counts_queries_answers_drops_and_connections") {
+    RunningWorker running;
+    const int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    set_receive_timeout(udp);
+    const sockaddr_in server = loopback("127.0.0.1", running.udp_port);
+    const auto send_udp = [&](const std::vector<uint8_t>& message) {
+        REQUIRE(sendto(udp, message.data(), message.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&server),
+                       sizeof server) == static_cast<ssize_t>(message.size()));
+    };
+    send_udp(make_query(1));
+    uint8_t answer[1232];
+    REQUIRE(recv(udp, answer, sizeof answer, 0) >= 12);
+    auto response = make_query(2);
+    response[2] |= 0x80;  // QR: a response is dropped without an answer
+    send_udp(response);
+    send_udp(make_query(3));  // answered after the drop, so the drop has been counted
+    REQUIRE(recv(udp, answer, sizeof answer, 0) >= 12);
+    close(udp);
+
+    const int tcp = running.connect_tcp();
+    const auto frame = framed(make_query(4));
+    REQUIRE(send(tcp, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
+    REQUIRE(read_frame(tcp).size() >= 12);
+    close(tcp);
+
+    const size_t udp_index = static_cast<size_t>(meridian::zones::Transport::udp);
+    const size_t tcp_index = static_cast<size_t>(meridian::zones::Transport::tcp);
+    const size_t a = qtype_bucket(1);
+    // The TCP counters are written before the answer is sent, the open-connection gauge
+    // only once the worker has seen the close: wait for that, bounded.
+    TrafficTotals totals;
+    for (int i = 0; i < 200; ++i) {
+        totals = running.counters.sum();
+        if (totals.tcp_open == 0) break;
+        usleep(5000);
+    }
+    CHECK(totals.queries[udp_index][a] == 2);
+    CHECK(totals.responses[udp_index][0] == 2);  // NOERROR
+    CHECK(totals.dropped[udp_index] == 1);
+    CHECK(totals.queries[tcp_index][a] == 1);
+    CHECK(totals.responses[tcp_index][0] == 1);
+    CHECK(totals.tcp_accepted == 1);
+    CHECK(totals.tcp_open == 0);
 }
