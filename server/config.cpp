@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "server/config_merge.hpp"
+#include "server/control_config.hpp"
 #include "server/geo_config.hpp"
 #include "server/toml_reader.hpp"
 #include "wire/name.hpp"
@@ -43,9 +44,10 @@ class ConfigReader {
                 read_pool_tables(reader_, key, node, config.pools);
             } else if (name == "geo") {
                 read_geo_tables(reader_, key, node, config.geo);
+            } else if (name == "control") {
+                read_control_table(reader_, key, node, config.control);
             } else {
-                // [control] lands here until its work does; refusing unknown tables keeps a
-                // half-supported or misspelt config from silently serving.
+                // Refusing unknown tables keeps a misspelt config from silently serving.
                 reader_.error(place_of(key.source()), "unknown table '" + std::string(name) + "'");
             }
         }
@@ -207,6 +209,9 @@ std::optional<Config> load_config(const std::vector<std::filesystem::path>& path
     Config config;
     config.path = paths.front();
     config.files = paths;
+    const ConfigHashes hashes = hash_config(*root);
+    config.config_hash = hashes.config;
+    config.policy_hash = hashes.policy;
     TomlReader reader(paths.front(), diagnostics);
     ConfigReader(reader).read(*root, config);
     // toml++ visits keys in sorted order; report them in file order, as an editor shows them,

@@ -70,10 +70,29 @@ struct GeoEntry {
     ConfigPlace place;
 };
 
+// [control]: how operators and the BGP speaker's health check reach this server. Without the
+// table there is no HTTP endpoint, no control socket, no self-check, and SIGTERM stops at once.
+struct ControlSettings {
+    bool is_enabled = false;                                      // a [control] table is present
+    std::optional<ListenAddress> http;                            // /health, /ready, /metrics
+    std::filesystem::path socket = "/run/meridian/control.sock";  // empty: no `meridian ctl`
+    std::optional<std::filesystem::path> state;  // where a manual drain is remembered
+    unsigned drain_seconds = 5;  // on SIGTERM: /health 503 at once, answer this long, then exit
+    unsigned check_interval_ms = 1000;  // between self-queries through the real UDP sockets
+    unsigned rise = 2;                  // consecutive answered self-queries before /ready turns 200
+    unsigned fall = 3;                  // consecutive unanswered ones before it turns 503 again
+};
+
 struct Config {
     std::filesystem::path path;                // the first (base) file
     std::vector<std::filesystem::path> files;  // every --config file, in the order merged
+    // Hex digests of the merged document (config_hash), and of everything but [server] and
+    // [control] (policy_hash): the zones, GeoIP settings, pools and policies every PoP of a
+    // fleet should share. Two PoPs with different policy hashes serve different steering.
+    std::string config_hash;
+    std::string policy_hash;
     ServerSettings server;
+    ControlSettings control;
     std::vector<ZoneEntry> zones;
     GeoipSettings geoip;
     std::vector<PoolEntry> pools;

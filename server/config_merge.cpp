@@ -1,7 +1,10 @@
 // Merging config files: see config_merge.hpp for the rules.
 #include "server/config_merge.hpp"
 
+#include <cstdint>
+#include <cstdio>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 namespace meridian::server {
@@ -61,6 +64,32 @@ std::string to_toml_text(const toml::table& table) {
     std::ostringstream text;
     text << table << '\n';
     return text.str();
+}
+
+namespace {
+
+// Not for security: telling configs apart on a dashboard needs a stable, short digest.
+std::string fnv1a_hex(std::string_view text) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const char c : text) {
+        hash ^= static_cast<uint8_t>(c);
+        hash *= 0x100000001b3ULL;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+    return hex;
+}
+
+}  // namespace
+
+ConfigHashes hash_config(const toml::table& table) {
+    ConfigHashes hashes;
+    hashes.config = fnv1a_hex(to_toml_text(table));
+    toml::table shared = table;  // a copy: the caller's document keeps its sources
+    shared.erase("server");
+    shared.erase("control");
+    hashes.policy = fnv1a_hex(to_toml_text(shared));
+    return hashes;
 }
 
 }  // namespace meridian::server

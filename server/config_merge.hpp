@@ -32,4 +32,13 @@ std::optional<toml::table> read_config_files(const std::vector<std::filesystem::
 // written (each relative to the file that set it).
 std::string to_toml_text(const toml::table& table);
 
+// 64-bit FNV-1a digests, in hex, of the document's TOML text: the whole of it, and all but
+// its [server] and [control] tables. Keys are sorted, so the order they were written in, and
+// comments, do not change a digest.
+struct ConfigHashes {
+    std::string config;
+    std::string policy;
+};
+ConfigHashes hash_config(const toml::table& table);
+
 }  // namespace meridian::server
