@@ -58,6 +58,14 @@ std::string restart_only_changes(const ServerSettings& running, const ServerSett
     return changed;
 }
 
+bool same_control(const ControlSettings& a, const ControlSettings& b) {
+    const bool same_http =
+        a.http.has_value() == b.http.has_value() && (!a.http || same_address(*a.http, *b.http));
+    return a.is_enabled == b.is_enabled && same_http && a.socket == b.socket &&
+           a.state == b.state && a.drain_seconds == b.drain_seconds &&
+           a.check_interval_ms == b.check_interval_ms && a.rise == b.rise && a.fall == b.fall;
+}
+
 }  // namespace
 
 SnapshotLoader::Loaded SnapshotLoader::load() {
@@ -69,36 +77,58 @@ SnapshotLoader::Loaded SnapshotLoader::load() {
     return loaded;
 }
 
-bool reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& running) {
+Served describe_served(const zones::Snapshot& snapshot, const Config& config) {
+    Served served;
+    for (const auto& zone : snapshot.catalog.zones()) {
+        served.zones.push_back({origin_text(*zone), zone->serial()});
+        if (served.first_origin.empty()) served.first_origin = zone->origin();
+    }
+    served.policies = snapshot.steering.size();
+    served.config_hash = config.config_hash;
+    served.policy_hash = config.policy_hash;
+    served.published = std::chrono::system_clock::now();
+    return served;
+}
+
+ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& running) {
     const auto start = std::chrono::steady_clock::now();
+    ReloadOutcome outcome;
     SnapshotLoader::Loaded loaded = loader.load();
     for (const auto& d : loaded.diagnostics) log_event(d.to_string());
-    const auto milliseconds = [&] {
-        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - start)
-                                  .count());
+    const auto elapsed = [&] {
+        outcome.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return std::to_string(static_cast<long long>(outcome.seconds * 1000));
     };
     if (!loaded.snapshot) {
-        log_event("reload failed after " + milliseconds() +
-                  " ms: nothing changed, still serving the previous configuration and zones");
-        return false;
+        outcome.summary = "reload failed after " + elapsed() +
+                          " ms: nothing changed, still serving the previous configuration and "
+                          "zones";
+        log_event(outcome.summary);
+        return outcome;
     }
     if (const auto fixed = restart_only_changes(running.server, loaded.config->server);
         !fixed.empty())
         log_event("reload: changes to [server] " + fixed +
                   " take effect on restart; everything else is reloaded");
+    if (!same_control(running.control, loaded.config->control))
+        log_event("reload: changes to [control] take effect on restart");
     const std::string changes = describe_zone_changes(slot.current(), *loaded.snapshot);
     const auto& build = loaded.build;
     const size_t policies = loaded.snapshot->steering.size();
     slot.publish(std::move(loaded.snapshot));
-    std::string line = "reloaded in " + milliseconds() + " ms: " + changes + "; " +
+    // This thread publishes, so the snapshot cannot be freed under it.
+    outcome.served = describe_served(slot.current(), *loaded.config);
+    outcome.is_published = true;
+    std::string line = "reloaded in " + elapsed() + " ms: " + changes + "; " +
                        std::to_string(build.zones_parsed) + " zone files parsed, " +
                        std::to_string(build.zones_reused) + " unchanged";
     if (build.zones_kept > 0)
         line += ", " + std::to_string(build.zones_kept) + " broken (previous version kept)";
     line += "; " + std::to_string(policies) + (policies == 1 ? " geo policy" : " geo policies");
     log_event(line);
-    return true;
+    outcome.summary = std::move(line);
+    return outcome;
 }
 
 }  // namespace meridian::server

@@ -3,6 +3,8 @@
 // snapshot in one atomic step, or changes nothing at all if the config does not load.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -37,10 +39,33 @@ class SnapshotLoader {
     zones::ZoneCache zone_cache_;
 };
 
+// What is being served, copied out of a snapshot and its config for the main thread (status,
+// metrics, the self-check), which must not read a snapshot that a reload may free.
+struct ServedZone {
+    std::string origin;  // text, "example.com."
+    uint32_t serial = 0;
+};
+struct Served {
+    std::vector<ServedZone> zones;
+    std::string first_origin;  // wire form, for the self-check's SOA query; empty: no zone
+    size_t policies = 0;
+    std::string config_hash;
+    std::string policy_hash;
+    std::chrono::system_clock::time_point published;
+};
+Served describe_served(const zones::Snapshot& snapshot, const Config& config);
+
+struct ReloadOutcome {
+    bool is_published = false;
+    double seconds = 0;
+    std::string summary;           // the log line: what changed, or why nothing did
+    std::optional<Served> served;  // set when published
+};
+
 // Re-reads everything and publishes the new snapshot when it loads; logs each problem and
 // one summary line (what changed and how long it took). `running` is the config the
 // sockets were opened with: changes that need new sockets are reported, not applied.
-// Returns true when a new snapshot was published.
-bool reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& running);
+// Runs on any one thread at a time (the one that publishes).
+ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& running);
 
 }  // namespace meridian::server

@@ -1,0 +1,35 @@
+// What the main thread knows about the running server besides the workers' traffic counters:
+// what is served, reloads, health. Read by /metrics and `meridian ctl status`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "server/reload.hpp"
+
+namespace meridian::server {
+
+struct ServerStatus {
+    std::string identity;
+    unsigned workers = 0;
+    std::chrono::system_clock::time_point started;
+    Served served;
+
+    uint64_t reloads_published = 0;
+    uint64_t reloads_failed = 0;
+    double reload_seconds_sum = 0;
+    double last_reload_seconds = 0;
+
+    std::string health_state = "starting";  // Health::state()
+    bool is_ready = false;
+    bool is_serving = false;
+    bool is_drained = false;
+    bool is_stopping = false;
+    uint64_t checks_answered = 0;
+    uint64_t checks_failed = 0;
+    uint64_t health_changes = 0;
+    std::string last_check_problem;  // empty when the last self-check was answered
+};
+
+}  // namespace meridian::server
