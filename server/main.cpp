@@ -1,4 +1,4 @@
-// The command line: `meridian serve`, `meridian check`, `--version`, `--help`.
+// The command line: `meridian serve`, `check`, `explain`, `ctl`, `--version`, `--help`.
 #include <toml++/toml.h>
 #include <uv.h>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "geoip/geoip.hpp"
 #include "server/config.hpp"
 #include "server/config_merge.hpp"
+#include "server/ctl_command.hpp"
 #include "server/explain_command.hpp"
 #include "server/reload.hpp"
 #include "server/serve.hpp"
@@ -32,6 +33,8 @@ constexpr const char* kUsage =
     "                                         --print shows the merged config\n"
     "       meridian explain --config FILE... NAME [TYPE] [--client IP] [--ecs PREFIX]\n"
     "                                         show how a query would be answered, and why\n"
+    "       meridian ctl [--socket PATH | --config FILE...] drain|undrain|status|reload\n"
+    "                                         control a running server\n"
     "       meridian --version\n"
     "       meridian --help\n"
     "Several --config files are merged in order: later files override keys, tables merge,\n"
@@ -101,7 +104,7 @@ int serve(const ConfigPaths& paths) {
     }
     const server::Config& config = *loaded.config;
     server::SnapshotSlot slot(std::move(loaded.snapshot), server::effective_workers(config.server));
-    return server::serve(config, slot, [&] { server::reload(loader, slot, config); });
+    return server::serve(config, loader, slot);
 }
 
 void print_version() {
@@ -123,6 +126,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "explain") return server::explain_command(argc - 2, argv + 2);
+    if (command == "ctl") return server::ctl_command(argc - 2, argv + 2);
     if (command != "serve" && command != "check") {
         if (!command.empty()) std::fprintf(stderr, "meridian: unknown command '%s'\n", argv[1]);
         std::fputs(kUsage, stderr);

@@ -1,0 +1,68 @@
+// The main thread's side of running a PoP: health (self-check, rise/fall, drains), the HTTP
+// endpoint (/health, /ready, /metrics), the control socket (`meridian ctl`), reloads off the
+// loop, and the status both show. Everything here runs on the main thread's libuv loop; the
+// workers never wait for it.
+#pragma once
+
+#include <uv.h>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/config.hpp"
+#include "server/control_socket.hpp"
+#include "server/drain_file.hpp"
+#include "server/health.hpp"
+#include "server/http_endpoint.hpp"
+#include "server/metrics.hpp"
+#include "server/reload_queue.hpp"
+#include "server/self_check.hpp"
+#include "server/server_status.hpp"
+
+namespace meridian::server {
+
+class Control {
+  public:
+    // `served` describes the snapshot in `slot` when serving starts.
+    Control(uv_loop_t* loop, const Config& config, SnapshotLoader& loader, SnapshotSlot& slot,
+            TrafficCounters& counters, unsigned workers, Served served);
+    Control(const Control&) = delete;
+    Control& operator=(const Control&) = delete;
+
+    // Opens the HTTP endpoint and the control socket that [control] asks for, before the
+    // workers start; false and `error` when one cannot be opened.
+    bool open(std::string& error);
+    // Starts the self-checks, once the workers answer.
+    bool start(std::string& error);
+    void request_reload();  // SIGHUP
+    // SIGTERM: /health reports 503 from now on; the caller stops the workers after the drain.
+    void begin_stop();
+    unsigned drain_seconds() const;
+    // Closes every handle; a reload in progress still finishes (the loop waits for it).
+    void close();
+
+    // For tests and the command line: what `meridian ctl status` and /metrics would show.
+    std::string status_text() const;
+    std::string metrics_text() const;
+    HttpEndpoint::Reply route(std::string_view path) const;
+
+  private:
+    void run_command(std::string_view command, ControlSocket::Reply reply);
+    void set_drained(bool drained, ControlSocket::Reply reply);
+    void record_check(bool answered, const std::string& problem);
+    void record_reload(const ReloadOutcome& outcome);
+    void update_health_status();
+
+    uv_loop_t* loop_;
+    const Config& config_;
+    TrafficCounters& counters_;
+    Health health_;
+    DrainFile drain_file_;
+    ServerStatus status_;
+    ReloadQueue reloads_;
+    std::unique_ptr<HttpEndpoint> http_;
+    std::unique_ptr<ControlSocket> socket_;
+    std::unique_ptr<SelfCheck> check_;
+};
+
+}  // namespace meridian::server

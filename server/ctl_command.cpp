@@ -1,0 +1,140 @@
+// The `meridian ctl` client: connect, send one line, print what comes back until the server
+// closes the connection. Blocking and bounded in time; it runs beside a server, not in it.
+#include "server/ctl_command.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/config.hpp"
+#include "server/socket.hpp"
+
+namespace meridian::server {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: meridian ctl [--socket PATH | --config FILE...] [--timeout SECONDS] COMMAND\n"
+    "  drain     /health reports 503 (the BGP speaker withdraws the route); queries are\n"
+    "            still answered; remembered across restarts when [control] state is set\n"
+    "  undrain   /health reports 200 again once the server is ready\n"
+    "  status    health, identity, config and policy hashes, zone serials, reloads\n"
+    "  reload    re-read the config and changed zones, as SIGHUP does, and say how it went\n"
+    "The socket is [control] socket from --config, else /run/meridian/control.sock.\n";
+
+constexpr const char* kDefaultSocket = "/run/meridian/control.sock";
+
+struct Arguments {
+    std::filesystem::path socket = kDefaultSocket;
+    std::vector<std::filesystem::path> configs;
+    bool has_socket = false;
+    int timeout_seconds = 60;  // a reload of many large zones takes a while
+    std::string command;
+};
+
+std::optional<Arguments> parse_arguments(int argc, char** argv) {
+    Arguments arguments;
+    for (int i = 0; i < argc; ++i) {
+        const std::string argument = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (argument == "--socket" && has_value) {
+            arguments.socket = argv[++i];
+            arguments.has_socket = true;
+        } else if ((argument == "--config" || argument == "-c") && has_value) {
+            arguments.configs.emplace_back(argv[++i]);
+        } else if (argument == "--timeout" && has_value) {
+            arguments.timeout_seconds = std::atoi(argv[++i]);
+            if (arguments.timeout_seconds <= 0) return std::nullopt;
+        } else if (!argument.starts_with("-") && arguments.command.empty()) {
+            arguments.command = argument;
+        } else {
+            return std::nullopt;
+        }
+    }
+    const bool is_known = arguments.command == "drain" || arguments.command == "undrain" ||
+                          arguments.command == "status" || arguments.command == "reload";
+    if (!is_known || (arguments.has_socket && !arguments.configs.empty())) return std::nullopt;
+    return arguments;
+}
+
+// The socket a config names; prints why when it names none.
+std::optional<std::filesystem::path> socket_from_config(const Arguments& arguments) {
+    Diagnostics diagnostics;
+    const auto config = load_config(arguments.configs, diagnostics);
+    for (const auto& d : diagnostics)
+        if (d.is_error) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    if (!config) return std::nullopt;
+    if (!config->control.is_enabled || config->control.socket.empty()) {
+        std::fprintf(stderr, "meridian: the config has no control socket ([control] socket)\n");
+        return std::nullopt;
+    }
+    return config->control.socket;
+}
+
+}  // namespace
+
+int ctl_command(int argc, char** argv) {
+    const auto arguments = parse_arguments(argc, argv);
+    if (!arguments) {
+        std::fputs(kUsage, stderr);
+        return 2;
+    }
+    std::filesystem::path path = arguments->socket;
+    if (!arguments->configs.empty()) {
+        const auto configured = socket_from_config(*arguments);
+        if (!configured) return 1;
+        path = *configured;
+    }
+    Socket socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.string().size() >= sizeof address.sun_path) {
+        std::fprintf(stderr, "meridian: %s: path too long for a unix socket\n", path.c_str());
+        return 1;
+    }
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    if (!socket.is_open() ||
+        ::connect(socket.fd(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        std::fprintf(stderr, "meridian: cannot reach the server at %s: %s\n", path.c_str(),
+                     std::strerror(errno));
+        return 1;
+    }
+    const std::string line = arguments->command + "\n";
+    if (::send(socket.fd(), line.data(), line.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(line.size())) {
+        std::fprintf(stderr, "meridian: sending to %s: %s\n", path.c_str(), std::strerror(errno));
+        return 1;
+    }
+    std::string reply;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(arguments->timeout_seconds);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd readable{socket.fd(), POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) == 0) {
+            std::fprintf(stderr, "meridian: no complete reply from %s within %d s\n", path.c_str(),
+                         arguments->timeout_seconds);
+            return 1;
+        }
+        char buffer[4096];
+        const ssize_t received = ::recv(socket.fd(), buffer, sizeof buffer, 0);
+        if (received < 0 && errno == EINTR) continue;
+        if (received <= 0) break;
+        reply.append(buffer, static_cast<size_t>(received));
+    }
+    std::fputs(reply.c_str(), stdout);
+    return reply.starts_with("ok") ? 0 : 1;
+}
+
+}  // namespace meridian::server
