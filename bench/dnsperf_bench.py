@@ -1212,7 +1212,7 @@ def report_geo(args, geo, loads, warnings):
             fmt(meridian_same / m if meridian_same and ld.server.serves_zone else None, ".2f"),
             fmt(m / floor if floor else None, ".2f"),
             f"{last['request_bytes'] or '-'}/{last['response_bytes'] or '-'}",
-        ] + common_columns(ld))
+        ] + common_columns(ld) + [f"{ld.server.pss_kib / 1024:.0f}"])
     print()
     print(f"GeoDNS: {geo.database.description}, {len(geo.database.networks.first)} IPv4 "
           f"networks; policy: map on {geo_scenario.geo_name(ORIGIN)} over "
@@ -1222,7 +1222,7 @@ def report_geo(args, geo, loads, warnings):
           "static+ECS: the same names with the steered file's client subnets")
     print()
     print_table(rows, ["row", "CPU us/q (median)", "min-max", "static/row", "meridian/row",
-                       "x floor", "bytes q/r"] + COMMON_HEADERS)
+                       "x floor", "bytes q/r"] + COMMON_HEADERS + ["PSS MiB"])
     print()
     print("static/row: the server's static CPU per query over this row's, i.e. throughput at "
           "equal CPU as a share of its static answers (the target for Meridian's steered "
