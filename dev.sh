@@ -64,6 +64,8 @@ case "${1:-}" in
         echo "  dig @127.0.0.1 -p 5300 www.example.com A"
         echo "  dig @127.0.0.1 -p 5300 +nsid example.com SOA"
         echo "  dig @127.0.0.1 -p 5300 CH TXT id.server"
+        echo "  curl http://127.0.0.1:8053/health; curl http://127.0.0.1:8053/metrics"
+        echo "  $BUILD_DIR/meridian ctl --config deploy/example/meridian.toml status"
         echo "Stop it with Ctrl-C."
         echo
         exec "$BUILD_DIR/meridian" serve --config deploy/example/meridian.toml
