@@ -44,6 +44,23 @@ void* operator new(size_t size, std::align_val_t alignment) {
 void* operator new[](size_t size, std::align_val_t alignment) {
     return operator new(size, alignment);
 }
+// The nothrow forms too (std::stable_sort's buffer uses one): every allocation in this binary
+// must come from malloc, since every deallocation here goes to free.
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+    return std::malloc(size ? size : 1);
+}
+void* operator new[](size_t size, const std::nothrow_t& tag) noexcept {
+    return operator new(size, tag);
+}
+void* operator new(size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+    const size_t align = static_cast<size_t>(alignment);
+    return std::aligned_alloc(align, (size + align - 1) / align * align);
+}
+void* operator new[](size_t size, std::align_val_t alignment, const std::nothrow_t& tag) noexcept {
+    return operator new(size, alignment, tag);
+}
 void operator delete(void* p) noexcept {
     std::free(p);
 }
@@ -66,6 +83,18 @@ void operator delete(void* p, size_t, std::align_val_t) noexcept {
     std::free(p);
 }
 void operator delete[](void* p, size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
     std::free(p);
 }
 
