@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -311,6 +312,39 @@ def test_a_second_server_on_the_same_socket_refuses_to_start(server):
            completed.stdout + completed.stderr)
     expect(ctl(server, "status").returncode == 0, "the first server's socket", "still works",
            ctl(server, "status").stderr)
+
+
+def test_an_oversized_request_is_refused(server):
+    # Requests are bounded (16 KiB of request line and headers): a bigger one gets an error
+    # status or a closed connection, never an answer, and the endpoint keeps working.
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=5) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 32768 +
+                           b"\r\n\r\n")
+        try:
+            reply = connection.recv(100)
+        except ConnectionResetError:
+            reply = b""
+    expect(not reply.startswith(b"HTTP/1.1 200"), "a 32 KiB header", "refused", reply)
+    expect(http(server, "/health")[0] == 200, "GET /health afterwards", 200,
+           http(server, "/health"))
+
+
+def test_a_stale_socket_from_a_killed_server_is_replaced():
+    first = control_server().start()
+    first.process.kill()  # SIGKILL: no chance to remove its socket file
+    first.process.wait(timeout=10)
+    expect(first.socket.exists(), "the killed server's socket file", "left behind", "gone")
+    second = control_server()  # its own ports, in the first one's folder
+    shutil.rmtree(second.tmpdir, ignore_errors=True)
+    second.tmpdir, second.config = first.tmpdir, first.config
+    second.socket, second.log = first.socket, first.tmpdir / "second.log"
+    try:
+        second.start()
+        expect(ctl(second, "status").returncode == 0, "ctl status on the replaced socket", "ok",
+               second.log_text())
+    finally:
+        second.stop()
+        first.stop()
 
 
 def test_sigterm_reports_503_at_once_and_answers_until_the_drain_ends():
