@@ -246,7 +246,8 @@ bool MessageWriter::add_opt(uint16_t udp_payload, bool dnssec_ok,
     opt_ttl_at_ = size_;
     put32(dnssec_ok ? 0x8000 : 0);  // extended rcode and version 0 patched in finish()
     put16(static_cast<uint16_t>(options.size()));
-    std::memcpy(buffer_ + size_, options.data(), options.size());
+    // memcpy's source must not be null even for zero bytes (BADVERS passes no options).
+    if (!options.empty()) std::memcpy(buffer_ + size_, options.data(), options.size());
     size_ += options.size();
     ++counts_[static_cast<int>(Section::additional)];
     has_opt_ = true;
