@@ -2,6 +2,7 @@
 #include "server/exchange_summary.hpp"
 
 #include "wire/constants.hpp"
+#include "wire/name.hpp"
 
 namespace meridian::server {
 
@@ -11,17 +12,10 @@ uint16_t read16(const uint8_t* p) {
     return static_cast<uint16_t>(p[0] << 8 | p[1]);
 }
 
-// Skips one name at `at` (labels, ending at the root or a compression pointer); returns the
-// offset after it, or 0 when it runs past `size`. At most 128 labels fit in 255 octets.
+// wire::skip_name with this file's convention: the offset after the name, or 0 when the
+// name is malformed or runs past the message.
 size_t skip_name(const uint8_t* message, size_t size, size_t at) {
-    for (int labels = 0; labels < 128 && at < size; ++labels) {
-        const uint8_t length = message[at];
-        if (length == 0) return at + 1;
-        if ((length & 0xC0) == 0xC0) return at + 2 <= size ? at + 2 : 0;
-        if (length & 0xC0) return 0;  // reserved label types (RFC 6891 §5)
-        at += 1 + length;
-    }
-    return 0;
+    return wire::skip_name({message, size}, at) ? at : 0;
 }
 
 // Looks for the OPT record among the first few additional records after the question (a

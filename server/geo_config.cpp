@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 
-#include <cctype>
 #include <set>
 
 namespace meridian::server {
@@ -22,11 +21,6 @@ const toml::array* array_of_tables(TomlReader& reader, const toml::key& key, con
         return nullptr;
     }
     return array;
-}
-
-std::string upper(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return text;
 }
 
 // "subdivisions.0.iso_code" -> {"subdivisions", "0", "iso_code"}, as MMDB_aget_value takes it.
@@ -94,9 +88,9 @@ void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip
                 reader.error(place_of(value.source()), "'pools' must not be empty");
         } else if (name == "country" || name == "subdivision" || name == "continent") {
             has_location = true;
+            // Codes are checked as written; complete_location() upper-cases them below.
             auto code = reader.read_string(key, value);
             if (!code) continue;
-            *code = upper(*code);
             if (name == "country") {
                 if (code->size() != 2 || geoip::continent_of_country(*code).empty())
                     reader.error(place_of(value.source()),

@@ -2,101 +2,16 @@
 // TC, dropped), sums over workers, and no allocation while recording.
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
 #include "server/exchange_summary.hpp"
 #include "server/metrics.hpp"
 #include "support/answer_fixture.hpp"
+#include "support/counting_allocator.hpp"
 
 using meridian::server::ExchangeSummary;
 using meridian::server::summarize_exchange;
 using meridian::server::TrafficCounters;
 using meridian::server::WorkerCounters;
 using namespace meridian::testing;
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<size_t> allocations{0};
-}  // namespace
-
-// Our operator new is malloc, so free in operator delete matches; GCC sees only the
-// new/free pair once both are inlined here and warns falsely.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-// Replacing the global allocation functions observes every heap allocation in this binary;
-// they count only while a test arms them (as tests/zones/test_no_allocation.cpp does).
-void* operator new(size_t size) {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t size) {
-    return operator new(size);
-}
-void* operator new(size_t size, std::align_val_t alignment) {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-    const size_t align = static_cast<size_t>(alignment);
-    if (void* p = std::aligned_alloc(align, (size + align - 1) / align * align)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t size, std::align_val_t alignment) {
-    return operator new(size, alignment);
-}
-// The nothrow forms too (std::stable_sort's buffer uses one): every allocation in this binary
-// must come from malloc, since every deallocation here goes to free.
-void* operator new(size_t size, const std::nothrow_t&) noexcept {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-    return std::malloc(size ? size : 1);
-}
-void* operator new[](size_t size, const std::nothrow_t& tag) noexcept {
-    return operator new(size, tag);
-}
-void* operator new(size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-    const size_t align = static_cast<size_t>(alignment);
-    return std::aligned_alloc(align, (size + align - 1) / align * align);
-}
-void* operator new[](size_t size, std::align_val_t alignment, const std::nothrow_t& tag) noexcept {
-    return operator new(size, alignment, tag);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
 
 namespace {
 

@@ -2,45 +2,10 @@
 // for every kind of answer, must see zero allocations.
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
 #include "support/answer_fixture.hpp"
+#include "support/counting_allocator.hpp"
 #include "support/steered_name.hpp"
 #include "wire/name.hpp"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<size_t> allocations{0};
-}  // namespace
-
-// Our operator new is malloc, so free in operator delete matches; GCC sees only the
-// new/free pair once both are inlined here and warns falsely.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-// Replacing the global allocation functions is the standard way to observe every heap
-// allocation in this test binary; they count only while a test arms them.
-void* operator new(size_t size) {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t size) {
-    return operator new(size);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-    std::free(p);
-}
 
 using namespace meridian::testing;
 
