@@ -33,6 +33,15 @@ bool set_option(int fd, int level, int name, std::string& error, const char* wha
     return false;
 }
 
+bool is_wildcard(const ListenAddress& address) {
+    if (address.address.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address.address);
+        return IN6_IS_ADDR_UNSPECIFIED(&v6.sin6_addr);
+    }
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address.address);
+    return v4.sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
 // Everything both transports share: the family's options, SO_REUSEPORT and bind.
 // Each configured address is bound explicitly, never a wildcard standing in for it: the
 // kernel then routes each query to the socket of the address it was sent to, and answers
@@ -58,7 +67,10 @@ Socket open_bound_socket(const ListenAddress& address, int type, std::string& er
                              ? set_option(fd, IPPROTO_IPV6, IPV6_FREEBIND, error, "IPV6_FREEBIND")
                              : set_option(fd, IPPROTO_IP, IP_FREEBIND, error, "IP_FREEBIND");
     if (!is_free) return {};
-    if (type == SOCK_DGRAM) {
+    // A socket bound to one address answers from it; only a wildcard bind needs the
+    // destination of each query (IP_PKTINFO) to answer from the address that was asked.
+    // Specific binds skip it: no control message to fill in and parse per datagram.
+    if (type == SOCK_DGRAM && is_wildcard(address)) {
         const bool ok =
             family == AF_INET6
                 ? set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, error, "IPV6_RECVPKTINFO")

@@ -56,7 +56,7 @@ size_t write_source_address(const msghdr& received, uint8_t* control) {
 
 UdpBatch::UdpBatch(uint16_t udp_payload)
     : answer_size(udp_payload),
-      queries(new uint8_t[kSize * kMaxDatagram]),
+      queries(new uint8_t[kSize * kQueryStride]),
       answers(new uint8_t[kSize * udp_payload]) {
     std::memset(received, 0, sizeof received);
     std::memset(sent, 0, sizeof sent);

@@ -20,7 +20,12 @@ namespace meridian::server {
 // allocates.
 struct UdpBatch {
     static constexpr size_t kSize = 32;
-    static constexpr size_t kMaxDatagram = 65535;
+    // A DNS query is a few hundred bytes; one larger than this (MSG_TRUNC) is dropped as
+    // malformed. A 64 KiB buffer per datagram would spread a batch over 2 MiB and put every
+    // query at the same cache-set offset.
+    static constexpr size_t kMaxDatagram = 4096;
+    // Buffer stride: a cache line past a page, so consecutive queries do not alias.
+    static constexpr size_t kQueryStride = kMaxDatagram + 64;
     // Room for one IP_PKTINFO or IPV6_PKTINFO control message.
     static constexpr size_t kControlSize = CMSG_SPACE(sizeof(in6_pktinfo)) >
                                                    CMSG_SPACE(sizeof(in_pktinfo))
@@ -29,11 +34,11 @@ struct UdpBatch {
 
     explicit UdpBatch(uint16_t udp_payload);
 
-    uint8_t* query(size_t i) { return queries.get() + i * kMaxDatagram; }
+    uint8_t* query(size_t i) { return queries.get() + i * kQueryStride; }
     uint8_t* answer(size_t i) { return answers.get() + i * answer_size; }
 
     size_t answer_size;  // RFC 6891: our UDP answers never exceed the configured payload
-    std::unique_ptr<uint8_t[]> queries;  // kSize x 65535
+    std::unique_ptr<uint8_t[]> queries;  // kSize x kQueryStride
     std::unique_ptr<uint8_t[]> answers;  // kSize x answer_size
     mmsghdr received[kSize];
     iovec received_iov[kSize];

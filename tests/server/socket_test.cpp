@@ -50,7 +50,8 @@ TEST_CASE("udp_socket_pair_shares_a_port_with_so_reuseport") {
     Socket first = open_udp_socket(any_port(AF_INET), error);
     REQUIRE_MESSAGE(first.is_open(), error);
     CHECK(option(first.fd(), SOL_SOCKET, SO_REUSEPORT) == 1);
-    CHECK(option(first.fd(), IPPROTO_IP, IP_PKTINFO) == 1);
+    // Bound to one address, the socket answers from it: no per-datagram packet info.
+    CHECK(option(first.fd(), IPPROTO_IP, IP_PKTINFO) == 0);
     // A second bind to the same address succeeds only because both sockets have SO_REUSEPORT.
     Socket second = open_udp_socket(bound_address(first.fd()), error);
     REQUIRE_MESSAGE(second.is_open(), error);
@@ -68,7 +69,7 @@ TEST_CASE("tcp_listener_pair_shares_a_port_with_so_reuseport") {
     CHECK(option(second.fd(), SOL_SOCKET, SO_REUSEPORT) == 1);
 }
 
-TEST_CASE("ipv6_sockets_are_v6_only_with_packet_info") {
+TEST_CASE("ipv6_sockets_are_v6_only") {
     std::string error;
     Socket udp = open_udp_socket(any_port(AF_INET6), error);
     if (!udp.is_open()) {
@@ -76,10 +77,24 @@ TEST_CASE("ipv6_sockets_are_v6_only_with_packet_info") {
         return;
     }
     CHECK(option(udp.fd(), IPPROTO_IPV6, IPV6_V6ONLY) == 1);
-    CHECK(option(udp.fd(), IPPROTO_IPV6, IPV6_RECVPKTINFO) == 1);
+    CHECK(option(udp.fd(), IPPROTO_IPV6, IPV6_RECVPKTINFO) == 0);
     Socket tcp = open_tcp_listener(any_port(AF_INET6), 16, error);
     REQUIRE_MESSAGE(tcp.is_open(), error);
     CHECK(option(tcp.fd(), IPPROTO_IPV6, IPV6_V6ONLY) == 1);
+}
+
+TEST_CASE("only_wildcard_udp_binds_ask_for_each_query_destination") {
+    // A wildcard socket must learn where each query went to answer from that address.
+    std::string error;
+    ListenAddress any4 = *parse_listen_address("0.0.0.0:1");
+    reinterpret_cast<sockaddr_in&>(any4.address).sin_port = 0;
+    Socket udp4 = open_udp_socket(any4, error);
+    REQUIRE_MESSAGE(udp4.is_open(), error);
+    CHECK(option(udp4.fd(), IPPROTO_IP, IP_PKTINFO) == 1);
+    ListenAddress any6 = *parse_listen_address("[::]:1");
+    reinterpret_cast<sockaddr_in6&>(any6.address).sin6_port = 0;
+    Socket udp6 = open_udp_socket(any6, error);
+    if (udp6.is_open()) CHECK(option(udp6.fd(), IPPROTO_IPV6, IPV6_RECVPKTINFO) == 1);
 }
 
 TEST_CASE("address_not_on_any_interface_binds_with_freebind") {
