@@ -1,11 +1,13 @@
-"""The anycast lab: BGP anycast failover between two Meridian PoPs, in network namespaces this
-test creates (a client, a router, PoP A and PoP B), run as root.
+"""The anycast lab: BGP anycast failover between Meridian PoPs, in network namespaces this test
+creates (a client, a router, PoPs A, B and C), run as root.
 
 Each PoP runs Meridian on 198.51.100.53 (on its lo) with a fleet base config plus its own PoP
-file, BIRD 2 with deploy/bird/bird.conf (its defines set for the PoP) and
+file. A and B run BIRD 2 with deploy/bird/bird.conf (its defines set for the PoP) and
 deploy/bird/meridian-anycast.conf, and deploy/bgp/meridian-bgp-health polling the PoP's
-/health and toggling BIRD's static protocol. The router's BIRD learns the /32 from both and
-installs the best path; PoP B prepends its AS, so A is preferred. The test shows:
+/health and toggling BIRD's static protocol; C runs ExaBGP with deploy/exabgp/exabgp.conf,
+whose API process is the same watcher. The router's BIRD learns the /32 from all three and
+installs the best path: A's, then B's (it prepends its AS twice), then C's (longer still).
+The test shows:
 
   - the client's queries reach PoP A (NSID, CHAOS id.server), and the `local`-mode name
     answers with A's pool;
@@ -17,7 +19,9 @@ installs the best path; PoP B prepends its AS, so A is preferred. The test shows
     a bound, and the unanswered queries are counted;
   - a hung PoP (A restarted, then its processes stopped with SIGSTOP): the router keeps the
     route until the BGP hold time runs out; the client reaches B within that bound, and the
-    queries lost meanwhile are counted.
+    queries lost meanwhile are counted;
+  - with A gone, `meridian ctl drain` at B moves the client to C, announced by ExaBGP, with no
+    unanswered query.
 
 A probe sends SOA queries at a fixed rate through each switch; the failover time and the
 unanswered count are printed. Everything is torn down at the end, also on failure.
@@ -53,13 +57,19 @@ KILL_BOUND = 2.0         # ... after A's processes die (their BGP session closes
 HOLD_TIME = 3            # the lab's BGP hold time (BIRD's minimum)
 HANG_BOUND = HOLD_TIME + 1.5   # ... after A hangs (the router waits out the hold time)
 
-# Each PoP: its namespace, its /30 to the router (router side, PoP side), AS, pool, prepend.
+# Each PoP: its /30 to the router (router side, PoP side), AS, pool, and BGP speaker with its
+# AS path length: A is preferred, B its backup (BIRD, prepending twice), C the last resort
+# (ExaBGP with deploy/exabgp/exabgp.conf, a longer path given to the watcher).
 POPS = {
     "a": {"identity": "pop-a", "router_ip": "192.0.2.5", "ip": "192.0.2.6", "as": 64501,
-          "pool": "fra", "pool_address": "203.0.113.10", "prepend": 0},
+          "pool": "fra", "pool_address": "203.0.113.10", "speaker": "bird", "prepend": 0},
     "b": {"identity": "pop-b", "router_ip": "192.0.2.9", "ip": "192.0.2.10", "as": 64502,
-          "pool": "ams", "pool_address": "203.0.113.20", "prepend": 2},
+          "pool": "ams", "pool_address": "203.0.113.20", "speaker": "bird", "prepend": 2},
+    "c": {"identity": "pop-c", "router_ip": "192.0.2.13", "ip": "192.0.2.14", "as": 64503,
+          "pool": "sin", "pool_address": "203.0.113.30", "speaker": "exabgp",
+          "as_path": "as-path [ 64503 64503 64503 64503 ]"},
 }
+ALL_ROUTES = sorted(POPS)
 CLIENT_IP, CLIENT_GATEWAY = "192.0.2.2", "192.0.2.1"
 
 
@@ -159,7 +169,7 @@ def wait_for(condition, timeout, step=0.1):
 # The network: client -- router -- PoP A / PoP B, all /30s inside 192.0.2.0/24
 
 def build_network(lab):
-    for role in ("client", "router", "pop-a", "pop-b"):
+    for role in ("client", "router", *(f"pop-{key}" for key in POPS)):
         namespace = lab.ns(role)
         ip("netns", "add", namespace)
         lab.namespaces.append(namespace)
@@ -281,10 +291,11 @@ def birdc(socket_path, *words):
 
 
 def router_routes(lab):
-    """The PoPs the router's BIRD has a route to the anycast address from, best first."""
+    """The PoPs the router's BIRD has a route to the anycast address from: the best one
+    first, then the others by name."""
     text = birdc(lab.folder / "bird-router.ctl", "show", "route", f"{ANYCAST}/32")
     routes = re.findall(r"\[pop_(\w) [^\]]*\]\s*(\*?)", text)
-    return sorted((key for key, _ in routes), key=lambda k: dict(routes)[k] != "*")
+    return sorted((key for key, _ in routes), key=lambda k: (dict(routes)[k] != "*", k))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,6 +362,41 @@ def start_watcher(lab, key):
         "--birdc", BIRDC, "--bird-socket", lab.folder / f"bird-{key}.ctl"])
 
 
+def replace_once(text, old, new, source):
+    if text.count(old) != 1:
+        raise RuntimeError(f"{source} no longer has `{old}` to set for the lab")
+    return text.replace(old, new)
+
+
+def start_exabgp(lab, key):
+    """ExaBGP with deploy/exabgp/exabgp.conf, its addresses set for the PoP; its API process
+    is the shipped watcher, polling the PoP's /health."""
+    pop = POPS[key]
+    source = "deploy/exabgp/exabgp.conf"
+    text = (DEPLOY / "exabgp" / "exabgp.conf").read_text()
+    text = replace_once(
+        text, "run /usr/local/lib/meridian/meridian-bgp-health --url http://127.0.0.1:8053/health",
+        f"run {DEPLOY / 'bgp' / 'meridian-bgp-health'} --url http://{pop['ip']}:8053/health", source)
+    text = replace_once(text, "--exabgp 198.51.100.53/32;",
+                        f"--exabgp {ANYCAST}/32 --interval 0.2 --timeout 0.5 "
+                        f"--attributes \"{pop['as_path']}\";", source)
+    for old, new in (("neighbor 192.0.2.1 {", f"neighbor {pop['router_ip']} {{"),
+                     ("router-id 192.0.2.2;", f"router-id {pop['ip']};"),
+                     ("local-address 192.0.2.2;", f"local-address {pop['ip']};"),
+                     ("local-as 64501;", f"local-as {pop['as']};"),
+                     ("peer-as 64500;", f"peer-as {ROUTER_AS};"),
+                     ("hold-time 9;", f"hold-time {HOLD_TIME};")):
+        text = replace_once(text, old, new, source)
+    config = lab.folder / f"exabgp-{key}.conf"
+    config.write_text(text)
+    environment = ["env", "exabgp_daemon_drop=false", "exabgp_api_cli=false",
+                   "exabgp_log_destination=stdout", "exabgp_daemon_daemonize=false"]
+    checked = in_ns(lab.ns(f"pop-{key}"), *environment, EXABGP, "--test", config, timeout=30)
+    if checked.returncode != 0:
+        raise RuntimeError(f"exabgp --test {config}:\n{checked.stdout}{checked.stderr}")
+    return lab.start(f"exabgp-{key}", lab.ns(f"pop-{key}"), [*environment, EXABGP, config])
+
+
 # ---------------------------------------------------------------------------------------------
 # The client
 
@@ -387,22 +433,23 @@ def finish_probe(lab, duration):
     return json.loads((lab.folder / "probe.json").read_text())["queries"]
 
 
-def summarize_switch(queries, trigger, what):
-    """Failover figures around `trigger` (monotonic time): printed, and returned."""
+def summarize_switch(queries, trigger, what, old="pop-a", new="pop-b"):
+    """Failover figures from `old` to `new` around `trigger` (monotonic time): printed, and
+    returned (first_b: the first answer from `new`; back_to_a: answers from `old` after it)."""
     after = [(sent - trigger, nsid) for sent, nsid in queries if sent >= trigger]
-    first_b = next((offset for offset, nsid in after if nsid == "pop-b"), None)
-    last_a = max((offset for offset, nsid in after if nsid == "pop-a"), default=None)
+    first_b = next((offset for offset, nsid in after if nsid == new), None)
+    last_a = max((offset for offset, nsid in after if nsid == old), default=None)
     unanswered = [sent - trigger for sent, nsid in queries if nsid is None]
-    others = sorted({nsid for _, nsid in queries} - {"pop-a", "pop-b", None})
+    others = sorted({nsid for _, nsid in queries} - {old, new, None})
     back_to_a = [offset for offset, nsid in after
-                 if nsid == "pop-a" and first_b is not None and offset > first_b]
+                 if nsid == old and first_b is not None and offset > first_b]
     summary = {"queries": len(queries), "unanswered": len(unanswered), "first_b": first_b,
                "last_a": last_a, "others": others, "back_to_a": back_to_a,
                "unanswered_at": unanswered}
     failover = "never" if first_b is None else f"{first_b * 1000:.0f} ms"
-    print(f"{what}: failover to pop-b {failover} after the trigger; "
+    print(f"{what}: failover to {new} {failover} after the trigger; "
           f"{len(unanswered)} of {len(queries)} queries unanswered "
-          f"({PROBE_RATE}/s, {PROBE_TIMEOUT:.0f} s timeout); last pop-a answer at "
+          f"({PROBE_RATE}/s, {PROBE_TIMEOUT:.0f} s timeout); last {old} answer at "
           f"{'none' if last_a is None else f'{last_a * 1000:.0f} ms'}", flush=True)
     if unanswered:
         print(f"{what}: the unanswered queries were sent from {unanswered[0] * 1000:+.0f} ms "
@@ -420,17 +467,20 @@ def setup():
         build_network(lab)
         write_meridian_configs(lab)
         start_bird(lab, "router", router_bird_config(lab))
-        for key in POPS:
+        for key, pop in POPS.items():
             start_meridian(lab, key)
-            start_bird(lab, key, pop_bird_config(lab, key))
-            start_watcher(lab, key)
-        # Converged: both PoPs healthy, both routes at the router, A's the best.
-        converged = wait_for(lambda: router_routes(lab) == ["a", "b"], 20, step=0.2)
+            if pop["speaker"] == "bird":
+                start_bird(lab, key, pop_bird_config(lab, key))
+                start_watcher(lab, key)
+            else:
+                start_exabgp(lab, key)
+        # Converged: every PoP healthy, every route at the router, A's the best.
+        converged = wait_for(lambda: router_routes(lab) == ALL_ROUTES, 20, step=0.2)
         if not converged:
+            healths = ", ".join(f"{key.upper()} {health(lab, key)}" for key in POPS)
             raise RuntimeError(
-                f"the router did not learn the route from A and B in 20 s "
-                f"(routes: {router_routes(lab)}; health A {health(lab, 'a')}, B "
-                f"{health(lab, 'b')})\n" + describe(lab))
+                f"the router did not learn the route from every PoP in 20 s "
+                f"(routes: {router_routes(lab)}; /health {healths})\n" + describe(lab))
     except BaseException:
         lab.teardown()
         raise
@@ -468,7 +518,7 @@ def test_local_name_answers_with_pop_a_pool(lab):
 
 
 def back_on_pop_a(lab, timeout):
-    return wait_for(lambda: router_routes(lab) == ["a", "b"] and
+    return wait_for(lambda: router_routes(lab) == ALL_ROUTES and
                     ask(lab, "example.com.", "SOA").get("nsid") == "pop-a", timeout, step=0.2)
 
 
@@ -517,8 +567,8 @@ def test_drain_withdraws_the_route_before_answers_stop(lab):
     expect(not summary["back_to_a"] and not summary["others"], "answers after the switch",
            "pop-b only", summary)
     expect(exit_status == 0, "pop-a's Meridian after drain_seconds", "exit 0", exit_status)
-    expect(router_routes(lab) == ["b"], "the router's routes to the anycast address",
-           "pop-b's alone", router_routes(lab))
+    expect(router_routes(lab) == ["b", "c"], "the router's routes to the anycast address",
+           "pop-b's (best) and pop-c's", router_routes(lab))
     reply = ask(lab, "pop.example.com.", "A")
     expect(reply.get("answers") == [POPS["b"]["pool_address"]], "pop.example.com A after drain",
            f"{POPS['b']['pool_address']} (pool {POPS['b']['pool']}) from pop-b", reply)
@@ -576,6 +626,31 @@ def test_hung_pop_is_left_after_the_hold_time(lab):
            "pop-b only", summary)
 
 
+
+def test_exabgp_pop_takes_over_when_the_last_bird_pop_drains(lab):
+    # A is gone; B serves. Draining B leaves C, whose route ExaBGP announces through the
+    # shipped watcher: the ExaBGP alternative carries traffic, and the drain loses nothing.
+    duration = 2.5
+    start_probe(lab, duration)
+    time.sleep(0.5)
+    trigger = time.monotonic()
+    drained = run_meridian_ctl(lab, "b", "drain")
+    queries = finish_probe(lab, duration)
+    summary = summarize_switch(queries, trigger, "drain of pop-b (ExaBGP at pop-c)",
+                               old="pop-b", new="pop-c")
+    expect(drained.returncode == 0, "meridian ctl drain at pop-b", "exit 0",
+           f"{drained.returncode}: {drained.stdout}{drained.stderr}")
+    expect(summary["first_b"] is not None and summary["first_b"] <= DRAIN_BOUND,
+           "the client reaches pop-c (ExaBGP) after pop-b drains", f"within {DRAIN_BOUND} s",
+           summary["first_b"])
+    expect(summary["unanswered"] == 0 and not summary["back_to_a"] and not summary["others"],
+           "queries through the drain", "all answered, by pop-c once it took over", summary)
+    reply = ask(lab, "pop.example.com.", "A")
+    expect(reply.get("answers") == [POPS["c"]["pool_address"]] and reply.get("nsid") == "pop-c",
+           "pop.example.com A from the client", f"pop-c's pool ({POPS['c']['pool_address']})",
+           reply)
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         skip("the anycast lab needs root: it creates network namespaces, veth links, BIRD "
@@ -584,6 +659,7 @@ if __name__ == "__main__":
     BIRD = require_program("bird")
     BIRDC = require_program("birdc")
     CURL = require_program("curl")
+    EXABGP = require_program("exabgp")
     meridian_binary()
     probe_namespace = f"{TAG}-probe"
     if ip("netns", "add", probe_namespace, check=False).returncode != 0:
