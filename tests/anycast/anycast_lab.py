@@ -127,7 +127,9 @@ class Lab:
         self.torn_down = True
         for name, (process, log) in self.processes.items():
             if process.poll() is None:
-                process.terminate()
+                # SIGINT: Meridian stops at once instead of draining; the others stop as on
+                # SIGTERM. A stopped (SIGSTOP) or stuck process gets SIGKILL below.
+                process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 3
         for name, (process, log) in self.processes.items():
             try:
