@@ -35,6 +35,7 @@ import dns.rcode
 import dns.rdatatype
 
 import geo_scenario
+import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 ORIGIN = "bench.example."
@@ -789,8 +790,10 @@ def parse_args(argv):
                     "answers vs its static ones and vs gdnsd's plugin_geoip.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--scenarios", default="static,geo",
-                   help="comma-separated, from static (the zone's mix on --servers) and geo "
-                        "(steered answers with ECS on --geo-servers, see bench/README.md)")
+                   help="comma-separated, from static (the zone's mix on --servers), geo "
+                        "(steered answers with ECS on --geo-servers) and load (a large zone's "
+                        "start-up time, memory and reloads on --load-servers; see "
+                        "bench/README.md)")
     p.add_argument("--servers", default="meridian,knot,nsd,floor",
                    help="static scenario: comma-separated, from meridian,knot,nsd,gdnsd,floor; "
                         "measured in this order (floor: the kernel's UDP path alone, "
@@ -803,6 +806,14 @@ def parse_args(argv):
                         "scenario (default: ../shared/geoip/real/geo-whois-asn-country.mmdb "
                         "beside the repository, else a synthetic database; 'synthetic' "
                         "asks for that one)")
+    p.add_argument("--load-servers", default="meridian,knot,nsd",
+                   help="load scenario: comma-separated, from meridian,knot,nsd")
+    p.add_argument("--load-names", type=int, default=1000000,
+                   help="load scenario: host names in the large zone")
+    p.add_argument("--load-rate", type=int, default=20000,
+                   help="load scenario: dnsperf -Q during the reload under load")
+    p.add_argument("--load-duration", type=int, default=8,
+                   help="load scenario: least seconds of the dnsperf run around the reload")
     p.add_argument("--names", type=int, default=10000, help="host names in the zone")
     p.add_argument("--queries", type=int, default=100000,
                    help="queries per query file (static mix; geo: as many steered ones)")
@@ -848,6 +859,8 @@ def parse_args(argv):
                     "rounds": 3, "warmup": 1, "max_duration": 4}
         quick = {"names": 1000, "queries": 10000, "rate": 50000, "duration": 2,
                  "rounds": 1, "warmup": 0, "max_duration": 2}
+        defaults["load_names"], quick["load_names"] = 1000000, 100000
+        defaults["load_duration"], quick["load_duration"] = 8, 4
         for key, value in quick.items():
             if getattr(args, key) == defaults[key]:  # explicit options still win
                 setattr(args, key, value)
@@ -858,7 +871,8 @@ def parse_args(argv):
             if x not in allowed:
                 p.error(f"{option}: unknown {x!r} (choose from {', '.join(allowed)})")
         return items
-    args.scenarios = names("--scenarios", args.scenarios, ("static", "geo"))
+    args.scenarios = names("--scenarios", args.scenarios, ("static", "geo", "load"))
+    args.load_servers = names("--load-servers", args.load_servers, ("meridian", "knot", "nsd"))
     args.servers = names("--servers", args.servers, ("meridian", "knot", "nsd", "gdnsd", "floor"))
     args.geo_servers = names("--geo-servers", args.geo_servers, ("meridian", "gdnsd", "floor"))
     if not args.scenarios:
@@ -867,10 +881,12 @@ def parse_args(argv):
         args.servers = []
     if "geo" not in args.scenarios:
         args.geo_servers = []
+    if "load" not in args.scenarios:
+        args.load_servers = []
     if args.names < 1 or args.queries < 1 or args.rounds < 1 or args.duration < 1:
         p.error("--names, --queries, --rounds and --duration must be positive")
     if not args.start_timeout:
-        args.start_timeout = 30 + args.names / 5000
+        args.start_timeout = 30 + max(args.names, args.load_names if args.load_servers else 0) / 5000
     args.mix = parse_mix(args.mix)
     return args
 
@@ -888,7 +904,7 @@ def main(argv):
 
     try:
         return bench(args, work, servers)
-    except (BenchError, geo_scenario.GeoError) as e:
+    except (BenchError, geo_scenario.GeoError, load_scenario.LoadError) as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 1
     finally:
@@ -962,7 +978,29 @@ def start_server(args, s, servers):
     return True
 
 
+def run_load_scenario(args, work, servers):
+    """The load scenario, before the others so its servers have the machine to themselves."""
+    meridian_binary = None
+    if "meridian" in args.load_servers:
+        meridian_binary = Path(args.meridian) if args.meridian else build_meridian(args)
+        meridian_binary = meridian_binary.resolve()
+        args.meridian = str(meridian_binary)  # built once for every scenario
+    kit = sys.modules[__name__]
+    rows, (names, records) = load_scenario.run(args, kit, work, servers, meridian_binary)
+    return lambda: load_scenario.report(args, kit, rows, names, records), rows
+
+
 def bench(args, work, servers):
+    load_report, load_rows = (None, [])
+    if args.load_servers:
+        load_report, load_rows = run_load_scenario(args, work, servers)
+        if not args.servers and not args.geo_servers:
+            load_report()
+            if args.json:
+                Path(args.json).write_text(json.dumps(
+                    {"machine": machine_info(), "load": load_scenario.to_json(load_rows)},
+                    indent=2, default=str) + "\n")
+            return 0
     zone_dir = work / "zones"
     zone_dir.mkdir()
     zone_file = zone_dir / f"{ORIGIN}zone"
@@ -1077,6 +1115,8 @@ def bench(args, work, servers):
     if geo_loads:
         report_geo(args, geo, geo_loads, None if static_loads else warnings)
     report_reproduce(args, servers, loads)
+    if load_report:
+        load_report()
     if args.json:
         def load_json(ld):
             return {"server": ld.server.name, "scenario": ld.scenario, "kind": ld.kind,
@@ -1093,6 +1133,8 @@ def bench(args, work, servers):
             "sanity_warnings": warnings,
             "samples": samples,
         }
+        if load_rows:
+            result["load"] = load_scenario.to_json(load_rows)
         if geo:
             result["geo"] = {"database": geo.database.description,
                              "database_file": str(geo.database.mmdb),
