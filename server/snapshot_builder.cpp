@@ -254,8 +254,9 @@ class SnapshotBuilder {
             const uint32_t ttl_a = ttl_for(policy, wire::type::kA);
             const uint32_t ttl_aaaa = ttl_for(policy, wire::type::kAAAA);
             for (const auto& pool : config_.pools)
-                steered.pools.push_back({zones::RRset{wire::type::kA, ttl_a, pool.ipv4},
-                                         zones::RRset{wire::type::kAAAA, ttl_aaaa, pool.ipv6}});
+                steered.pools.push_back(
+                    {zones::OwnedRRset{wire::type::kA, ttl_a, pool.ipv4},
+                     zones::OwnedRRset{wire::type::kAAAA, ttl_aaaa, pool.ipv6}});
             warn_about_partial_nodata(policy, steered);
             table.add(policy.owner, std::move(steered));
         }

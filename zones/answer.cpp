@@ -15,7 +15,7 @@ namespace {
 using Bytes = std::span<const uint8_t>;
 using wire::Section;
 
-Bytes bytes_of(const std::string& s) {
+Bytes bytes_of(std::string_view s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 std::string_view key_of(Bytes name) {
@@ -67,7 +67,7 @@ Match find_match(const Zone& zone, Bytes name, uint16_t qtype) {
 }
 
 // The target name inside the RDATA of types that point at a host.
-Bytes rdata_target(uint16_t type, const std::string& rdata) {
+Bytes rdata_target(uint16_t type, std::string_view rdata) {
     size_t offset = 0;
     if (type == wire::type::kMX) offset = 2;
     if (type == wire::type::kSRV) offset = 6;
@@ -84,8 +84,11 @@ class AnswerWriter {
     void run();
 
   private:
-    bool write_rrset(Section section, Bytes owner, const RRset& rrset, uint32_t ttl);
-    bool write_rrset(Section section, Bytes owner, const RRset& rrset) {
+    // A zone's RRset or a GeoDNS pool's OwnedRRset.
+    template <typename AnyRRset>
+    bool write_rrset(Section section, Bytes owner, const AnyRRset& rrset, uint32_t ttl);
+    template <typename AnyRRset>
+    bool write_rrset(Section section, Bytes owner, const AnyRRset& rrset) {
         return write_rrset(section, owner, rrset, rrset.ttl);
     }
     void write_negative(uint16_t rcode);
@@ -102,7 +105,8 @@ class AnswerWriter {
     size_t additional_count_ = 0;
 };
 
-bool AnswerWriter::write_rrset(Section section, Bytes owner, const RRset& rrset, uint32_t ttl) {
+template <typename AnyRRset>
+bool AnswerWriter::write_rrset(Section section, Bytes owner, const AnyRRset& rrset, uint32_t ttl) {
     const auto mark = writer_.mark();
     for (const auto& rdata : rrset.rdatas) {
         if (!writer_.add_record(section, owner, rrset.type, wire::klass::kIN, ttl,
@@ -214,7 +218,7 @@ void AnswerWriter::run() {
                 }
                 // RFC 6672 §2.2: replace the DNAME owner's suffix with the DNAME target.
                 const size_t prefix = owner.size() - dname_node.name.size();
-                const std::string& target = dname.rdatas.front();
+                const std::string_view target = dname.rdatas.front();
                 wire::Name& next = synthesized[hops % 2];
                 if (prefix + target.size() > wire::kMaxNameLength) {
                     writer_.set_rcode(6);  // YXDOMAIN, RFC 6672 §2.2
@@ -249,7 +253,7 @@ void AnswerWriter::run() {
         if (steering_ && match.kind == Match::Kind::exact &&
             (qtype == wire::type::kA || qtype == wire::type::kAAAA)) {
             if (const SteeredName* steered = steering_->table.find(node.name)) {
-                if (const RRset* chosen =
+                if (const OwnedRRset* chosen =
                         steer(*steered, qtype, steering_->client, steering_->outcome)) {
                     if (!write_rrset(Section::answer, owner, *chosen)) truncate();
                     return;
@@ -276,7 +280,7 @@ void AnswerWriter::run() {
                 truncate();
                 return;
             }
-            const std::string& target = cname->rdatas.front();
+            const std::string_view target = cname->rdatas.front();
             wire::Name& lower = chain_lower[hops % 2];
             std::memcpy(lower.bytes, target.data(), target.size());
             lower.length = static_cast<uint8_t>(target.size());

@@ -10,10 +10,10 @@ namespace {
 
 // The first pool of the decided preference list with addresses of `qtype`; null means
 // fallback to the zone's own records.
-const RRset* first_usable_pool(const SteeredName& name, geoip::DecisionId decision,
-                               uint16_t qtype) {
+const OwnedRRset* first_usable_pool(const SteeredName& name, geoip::DecisionId decision,
+                                    uint16_t qtype) {
     for (geoip::PoolIndex pool : name.tree.pools(decision)) {
-        const RRset& rrset = name.pools[pool].for_type(qtype);
+        const OwnedRRset& rrset = name.pools[pool].for_type(qtype);
         if (!rrset.rdatas.empty()) return &rrset;
     }
     return nullptr;
@@ -21,8 +21,8 @@ const RRset* first_usable_pool(const SteeredName& name, geoip::DecisionId decisi
 
 }  // namespace
 
-const RRset* steer(const SteeredName& name, uint16_t qtype, const ClientAddress& client,
-                   SteeringOutcome& outcome) {
+const OwnedRRset* steer(const SteeredName& name, uint16_t qtype, const ClientAddress& client,
+                        SteeringOutcome& outcome) {
     if (!name.depends_on_client) {
         // "local": one leaf for every client, so the answer holds for 0.0.0.0/0 (scope 0).
         return first_usable_pool(

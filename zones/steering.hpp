@@ -17,9 +17,9 @@ namespace meridian::zones {
 
 // One pool's answers for one steered name (the policy's TTL is already in them).
 struct PoolAnswers {
-    RRset a;
-    RRset aaaa;
-    const RRset& for_type(uint16_t type) const { return type == 1 ? a : aaaa; }
+    OwnedRRset a;
+    OwnedRRset aaaa;
+    const OwnedRRset& for_type(uint16_t type) const { return type == 1 ? a : aaaa; }
 };
 
 struct SteeredName {
@@ -66,7 +66,7 @@ class SteeringTable {
 // Steers one question at `node_name` for `qtype` (A or AAAA). Returns the RRset to answer
 // with, or null to answer from the zone's own records (unknown location, no rule, or no
 // usable pool with addresses of that type). Records the dependence on the client.
-const RRset* steer(const SteeredName& name, uint16_t qtype, const ClientAddress& client,
-                   SteeringOutcome& outcome);
+const OwnedRRset* steer(const SteeredName& name, uint16_t qtype, const ClientAddress& client,
+                        SteeringOutcome& outcome);
 
 }  // namespace meridian::zones

@@ -2,8 +2,12 @@
 // RFC 2181, RFC 6672) and the empty non-terminals that make RFC 4592 wildcards work.
 #include "zones/zone.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
-#include <map>
+#include <functional>
+#include <new>
+#include <unordered_set>
 
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
@@ -16,7 +20,7 @@ std::span<const uint8_t> as_bytes(std::string_view s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-uint32_t read32(const std::string& s, size_t at) {
+uint32_t read32(std::string_view s, size_t at) {
     return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
            (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
 }
@@ -26,68 +30,161 @@ bool may_accompany_cname(uint16_t type) {
     return type == wire::type::kCNAME || type == wire::type::kRRSIG || type == wire::type::kNSEC;
 }
 
+constexpr size_t kFirstChunk = 64 * 1024;
+constexpr size_t kLargestChunk = 4 * 1024 * 1024;
+
 }  // namespace
 
+// ---------------------------------------------------------------------------------------
+// Arena
+
+Arena::~Arena() {
+    for (const Chunk& chunk : chunks_) munmap(chunk.data, chunk.size);
+}
+
+uint8_t* Arena::allocate(size_t size) {
+    if (size > left_) {
+        // Chunks double up to 4 MiB, so a small zone stays small and a large one needs
+        // few mappings.
+        size_t chunk =
+            chunks_.empty() ? kFirstChunk : std::min(kLargestChunk, chunks_.back().size * 2);
+        if (chunk < size) chunk = (size + 4095) & ~size_t(4095);
+        void* data =
+            mmap(nullptr, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (data == MAP_FAILED) throw std::bad_alloc();
+        chunks_.push_back({static_cast<uint8_t*>(data), chunk});
+        next_ = static_cast<uint8_t*>(data);
+        left_ = chunk;
+    }
+    uint8_t* out = next_;
+    next_ += size;
+    left_ -= size;
+    used_total_ += size;
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// NameIndex
+
+uint32_t NameIndex::hash(std::string_view name) {
+    const size_t h = std::hash<std::string_view>{}(name);
+    return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+void NameIndex::insert(std::string_view name, uint32_t node) {
+    // At most half full, so a miss ends after a probe or two.
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    const uint32_t h = hash(name);
+    size_t i = h & mask_;
+    while (slots_[i].node != kMissing) i = (i + 1) & mask_;
+    slots_[i] = {h, node};
+    ++count_;
+}
+
+void NameIndex::grow() {
+    std::vector<Slot> old = std::move(slots_);
+    const size_t size = old.empty() ? 16 : old.size() * 2;
+    slots_.assign(size, Slot{});
+    mask_ = size - 1;
+    for (const Slot& slot : old) {
+        if (slot.node == kMissing) continue;
+        size_t i = slot.hash & mask_;
+        while (slots_[i].node != kMissing) i = (i + 1) & mask_;
+        slots_[i] = slot;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Zone
+
 uint32_t Zone::serial() const {
-    const std::string& rdata = soa_->rdatas.front();
+    const std::string_view rdata = soa_->rdatas.front();
     return read32(rdata, rdata.size() - 20);
 }
 
 uint32_t Zone::negative_ttl() const {
-    const std::string& rdata = soa_->rdatas.front();
+    const std::string_view rdata = soa_->rdatas.front();
     return std::min(soa_->ttl, read32(rdata, rdata.size() - 4));
 }
 
-ZoneBuilder::ZoneBuilder(std::string origin_wire, std::string source_file)
-    : origin_(std::move(origin_wire)), source_file_(std::move(source_file)) {
-    sources_.push_back(source_file_);
+size_t Zone::memory() const {
+    size_t total = nodes_.capacity() * sizeof(Node) + index_.memory();
+    for (const auto& storage : storage_)
+        total += storage->names.bytes_used() + storage->rdatas.bytes_used() +
+                 storage->rrsets.capacity() * sizeof(RRset);
+    return total;
 }
 
-uint16_t ZoneBuilder::add_source(std::string file) {
-    sources_.push_back(std::move(file));
-    return static_cast<uint16_t>(sources_.size() - 1);
-}
-
-void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl,
-                             std::string rdata, int line, uint16_t source) {
-    records_.push_back({std::string(owner_wire), type, ttl, std::move(rdata), line, source});
-}
-
-namespace {
-
-// Every name between `owner` and the apex exists (RFC 4592 §2.2.2).
-void add_empty_non_terminals(
-    std::unordered_map<std::string, Node, NameHash, std::equal_to<>>& nodes,
-    const std::string& owner, size_t origin_labels) {
-    const auto bytes = as_bytes(owner);
+void Zone::add_empty_node(std::string_view name) {
+    // Every name between `name` and the apex exists (RFC 4592 §2.2.2). The ancestors are
+    // suffixes of `name`, so they need no storage of their own.
+    const auto bytes = as_bytes(name);
     const size_t labels = wire::count_labels(bytes);
-    for (size_t keep = labels - 1; keep > origin_labels; --keep) {
-        const std::string ancestor(owner.substr(wire::suffix_offset(bytes, keep)));
-        auto [it, inserted] = nodes.try_emplace(ancestor);
-        if (!inserted) break;  // its ancestors are already there
-        it->second.name = ancestor;
+    const size_t origin_labels = wire::count_labels(as_bytes(origin_));
+    for (size_t keep = labels; keep > origin_labels; --keep) {
+        const std::string_view ancestor = name.substr(wire::suffix_offset(bytes, keep));
+        if (find_node(ancestor)) {
+            if (keep < labels) break;  // its ancestors are already there
+            continue;
+        }
+        index_.insert(ancestor, static_cast<uint32_t>(nodes_.size()));
+        nodes_.push_back(Node{ancestor, {}});
     }
 }
-
-}  // namespace
 
 std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>& zone,
                                              const std::vector<std::string>& names) {
     bool all_present = true;
     for (const auto& name : names) all_present = all_present && zone->find_node(name);
     if (all_present) return zone;
-    auto copy = std::make_shared<Zone>(*zone);
-    const size_t origin_labels = wire::count_labels(as_bytes(copy->origin_));
+    auto copy = std::make_shared<Zone>(*zone);  // shares the storage, copies nodes and index
+    auto storage = std::make_shared<ZoneStorage>();
     for (const auto& name : names) {
-        auto [it, inserted] = copy->nodes_.try_emplace(name);
-        if (!inserted) continue;
-        it->second.name = name;
-        add_empty_non_terminals(copy->nodes_, name, origin_labels);
+        if (copy->find_node(name)) continue;
+        const auto* stored = storage->names.copy(name);
+        copy->add_empty_node({reinterpret_cast<const char*>(stored), name.size()});
     }
-    // The copied pointers point into the original's nodes.
-    copy->apex_ = &copy->nodes_.find(copy->origin_)->second;
-    copy->soa_ = copy->apex_->find(wire::type::kSOA);
+    copy->storage_.push_back(std::move(storage));
     return copy;
+}
+
+// ---------------------------------------------------------------------------------------
+// ZoneBuilder
+
+ZoneBuilder::ZoneBuilder(std::string origin_wire, std::string source_file)
+    : origin_(std::move(origin_wire)),
+      source_file_(std::move(source_file)),
+      storage_(std::make_shared<ZoneStorage>()) {
+    sources_.push_back(source_file_);
+}
+
+ZoneBuilder::~ZoneBuilder() = default;
+
+uint16_t ZoneBuilder::add_source(std::string file) {
+    sources_.push_back(std::move(file));
+    return static_cast<uint16_t>(sources_.size() - 1);
+}
+
+uint32_t ZoneBuilder::node_for(std::string_view owner_lower) {
+    const uint32_t found = index_.find(owner_lower, [this](uint32_t n) { return names_[n]; });
+    if (found != NameIndex::kMissing) return found;
+    const auto* stored = storage_->names.copy(owner_lower);
+    const std::string_view name(reinterpret_cast<const char*>(stored), owner_lower.size());
+    const auto node = static_cast<uint32_t>(names_.size());
+    names_.push_back(name);
+    index_.insert(name, node);
+    return node;
+}
+
+void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl,
+                             std::string_view rdata, int line, uint16_t source) {
+    uint8_t lower[wire::kMaxNameLength];
+    const size_t length = std::min(owner_wire.size(), size_t(wire::kMaxNameLength));
+    wire::to_lower(as_bytes(owner_wire.substr(0, length)), lower);
+    const uint32_t node = node_for({reinterpret_cast<const char*>(lower), length});
+    const uint8_t* stored = pending_rdata_.copy(rdata);
+    records_.push_back({stored, node, ttl, line, type, source,
+                        static_cast<uint16_t>(std::min(rdata.size(), size_t(65535)))});
 }
 
 std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
@@ -97,102 +194,157 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     const auto origin = as_bytes(origin_);
     const std::string origin_text = wire::to_text(origin);
     bool ok = true;
-    const PendingRecord* current = nullptr;
-    auto file_of = [&](int line) -> const std::string& {
-        return (line > 0 && current) ? sources_[current->source] : source_file_;
-    };
-    auto error = [&](int line, std::string message) {
-        diagnostics.push_back({file_of(line), line, std::move(message), true});
+    auto error = [&](const PendingRecord* at, std::string message) {
+        diagnostics.push_back({at ? sources_[at->source] : source_file_, at ? at->line : 0,
+                               std::move(message), true});
         ok = false;
     };
-    auto warn = [&](int line, std::string message) {
-        diagnostics.push_back({file_of(line), line, std::move(message), false});
+    auto warn = [&](const PendingRecord* at, std::string message) {
+        diagnostics.push_back({at ? sources_[at->source] : source_file_, at ? at->line : 0,
+                               std::move(message), false});
+    };
+    auto rdata_of = [](const PendingRecord& r) {
+        return std::string_view(reinterpret_cast<const char*>(r.rdata), r.rdata_size);
     };
 
-    // Where each (owner, type) was first seen, for TTL and conflict messages.
-    std::map<std::pair<std::string, uint16_t>, const PendingRecord*> first_seen;
-    for (auto& record : records_) {
-        current = &record;
-        const auto owner = as_bytes(record.owner);
-        if (!wire::is_subdomain(owner, origin)) {
-            error(record.line, "'" + wire::to_text(owner) + "' is outside the zone " + origin_text);
-            continue;
-        }
-        if (record.type == wire::type::kSOA && record.owner != origin_) {
-            error(record.line, "SOA record at '" + wire::to_text(owner) +
-                                   "', not at the zone apex " + origin_text);
-            continue;
-        }
-        Node& node = zone->nodes_[record.owner];
-        node.name = record.owner;
-        auto rrset = std::find_if(node.rrsets.begin(), node.rrsets.end(),
-                                  [&](const RRset& r) { return r.type == record.type; });
-        if (rrset == node.rrsets.end()) {
-            node.rrsets.push_back(RRset{record.type, record.ttl, {}});
-            rrset = node.rrsets.end() - 1;
-            first_seen[{record.owner, record.type}] = &record;
-        } else if (rrset->ttl != record.ttl) {
-            // RFC 2181 §5.2: one TTL per RRset; like Knot, keep the first and say so.
-            warn(record.line, "TTL " + std::to_string(record.ttl) + " differs from the RRset's " +
-                                  std::to_string(rrset->ttl) + " (line " +
-                                  std::to_string(first_seen[{record.owner, record.type}]->line) +
-                                  "); using " + std::to_string(rrset->ttl));
-        }
-        // RFC 2181 §5: an RRset holds no duplicate records.
-        if (std::find(rrset->rdatas.begin(), rrset->rdatas.end(), record.rdata) !=
-            rrset->rdatas.end())
-            continue;
-        if (record.type == wire::type::kSOA && !rrset->rdatas.empty()) {
-            error(record.line, "a second SOA record at the zone apex");
-            continue;
-        }
-        if ((record.type == wire::type::kCNAME || record.type == wire::type::kDNAME) &&
-            !rrset->rdatas.empty()) {
-            error(record.line, std::string("a second ") +
-                                   (record.type == wire::type::kCNAME ? "CNAME" : "DNAME") +
-                                   " record at '" + wire::to_text(owner) +
-                                   "' (RFC 2181 §10.1, RFC 6672 §2.4)");
-            continue;
-        }
-        rrset->rdatas.push_back(std::move(record.rdata));
-        ++zone->record_count_;
+    // Records grouped by node (a counting sort, stable, so each node's records keep their
+    // order in the file), then by type in the order the types first appear.
+    const size_t node_total = names_.size();
+    std::vector<uint32_t> first(node_total + 1, 0);
+    for (const auto& record : records_) ++first[record.node + 1];
+    for (size_t n = 0; n < node_total; ++n) first[n + 1] += first[n];
+    std::vector<uint32_t> order(records_.size());
+    {
+        std::vector<uint32_t> next(first.begin(), first.end() - 1);
+        for (uint32_t i = 0; i < records_.size(); ++i) order[next[records_[i].node]++] = i;
     }
+    std::vector<bool> inside(node_total);
+    for (size_t n = 0; n < node_total; ++n)
+        inside[n] = wire::is_subdomain(as_bytes(names_[n]), origin);
+
+    auto& rrsets = storage_->rrsets;
+    rrsets.reserve(records_.size());
+    struct Span {
+        uint32_t begin, count;
+    };
+    std::vector<Span> node_rrsets(node_total, Span{0, 0});
+    std::vector<const PendingRecord*> cname_at(node_total, nullptr);
+    std::vector<const PendingRecord*> group;
+    std::vector<uint16_t> handled;
+    std::vector<std::string_view> kept;
+    std::unordered_set<std::string_view> seen;
+    const std::string_view apex_name = origin_;
+    for (uint32_t n = 0; n < node_total; ++n) {
+        const std::string_view name = names_[n];
+        const uint32_t begin = first[n], end = first[n + 1];
+        node_rrsets[n].begin = static_cast<uint32_t>(rrsets.size());
+        // Each type of this node in first-seen order.
+        handled.clear();
+        for (uint32_t i = begin; i < end; ++i) {
+            const PendingRecord& head = records_[order[i]];
+            if (std::find(handled.begin(), handled.end(), head.type) != handled.end()) continue;
+            handled.push_back(head.type);
+            group.clear();
+            for (uint32_t j = i; j < end; ++j)
+                if (records_[order[j]].type == head.type) group.push_back(&records_[order[j]]);
+
+            kept.clear();
+            seen.clear();
+            size_t octets = 0;
+            for (const PendingRecord* record : group) {
+                if (!inside[n]) {
+                    error(record, "'" + wire::to_text(as_bytes(name)) + "' is outside the zone " +
+                                      origin_text);
+                    continue;
+                }
+                if (record->type == wire::type::kSOA && name != apex_name) {
+                    error(record, "SOA record at '" + wire::to_text(as_bytes(name)) +
+                                      "', not at the zone apex " + origin_text);
+                    continue;
+                }
+                if (record->ttl != head.ttl) {
+                    // RFC 2181 §5.2: one TTL per RRset; like Knot, keep the first and say so.
+                    warn(record, "TTL " + std::to_string(record->ttl) +
+                                     " differs from the RRset's " + std::to_string(head.ttl) +
+                                     " (line " + std::to_string(head.line) + "); using " +
+                                     std::to_string(head.ttl));
+                }
+                // RFC 2181 §5: an RRset holds no duplicate records. Small RRsets are
+                // searched, large ones (thousands of NS or TXT at one name) hashed.
+                const std::string_view rdata = rdata_of(*record);
+                bool duplicate = false;
+                if (kept.size() < 32) {
+                    duplicate = std::find(kept.begin(), kept.end(), rdata) != kept.end();
+                } else {
+                    if (seen.empty()) seen.insert(kept.begin(), kept.end());
+                    duplicate = !seen.insert(rdata).second;
+                }
+                if (duplicate) continue;
+                if (record->type == wire::type::kSOA && !kept.empty()) {
+                    error(record, "a second SOA record at the zone apex");
+                    continue;
+                }
+                if ((record->type == wire::type::kCNAME || record->type == wire::type::kDNAME) &&
+                    !kept.empty()) {
+                    error(record, std::string("a second ") +
+                                      (record->type == wire::type::kCNAME ? "CNAME" : "DNAME") +
+                                      " record at '" + wire::to_text(as_bytes(name)) +
+                                      "' (RFC 2181 §10.1, RFC 6672 §2.4)");
+                    continue;
+                }
+                if (!seen.empty()) seen.insert(rdata);
+                kept.push_back(rdata);
+                octets += rdata.size();
+            }
+            if (kept.empty()) continue;
+            if (head.type == wire::type::kCNAME) cname_at[n] = group.front();
+            uint8_t* out = storage_->rdatas.allocate(RdataList::stored_size(kept.size(), octets));
+            rrsets.push_back(RRset{head.type, head.ttl, RdataList::store(out, kept)});
+            zone->record_count_ += kept.size();
+        }
+        node_rrsets[n].count = static_cast<uint32_t>(rrsets.size()) - node_rrsets[n].begin;
+    }
+    records_.clear();
+    records_.shrink_to_fit();
+    order = {};
 
     // RFC 1034 §3.6.2: a CNAME owner has no other data.
-    for (const auto& [name, node] : zone->nodes_) {
-        const RRset* cname = node.find(wire::type::kCNAME);
-        if (!cname) continue;
-        for (const auto& rrset : node.rrsets) {
-            if (!may_accompany_cname(rrset.type)) {
-                current = first_seen[{name, wire::type::kCNAME}];
-                error(current->line, "'" + wire::to_text(as_bytes(name)) +
-                                         "' has a CNAME and other data (RFC 1034 §3.6.2)");
+    for (uint32_t n = 0; n < node_total; ++n) {
+        if (!cname_at[n]) continue;
+        const Span s = node_rrsets[n];
+        for (uint32_t r = s.begin; r < s.begin + s.count; ++r) {
+            if (!may_accompany_cname(rrsets[r].type)) {
+                error(cname_at[n], "'" + wire::to_text(as_bytes(names_[n])) +
+                                       "' has a CNAME and other data (RFC 1034 §3.6.2)");
                 break;
             }
         }
     }
 
-    current = nullptr;
-    auto apex = zone->nodes_.find(origin_);
-    if (apex == zone->nodes_.end() || !apex->second.find(wire::type::kSOA)) {
-        error(0, "no SOA record at the zone apex " + origin_text);
-        records_.clear();
+    zone->nodes_.reserve(node_total + node_total / 8);
+    for (uint32_t n = 0; n < node_total; ++n) {
+        const Span s = node_rrsets[n];
+        zone->nodes_.push_back(Node{names_[n], {rrsets.data() + s.begin, s.count}});
+    }
+    zone->index_ = std::move(index_);
+    const Node* apex = zone->find_node(origin_);
+    if (!apex || !apex->find(wire::type::kSOA)) {
+        error(nullptr, "no SOA record at the zone apex " + origin_text);
         return nullptr;
     }
-    if (!apex->second.find(wire::type::kNS))
-        warn(0, "no NS records at the zone apex " + origin_text);
+    if (!apex->find(wire::type::kNS))
+        warn(nullptr, "no NS records at the zone apex " + origin_text);
+    if (!ok) return nullptr;
+    zone->apex_ = static_cast<uint32_t>(apex - zone->nodes_.data());
+    zone->soa_ = apex->find(wire::type::kSOA);
 
     // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
-    std::vector<std::string> owners;
-    owners.reserve(zone->nodes_.size());
-    for (const auto& [name, node] : zone->nodes_) owners.push_back(name);
-    const size_t origin_labels = wire::count_labels(origin);
-    for (const auto& owner : owners) add_empty_non_terminals(zone->nodes_, owner, origin_labels);
-
-    records_.clear();
-    if (!ok) return nullptr;
-    zone->apex_ = &zone->nodes_.find(origin_)->second;
-    zone->soa_ = zone->apex_->find(wire::type::kSOA);
+    for (uint32_t n = 0; n < node_total; ++n) {
+        if (!zone->nodes_[n].rrsets.empty()) zone->add_empty_node(names_[n]);
+    }
+    zone->nodes_.shrink_to_fit();
+    zone->storage_.push_back(std::move(storage_));
+    names_ = {};
     return zone;
 }
 

@@ -1,28 +1,153 @@
 // The in-memory model of one authoritative zone: nodes keyed by lowercase wire name, each
 // holding its RRsets in wire form. Built once at load time, then read-only.
+//
+// Built for zones of millions of records: names and RDATA live in a few large arenas (one
+// allocation per chunk, none per record), RRsets are 16-octet views into them, and nodes
+// are found through one open-addressing hash of the full lowercase wire name. A million
+// names with 1.8M records take about 70 octets a record.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "zones/diagnostic.hpp"
 
 namespace meridian::zones {
 
+// Memory handed out in large chunks that never move, so views into it stay valid; freed
+// all at once with the zone. Chunks come from mmap, so a freed zone goes back to the
+// system at once instead of staying in malloc's free lists (a 1M-record zone reloaded
+// would otherwise keep the old copy's pages).
+class Arena {
+  public:
+    Arena() = default;
+    Arena(const Arena&) = delete;
+    Arena& operator=(const Arena&) = delete;
+    ~Arena();
+
+    uint8_t* allocate(size_t size);
+    const uint8_t* copy(std::string_view bytes) {
+        uint8_t* out = allocate(bytes.size());
+        if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+        return out;
+    }
+    size_t bytes_used() const { return used_total_; }
+
+  private:
+    struct Chunk {
+        uint8_t* data;
+        size_t size;
+    };
+    std::vector<Chunk> chunks_;
+    uint8_t* next_ = nullptr;
+    size_t left_ = 0;
+    size_t used_total_ = 0;
+};
+
+// The records of one RRset, back to back in an arena: a 2-octet count, then per record a
+// 2-octet length and the uncompressed wire RDATA (lengths in host order). Iterating yields
+// each record's RDATA as a string_view.
+class RdataList {
+  public:
+    class iterator {
+      public:
+        using value_type = std::string_view;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        iterator(const uint8_t* at, uint16_t left) : at_(at), left_(left) {}
+        std::string_view operator*() const {
+            return {reinterpret_cast<const char*>(at_ + 2), length()};
+        }
+        iterator& operator++() {
+            at_ += 2 + length();
+            --left_;
+            return *this;
+        }
+        iterator operator++(int) {
+            iterator before = *this;
+            ++*this;
+            return before;
+        }
+        bool operator==(const iterator& other) const { return left_ == other.left_; }
+
+      private:
+        uint16_t length() const {
+            uint16_t n;
+            std::memcpy(&n, at_, 2);
+            return n;
+        }
+        const uint8_t* at_ = nullptr;
+        uint16_t left_ = 0;
+    };
+
+    RdataList() = default;
+    explicit RdataList(const uint8_t* stored) : stored_(stored) {}
+
+    size_t size() const {
+        if (!stored_) return 0;
+        uint16_t n;
+        std::memcpy(&n, stored_, 2);
+        return n;
+    }
+    bool empty() const { return size() == 0; }
+    iterator begin() const {
+        return stored_ ? iterator(stored_ + 2, static_cast<uint16_t>(size())) : iterator();
+    }
+    iterator end() const { return iterator(); }
+    std::string_view front() const { return *begin(); }
+    // Walks from the first record: fine for the short RRsets of a zone, not a hot path.
+    std::string_view operator[](size_t i) const {
+        auto it = begin();
+        while (i--) ++it;
+        return *it;
+    }
+    // Octets `count` records with these RDATA lengths take in an arena.
+    static size_t stored_size(size_t count, size_t rdata_octets) {
+        return 2 + 2 * count + rdata_octets;
+    }
+    // Writes the records into `out` (stored_size() octets) and returns the list.
+    template <typename Range>
+    static RdataList store(uint8_t* out, const Range& rdatas) {
+        uint16_t count = 0;
+        uint8_t* at = out + 2;
+        for (const auto& rdata : rdatas) {
+            const auto length = static_cast<uint16_t>(rdata.size());
+            std::memcpy(at, &length, 2);
+            if (length) std::memcpy(at + 2, rdata.data(), length);
+            at += 2 + length;
+            ++count;
+        }
+        std::memcpy(out, &count, 2);
+        return RdataList(out);
+    }
+
+  private:
+    const uint8_t* stored_ = nullptr;
+};
+
 struct RRset {
     uint16_t type = 0;
     uint32_t ttl = 0;
-    std::vector<std::string> rdatas;  // uncompressed wire RDATA, one entry per record
+    RdataList rdatas;  // uncompressed wire RDATA, one entry per record
+};
+
+// An RRset that owns its records: the answers GeoDNS pools give, built at snapshot time
+// from the config rather than read from a zone file.
+struct OwnedRRset {
+    uint16_t type = 0;
+    uint32_t ttl = 0;
+    std::vector<std::string> rdatas;
 };
 
 struct Node {
-    std::string name;  // lowercase wire form
-    std::vector<RRset> rrsets;
+    std::string_view name;  // lowercase wire form
+    std::span<const RRset> rrsets;
 
     const RRset* find(uint16_t type) const {
         for (const auto& rrset : rrsets)
@@ -33,9 +158,51 @@ struct Node {
     bool is_empty_non_terminal() const { return rrsets.empty(); }
 };
 
+// Hashing of lowercase wire names for the small maps keyed by name (zones, steered names).
 struct NameHash {
     using is_transparent = void;
     size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+
+// Open addressing over 32-bit node numbers, keyed by the full lowercase wire name: one hash
+// of the query name, then (nearly always) one probe, and no pointer chasing through
+// buckets. Each slot keeps the name's hash so probes compare names only on a likely match.
+class NameIndex {
+  public:
+    static uint32_t hash(std::string_view name);
+    // The node number stored for `name`, or kMissing. `name_of` gives a node's name.
+    static constexpr uint32_t kMissing = 0xFFFFFFFF;
+    template <typename NameOf>
+    uint32_t find(std::string_view name, NameOf&& name_of) const {
+        if (slots_.empty()) return kMissing;
+        const uint32_t h = hash(name);
+        for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+            const Slot& slot = slots_[i];
+            if (slot.node == kMissing) return kMissing;
+            if (slot.hash == h && name_of(slot.node) == name) return slot.node;
+        }
+    }
+    // Adds `node` for `name` (which must be absent).
+    void insert(std::string_view name, uint32_t node);
+    size_t size() const { return count_; }
+    size_t memory() const { return slots_.capacity() * sizeof(Slot); }
+
+  private:
+    struct Slot {
+        uint32_t hash;
+        uint32_t node = kMissing;
+    };
+    void grow();
+    std::vector<Slot> slots_;
+    size_t mask_ = 0;
+    size_t count_ = 0;
+};
+
+// What a zone's views point into; shared by a zone and the copies with_empty_nodes makes.
+struct ZoneStorage {
+    Arena names;   // owner names, lowercase wire form
+    Arena rdatas;  // RdataLists
+    std::vector<RRset> rrsets;
 };
 
 class Zone {
@@ -44,29 +211,78 @@ class Zone {
     const std::string& origin() const { return origin_; }
     const std::string& source_file() const { return source_file_; }
 
-    // The node with exactly this lowercase wire name, or null.
+    // The node with exactly this lowercase wire name, or null. Allocates nothing.
     const Node* find_node(std::string_view name) const {
-        auto it = nodes_.find(name);
-        return it == nodes_.end() ? nullptr : &it->second;
+        const uint32_t i = index_.find(name, [this](uint32_t n) { return nodes_[n].name; });
+        return i == NameIndex::kMissing ? nullptr : &nodes_[i];
     }
-    const Node& apex() const { return *apex_; }
+    const Node& apex() const { return nodes_[apex_]; }
     const RRset& soa() const { return *soa_; }
     uint32_t serial() const;
     // RFC 2308 §5: the TTL of negative answers is min(SOA TTL, SOA MINIMUM).
     uint32_t negative_ttl() const;
     size_t node_count() const { return nodes_.size(); }
-    // Every node, in no particular order (zone transfers, checks; not the query path).
-    const auto& nodes() const { return nodes_; }
     size_t record_count() const { return record_count_; }
+    // Octets the zone's data takes (arenas, RRsets, nodes, index), for logs and tests.
+    size_t memory() const;
+
+    // Every node, in the order their names first appeared (zone transfers, checks; not the
+    // query path). Iterating yields {first: name, second: node}, like a map's entries.
+    class NodeRange {
+      public:
+        struct Entry {
+            std::string_view first;
+            const Node& second;
+        };
+        class iterator {
+          public:
+            using value_type = Entry;
+            using difference_type = std::ptrdiff_t;
+            struct Arrow {
+                Entry entry;
+                const Entry* operator->() const { return &entry; }
+            };
+            iterator() = default;
+            explicit iterator(const Node* at) : at_(at) {}
+            Entry operator*() const { return {at_->name, *at_}; }
+            Arrow operator->() const { return {**this}; }
+            iterator& operator++() {
+                ++at_;
+                return *this;
+            }
+            iterator operator++(int) {
+                iterator before = *this;
+                ++at_;
+                return before;
+            }
+            bool operator==(const iterator& other) const { return at_ == other.at_; }
+
+          private:
+            const Node* at_ = nullptr;
+        };
+        explicit NodeRange(std::span<const Node> nodes) : nodes_(nodes) {}
+        iterator begin() const { return iterator(nodes_.data()); }
+        iterator end() const { return iterator(nodes_.data() + nodes_.size()); }
+        size_t size() const { return nodes_.size(); }
+
+      private:
+        std::span<const Node> nodes_;
+    };
+    NodeRange nodes() const { return NodeRange(nodes_); }
 
   private:
     friend class ZoneBuilder;
     friend std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>&,
                                                         const std::vector<std::string>&);
+    // Adds `name` (owned by one of storage_) and its missing ancestors as empty nodes.
+    void add_empty_node(std::string_view name);
+
     std::string origin_;
     std::string source_file_;
-    std::unordered_map<std::string, Node, NameHash, std::equal_to<>> nodes_;
-    const Node* apex_ = nullptr;
+    std::vector<std::shared_ptr<const ZoneStorage>> storage_;
+    std::vector<Node> nodes_;
+    NameIndex index_;
+    uint32_t apex_ = 0;
     const RRset* soa_ = nullptr;
     size_t record_count_ = 0;
 };
@@ -82,13 +298,15 @@ std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>& 
 class ZoneBuilder {
   public:
     ZoneBuilder(std::string origin_wire, std::string source_file);
+    ~ZoneBuilder();
 
     // Registers a further file (an $INCLUDE) for diagnostics; returns its index.
     uint16_t add_source(std::string file);
 
     // `line` in source file `source` is where the record was read, for diagnostics.
-    void add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl, std::string rdata,
-                    int line, uint16_t source = 0);
+    // `owner_wire` is lowercased here.
+    void add_record(std::string_view owner_wire, uint16_t type, uint32_t ttl,
+                    std::string_view rdata, int line, uint16_t source = 0);
 
     // Checks RFC rules (SOA at the apex, CNAME alone at its node, one CNAME/DNAME, records
     // inside the zone) and adds the empty non-terminals. Returns null on any error.
@@ -96,16 +314,23 @@ class ZoneBuilder {
 
   private:
     struct PendingRecord {
-        std::string owner;
-        uint16_t type;
+        const uint8_t* rdata;  // in pending_rdata_
+        uint32_t node;
         uint32_t ttl;
-        std::string rdata;
-        int line;
+        int32_t line;
+        uint16_t type;
         uint16_t source;
+        uint16_t rdata_size;
     };
+    uint32_t node_for(std::string_view owner_lower);
+
     std::string origin_;
     std::string source_file_;
     std::vector<std::string> sources_;  // [0] is source_file_
+    std::shared_ptr<ZoneStorage> storage_;
+    std::vector<std::string_view> names_;  // by node number, in storage_->names
+    NameIndex index_;
+    Arena pending_rdata_;
     std::vector<PendingRecord> records_;
 };
 

@@ -21,8 +21,9 @@ inline geoip::Prefix prefix(const char* text) {
     return *parsed;
 }
 
-inline zones::RRset address_rrset(uint16_t type, std::initializer_list<const char*> addresses) {
-    zones::RRset rrset{type, 30, {}};
+inline zones::OwnedRRset address_rrset(uint16_t type,
+                                       std::initializer_list<const char*> addresses) {
+    zones::OwnedRRset rrset{type, 30, {}};
     for (const char* text : addresses) {
         uint8_t bytes[16];
         const int family = type == 1 ? AF_INET : AF_INET6;
