@@ -115,13 +115,13 @@ size_t Zone::memory() const {
     return total;
 }
 
-void Zone::add_empty_node(std::string_view name) {
+void Zone::add_empty_node(std::string_view name, bool exists) {
     // Every name between `name` and the apex exists (RFC 4592 §2.2.2). The ancestors are
     // suffixes of `name`, so they need no storage of their own.
     const auto bytes = as_bytes(name);
     const size_t labels = wire::count_labels(bytes);
     const size_t origin_labels = wire::count_labels(as_bytes(origin_));
-    for (size_t keep = labels; keep > origin_labels; --keep) {
+    for (size_t keep = exists ? labels - 1 : labels; keep > origin_labels; --keep) {
         const std::string_view ancestor = name.substr(wire::suffix_offset(bytes, keep));
         if (find_node(ancestor)) {
             if (keep < labels) break;  // its ancestors are already there
@@ -142,7 +142,7 @@ std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>& 
     for (const auto& name : names) {
         if (copy->find_node(name)) continue;
         const auto* stored = storage->names.copy(name);
-        copy->add_empty_node({reinterpret_cast<const char*>(stored), name.size()});
+        copy->add_empty_node({reinterpret_cast<const char*>(stored), name.size()}, false);
     }
     copy->storage_.push_back(std::move(storage));
     return copy;
@@ -166,6 +166,13 @@ uint16_t ZoneBuilder::add_source(std::string file) {
 }
 
 uint32_t ZoneBuilder::node_for(std::string_view owner_lower) {
+    // Master files list a name's records together: most records need no lookup at all.
+    if (!names_.empty() && names_[last_node_] == owner_lower) return last_node_;
+    last_node_ = find_or_add_node(owner_lower);
+    return last_node_;
+}
+
+uint32_t ZoneBuilder::find_or_add_node(std::string_view owner_lower) {
     const uint32_t found = index_.find(owner_lower, [this](uint32_t n) { return names_[n]; });
     if (found != NameIndex::kMissing) return found;
     const auto* stored = storage_->names.copy(owner_lower);
@@ -340,7 +347,7 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
 
     // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
     for (uint32_t n = 0; n < node_total; ++n) {
-        if (!zone->nodes_[n].rrsets.empty()) zone->add_empty_node(names_[n]);
+        if (!zone->nodes_[n].rrsets.empty()) zone->add_empty_node(names_[n], true);
     }
     zone->nodes_.shrink_to_fit();
     zone->storage_.push_back(std::move(storage_));

@@ -274,8 +274,9 @@ class Zone {
     friend class ZoneBuilder;
     friend std::shared_ptr<const Zone> with_empty_nodes(const std::shared_ptr<const Zone>&,
                                                         const std::vector<std::string>&);
-    // Adds `name` (owned by one of storage_) and its missing ancestors as empty nodes.
-    void add_empty_node(std::string_view name);
+    // Adds `name` (owned by one of storage_) unless it `exists`, and its missing ancestors,
+    // as empty nodes.
+    void add_empty_node(std::string_view name, bool exists);
 
     std::string origin_;
     std::string source_file_;
@@ -300,6 +301,9 @@ class ZoneBuilder {
     ZoneBuilder(std::string origin_wire, std::string source_file);
     ~ZoneBuilder();
 
+    // For a loader that learns the origin while reading (from $ORIGIN or the SOA owner).
+    void set_origin(std::string origin_wire) { origin_ = std::move(origin_wire); }
+
     // Registers a further file (an $INCLUDE) for diagnostics; returns its index.
     uint16_t add_source(std::string file);
 
@@ -323,6 +327,7 @@ class ZoneBuilder {
         uint16_t rdata_size;
     };
     uint32_t node_for(std::string_view owner_lower);
+    uint32_t find_or_add_node(std::string_view owner_lower);
 
     std::string origin_;
     std::string source_file_;
@@ -330,6 +335,7 @@ class ZoneBuilder {
     std::shared_ptr<ZoneStorage> storage_;
     std::vector<std::string_view> names_;  // by node number, in storage_->names
     NameIndex index_;
+    uint32_t last_node_ = 0;
     Arena pending_rdata_;
     std::vector<PendingRecord> records_;
 };

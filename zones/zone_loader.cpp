@@ -1,18 +1,21 @@
 // Reading an RFC 1035 master file. We split the file into entries ourselves (parentheses,
 // quotes, comments, directives, $INCLUDE) because ldns 1.8 skips $INCLUDE and reports only
-// the line an entry ends on; ldns then parses each entry's text into wire-form RDATA, which
-// is the part it does well for every record type.
+// the line an entry ends on. The common record types are then parsed straight into the
+// zone's storage (rdata_text.hpp says why); ldns parses every other entry, which is what it
+// does well: every record type, RFC 3597 generic data, every mnemonic.
 #include "zones/zone_loader.hpp"
 
 #include "zones/ldns_include.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
+#include "zones/rdata_text.hpp"
 
 namespace meridian::zones {
 
@@ -21,89 +24,91 @@ namespace {
 constexpr int kMaxIncludeDepth = 10;
 constexpr uint32_t kMaxTtl = 0x7FFFFFFF;  // RFC 2181 §8
 
-struct Entry {
-    std::string text;  // one record or directive, parentheses and comments removed
-    int line;          // where it starts
+// Streams the entries of master-file text (RFC 1035 §5.1): one record or directive at a
+// time, parentheses and comments removed, with the line it starts on. One entry's text is
+// reused for the next, so reading allocates nothing per record.
+class EntryReader {
+  public:
+    explicit EntryReader(std::string_view content) : content_(content) {}
+
+    // The next entry into `text`, its first line into `line`; false at the end or on an
+    // error (unbalanced parentheses, an unterminated quote: see error(), error_line()).
+    bool next(std::string& text, int& line);
+    const std::string& error() const { return error_; }
+    int error_line() const { return error_line_; }
+
+  private:
+    bool fail(int line, std::string message) {
+        error_line_ = line;
+        error_ = std::move(message);
+        return false;
+    }
+    std::string_view content_;
+    size_t i_ = 0;
+    int line_ = 1;
+    int error_line_ = 0;
+    std::string error_;
 };
 
-// Splits master-file text into entries (RFC 1035 §5.1). Returns false on unbalanced
-// parentheses or an unterminated quote, with the line in `error_line`.
-bool split_entries(const std::string& content, std::vector<Entry>& entries, int& error_line,
-                   std::string& error) {
-    int line = 1;
+bool EntryReader::next(std::string& text, int& line) {
+    text.clear();
+    line = line_;
     int depth = 0;
     int depth_line = 0;
     bool in_quotes = false;
     int quote_line = 0;
-    Entry current{{}, 1};
-    auto flush = [&] {
-        if (current.text.find_first_not_of(" \t\r") != std::string::npos)
-            entries.push_back(std::move(current));
-        current = Entry{{}, line};
-    };
-    for (size_t i = 0; i < content.size(); ++i) {
-        const char c = content[i];
-        if (c == '\\' && i + 1 < content.size()) {
-            current.text += c;
-            current.text += content[++i];
-            if (content[i] == '\n') ++line;
+    const auto is_entry = [&] { return text.find_first_not_of(" \t\r") != std::string::npos; };
+    for (; i_ < content_.size(); ++i_) {
+        const char c = content_[i_];
+        if (c == '\\' && i_ + 1 < content_.size()) {
+            text += c;
+            text += content_[++i_];
+            if (content_[i_] == '\n') ++line_;
             continue;
         }
         if (in_quotes) {
             if (c == '"') in_quotes = false;
-            if (c == '\n') {
-                error_line = quote_line;
-                error = "unterminated quoted string";
-                return false;
-            }
-            current.text += c;
+            if (c == '\n') return fail(quote_line, "unterminated quoted string");
+            text += c;
             continue;
         }
         switch (c) {
             case '"':
                 in_quotes = true;
-                quote_line = line;
-                current.text += c;
+                quote_line = line_;
+                text += c;
                 break;
             case ';':
-                while (i + 1 < content.size() && content[i + 1] != '\n') ++i;
+                while (i_ + 1 < content_.size() && content_[i_ + 1] != '\n') ++i_;
                 break;
             case '(':
-                if (depth++ == 0) depth_line = line;
-                current.text += ' ';
+                if (depth++ == 0) depth_line = line_;
+                text += ' ';
                 break;
             case ')':
-                if (--depth < 0) {
-                    error_line = line;
-                    error = "')' without '('";
-                    return false;
-                }
-                current.text += ' ';
+                if (--depth < 0) return fail(line_, "')' without '('");
+                text += ' ';
                 break;
             case '\n':
-                ++line;
+                ++line_;
                 if (depth == 0) {
-                    flush();
+                    if (is_entry()) {
+                        ++i_;
+                        return true;
+                    }
+                    text.clear();
+                    line = line_;
                 } else {
-                    current.text += ' ';
+                    text += ' ';
                 }
                 break;
             default:
-                current.text += c;
+                text += c;
         }
     }
-    if (in_quotes) {
-        error_line = quote_line;
-        error = "unterminated quoted string";
-        return false;
-    }
-    if (depth != 0) {
-        error_line = depth_line;
-        error = "'(' is never closed";
-        return false;
-    }
-    flush();
-    return true;
+    if (in_quotes) return fail(quote_line, "unterminated quoted string");
+    if (depth != 0) return fail(depth_line, "'(' is never closed");
+    return is_entry();
 }
 
 struct RdfDeleter {
@@ -111,43 +116,65 @@ struct RdfDeleter {
 };
 using RdfPtr = std::unique_ptr<ldns_rdf, RdfDeleter>;
 
-RdfPtr copy_rdf(const ldns_rdf* rdf) {
-    return RdfPtr(rdf ? ldns_rdf_clone(rdf) : nullptr);
+std::string lowercase(std::string_view name) {
+    std::string lower(name);
+    wire::to_lower({reinterpret_cast<const uint8_t*>(lower.data()), lower.size()},
+                   reinterpret_cast<uint8_t*>(lower.data()));
+    return lower;
 }
 
-struct ParsedRecord {
-    std::string owner;  // lowercase wire form
-    uint16_t type;
-    uint32_t ttl;
-    std::string rdata;
-    int line;
-    uint16_t source;
-};
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
 
+bool is_forbidden_in_zone(uint16_t type) {
+    return type == wire::type::kOPT || type == wire::type::kTSIG || type == wire::type::kAXFR ||
+           type == wire::type::kIXFR || type == wire::type::kANY;
+}
+
+// Reads master files into a ZoneBuilder. The common record types go through the direct
+// parser (rdata_text.hpp); every entry it does not cover goes to ldns whole, as text.
 class MasterFileReader {
   public:
-    MasterFileReader(Diagnostics& diagnostics) : diagnostics_(diagnostics) {
+    MasterFileReader(Diagnostics& diagnostics, ZoneBuilder& builder, RecordParsing parsing)
+        : diagnostics_(diagnostics), builder_(builder), parsing_(parsing) {
         buffer_ = ldns_buffer_new(4096);
     }
     ~MasterFileReader() { ldns_buffer_free(buffer_); }
 
-    // Reads `file` with the given starting origin; appends records.
-    void read(const std::filesystem::path& file, RdfPtr origin, int depth);
+    // Reads `file` with the given starting origin (wire form, may be empty).
+    void read(const std::filesystem::path& file, std::string origin, int depth);
 
-    std::vector<ParsedRecord> records;
-    std::vector<std::string> sources;  // file names, indexed by ParsedRecord::source
+    std::vector<std::string> sources;  // file names, indexed by the builder's source numbers
     std::string first_origin;          // first $ORIGIN seen, lowercase wire form
+    std::string first_soa_owner;       // lowercase wire form
 
   private:
     void error(uint16_t source, int line, std::string message) {
         diagnostics_.push_back({sources[source], line, std::move(message), true});
     }
+    void read_directive(const std::string& entry, const std::filesystem::path& file,
+                        uint16_t source, int line, std::string& origin, int depth);
+    // The direct path; false when the entry is for ldns.
+    bool read_record_directly(uint16_t source, int line, const std::string& origin);
+    void read_record_with_ldns(uint16_t source, int line, const std::string& origin);
+    void add(uint16_t source, int line, uint16_t type, uint32_t ttl, std::string_view rdata);
 
     Diagnostics& diagnostics_;
+    ZoneBuilder& builder_;
+    RecordParsing parsing_;
     ldns_buffer* buffer_;
     uint32_t default_ttl_ = 3600;
-    bool has_default_ttl_ = false;
-    RdfPtr previous_owner_;
+    std::string previous_owner_;  // wire form, case as written
+    // Reused from one entry to the next.
+    std::string text_;
+    std::string owner_;
+    std::string rdata_;
+    std::string rdata_error_;
+    Token tokens_[512];
 };
 
 std::string first_word(const std::string& text, size_t& pos) {
@@ -161,195 +188,246 @@ std::string first_word(const std::string& text, size_t& pos) {
     return text.substr(start, pos - start);
 }
 
-// A name from a directive, relative to `origin` when not absolute.
-RdfPtr directive_name(const std::string& text, const ldns_rdf* origin) {
-    RdfPtr name(ldns_dname_new_frm_str(text.c_str()));
-    if (!name) return nullptr;
-    if (!ldns_dname_str_absolute(text.c_str())) {
-        if (!origin) return nullptr;
-        if (ldns_dname_cat(name.get(), origin) != LDNS_STATUS_OK) return nullptr;
-    }
-    return name;
-}
-
-std::string lowercase_wire(const ldns_rdf* name) {
-    std::string wire(reinterpret_cast<const char*>(ldns_rdf_data(name)), ldns_rdf_size(name));
-    wire::to_lower({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()},
-                   reinterpret_cast<uint8_t*>(wire.data()));
-    return wire;
-}
-
-void MasterFileReader::read(const std::filesystem::path& file, RdfPtr origin, int depth) {
+void MasterFileReader::read(const std::filesystem::path& file, std::string origin, int depth) {
     sources.push_back(file.string());
-    const auto source = static_cast<uint16_t>(sources.size() - 1);
+    const auto source = sources.size() == 1 ? uint16_t(0) : builder_.add_source(file.string());
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         error(source, 0, "cannot open: " + std::string(std::strerror(errno)));
         return;
     }
-    std::stringstream content;
-    content << in.rdbuf();
+    std::string content;
+    in.seekg(0, std::ios::end);
+    const auto size = in.tellg();
+    in.seekg(0, std::ios::beg);
+    if (size > 0) {
+        content.resize(static_cast<size_t>(size));
+        in.read(content.data(), size);
+        content.resize(static_cast<size_t>(in.gcount()));
+    }
 
-    std::vector<Entry> entries;
-    int error_line = 0;
-    std::string split_error;
-    if (!split_entries(content.str(), entries, error_line, split_error)) {
-        error(source, error_line, split_error);
+    EntryReader entries(content);
+    int line = 0;
+    std::string entry;
+    while (entries.next(entry, line)) {
+        if (entry[0] == '$') {
+            read_directive(entry, file, source, line, origin, depth);
+            continue;
+        }
+        text_.swap(entry);
+        if (parsing_ == RecordParsing::ldns_only || !read_record_directly(source, line, origin))
+            read_record_with_ldns(source, line, origin);
+        text_.swap(entry);
+    }
+    if (!entries.error().empty()) error(source, entries.error_line(), entries.error());
+}
+
+void MasterFileReader::read_directive(const std::string& entry, const std::filesystem::path& file,
+                                      uint16_t source, int line, std::string& origin, int depth) {
+    size_t pos = 0;
+    const std::string directive = first_word(entry, pos);
+    const std::string argument = first_word(entry, pos);
+    if (directive == "$ORIGIN") {
+        std::string name;
+        if (argument.empty() || !append_name(argument, origin, name)) {
+            error(source, line, "bad $ORIGIN '" + argument + "'");
+            return;
+        }
+        origin = std::move(name);
+        if (first_origin.empty()) first_origin = lowercase(origin);
+    } else if (directive == "$TTL") {
+        const char* end = nullptr;
+        const uint32_t ttl = ldns_str2period(argument.c_str(), &end);
+        if (argument.empty() || (end && *end != '\0') || ttl > kMaxTtl) {
+            error(source, line, "bad $TTL '" + argument + "'");
+            return;
+        }
+        default_ttl_ = ttl;
+    } else if (directive == "$INCLUDE") {
+        if (argument.empty()) {
+            error(source, line, "$INCLUDE needs a file name");
+            return;
+        }
+        if (depth >= kMaxIncludeDepth) {
+            error(source, line,
+                  "$INCLUDE nested more than " + std::to_string(kMaxIncludeDepth) + " deep");
+            return;
+        }
+        std::filesystem::path included(argument);
+        if (included.is_relative()) included = file.parent_path() / included;
+        std::string include_origin = origin;
+        const std::string origin_argument = first_word(entry, pos);
+        if (!origin_argument.empty()) {
+            include_origin.clear();
+            if (!append_name(origin_argument, origin, include_origin)) {
+                error(source, line, "bad $INCLUDE origin '" + origin_argument + "'");
+                return;
+            }
+        }
+        // RFC 1035 §5.1: the included file's $ORIGIN does not leak back.
+        read(included, std::move(include_origin), depth + 1);
+    } else {
+        error(source, line, "unsupported directive " + directive);
+    }
+}
+
+void MasterFileReader::read_record_with_ldns(uint16_t source, int line, const std::string& origin) {
+    // A line starting with blank space continues the previous owner (RFC 1035 §5.1).
+    std::string text = text_;
+    if (text[0] == ' ' || text[0] == '\t') {
+        if (previous_owner_.empty()) {
+            error(source, line, "record without an owner name");
+            return;
+        }
+        text = wire::to_text({reinterpret_cast<const uint8_t*>(previous_owner_.data()),
+                              previous_owner_.size()}) +
+               text;
+    }
+    RdfPtr origin_rdf;
+    if (!origin.empty())
+        origin_rdf.reset(
+            ldns_dname_new_frm_data(static_cast<uint16_t>(origin.size()), origin.data()));
+    ldns_rr* rr = nullptr;
+    ldns_rdf* previous = nullptr;
+    const ldns_status status =
+        ldns_rr_new_frm_str(&rr, text.c_str(), default_ttl_, origin_rdf.get(), &previous);
+    if (previous) ldns_rdf_deep_free(previous);
+    if (status != LDNS_STATUS_OK) {
+        error(source, line, ldns_get_errorstr_by_id(status));
+        if (rr) ldns_rr_free(rr);
         return;
     }
-
-    for (auto& entry : entries) {
-        const int line = entry.line;
-        if (entry.text[0] == '$') {
-            size_t pos = 0;
-            const std::string directive = first_word(entry.text, pos);
-            const std::string argument = first_word(entry.text, pos);
-            if (directive == "$ORIGIN") {
-                RdfPtr name = directive_name(argument, origin.get());
-                if (!name) {
-                    error(source, line, "bad $ORIGIN '" + argument + "'");
-                    continue;
-                }
-                origin = std::move(name);
-                if (first_origin.empty()) first_origin = lowercase_wire(origin.get());
-            } else if (directive == "$TTL") {
-                const char* end = nullptr;
-                const uint32_t ttl = ldns_str2period(argument.c_str(), &end);
-                if (argument.empty() || (end && *end != '\0') || ttl > kMaxTtl) {
-                    error(source, line, "bad $TTL '" + argument + "'");
-                    continue;
-                }
-                default_ttl_ = ttl;
-                has_default_ttl_ = true;
-            } else if (directive == "$INCLUDE") {
-                if (argument.empty()) {
-                    error(source, line, "$INCLUDE needs a file name");
-                    continue;
-                }
-                if (depth >= kMaxIncludeDepth) {
-                    error(
-                        source, line,
-                        "$INCLUDE nested more than " + std::to_string(kMaxIncludeDepth) + " deep");
-                    continue;
-                }
-                std::filesystem::path included(argument);
-                if (included.is_relative()) included = file.parent_path() / included;
-                RdfPtr include_origin = copy_rdf(origin.get());
-                const std::string origin_argument = first_word(entry.text, pos);
-                if (!origin_argument.empty()) {
-                    include_origin = directive_name(origin_argument, origin.get());
-                    if (!include_origin) {
-                        error(source, line, "bad $INCLUDE origin '" + origin_argument + "'");
-                        continue;
-                    }
-                }
-                // RFC 1035 §5.1: the included file's $ORIGIN does not leak back.
-                read(included, std::move(include_origin), depth + 1);
-            } else {
-                error(source, line, "unsupported directive " + directive);
-            }
-            continue;
-        }
-
-        // A line starting with blank space continues the previous owner (RFC 1035 §5.1).
-        std::string text = entry.text;
-        if (text[0] == ' ' || text[0] == '\t') {
-            if (!previous_owner_) {
-                error(source, line, "record without an owner name");
-                continue;
-            }
-            char* owner_text = ldns_rdf2str(previous_owner_.get());
-            text = std::string(owner_text) + text;
-            free(owner_text);
-        }
-        ldns_rr* rr = nullptr;
-        ldns_rdf* previous = nullptr;
-        const ldns_status status =
-            ldns_rr_new_frm_str(&rr, text.c_str(), default_ttl_, origin.get(), &previous);
-        if (previous) ldns_rdf_deep_free(previous);
-        if (status != LDNS_STATUS_OK) {
-            error(source, line, ldns_get_errorstr_by_id(status));
-            if (rr) ldns_rr_free(rr);
-            continue;
-        }
-        std::unique_ptr<ldns_rr, decltype(&ldns_rr_free)> record(rr, ldns_rr_free);
-        const ldns_rdf* owner = ldns_rr_owner(rr);
-        if (!ldns_dname_absolute(owner)) {
-            error(source, line, "relative owner name with no $ORIGIN or zone origin");
-            continue;
-        }
-        previous_owner_ = copy_rdf(owner);
-        if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
-            error(source, line, "only class IN is served");
-            continue;
-        }
-        if (ldns_rr_ttl(rr) > kMaxTtl) {
-            error(source, line, "TTL out of range (RFC 2181 §8: at most 2147483647)");
-            continue;
-        }
-        const uint16_t type = static_cast<uint16_t>(ldns_rr_get_type(rr));
-        if (type == wire::type::kOPT || type == wire::type::kTSIG || type == wire::type::kAXFR ||
-            type == wire::type::kIXFR || type == wire::type::kANY) {
-            error(source, line, "type " + std::to_string(type) + " cannot appear in a zone");
-            continue;
-        }
-        ldns_buffer_clear(buffer_);
-        if (ldns_rr_rdata2buffer_wire(buffer_, rr) != LDNS_STATUS_OK) {
-            error(source, line, "cannot encode the record's data");
-            continue;
-        }
-        std::string rdata(reinterpret_cast<const char*>(ldns_buffer_begin(buffer_)),
-                          ldns_buffer_position(buffer_));
-        if (rdata.size() > 65535) {
-            error(source, line, "record data longer than 65535 octets");
-            continue;
-        }
-        records.push_back(
-            {lowercase_wire(owner), type, ldns_rr_ttl(rr), std::move(rdata), line, source});
+    std::unique_ptr<ldns_rr, decltype(&ldns_rr_free)> record(rr, ldns_rr_free);
+    const ldns_rdf* owner = ldns_rr_owner(rr);
+    if (!ldns_dname_absolute(owner)) {
+        error(source, line, "relative owner name with no $ORIGIN or zone origin");
+        return;
     }
+    previous_owner_.assign(reinterpret_cast<const char*>(ldns_rdf_data(owner)),
+                           ldns_rdf_size(owner));
+    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+        error(source, line, "only class IN is served");
+        return;
+    }
+    if (ldns_rr_ttl(rr) > kMaxTtl) {
+        error(source, line, "TTL out of range (RFC 2181 §8: at most 2147483647)");
+        return;
+    }
+    const uint16_t type = static_cast<uint16_t>(ldns_rr_get_type(rr));
+    if (is_forbidden_in_zone(type)) {
+        error(source, line, "type " + std::to_string(type) + " cannot appear in a zone");
+        return;
+    }
+    ldns_buffer_clear(buffer_);
+    if (ldns_rr_rdata2buffer_wire(buffer_, rr) != LDNS_STATUS_OK) {
+        error(source, line, "cannot encode the record's data");
+        return;
+    }
+    if (ldns_buffer_position(buffer_) > 65535) {
+        error(source, line, "record data longer than 65535 octets");
+        return;
+    }
+    add(source, line, type, ldns_rr_ttl(rr),
+        {reinterpret_cast<const char*>(ldns_buffer_begin(buffer_)), ldns_buffer_position(buffer_)});
+}
+
+void MasterFileReader::add(uint16_t source, int line, uint16_t type, uint32_t ttl,
+                           std::string_view rdata) {
+    if (type == wire::type::kSOA && first_soa_owner.empty())
+        first_soa_owner = lowercase(previous_owner_);
+    builder_.add_record(previous_owner_, type, ttl, rdata, line, source);
+}
+
+bool MasterFileReader::read_record_directly(uint16_t source, int line, const std::string& origin) {
+    bool overflow = false;
+    const size_t count = tokenize(text_, tokens_, overflow);
+    if (overflow || count < 2) return false;
+    size_t k = 0;
+    owner_.clear();
+    if (text_[0] == ' ' || text_[0] == '\t') {
+        if (previous_owner_.empty()) return false;
+        owner_ = previous_owner_;
+    } else {
+        if (tokens_[0].is_quoted || !append_name(tokens_[0].text, origin, owner_)) return false;
+        k = 1;
+    }
+    uint32_t ttl = default_ttl_;
+    bool has_ttl = false, has_class = false;
+    while (k < count && !tokens_[k].is_quoted) {
+        const std::string_view word = tokens_[k].text;
+        if (!has_ttl && word[0] >= '0' && word[0] <= '9') {
+            uint64_t value = 0;
+            for (char c : word) {
+                if (c < '0' || c > '9' || value > kMaxTtl) return false;  // units: ldns
+                value = value * 10 + uint64_t(c - '0');
+            }
+            if (value > kMaxTtl) {
+                previous_owner_ = owner_;
+                error(source, line, "TTL out of range (RFC 2181 §8: at most 2147483647)");
+                return true;
+            }
+            ttl = static_cast<uint32_t>(value);
+            has_ttl = true;
+        } else if (!has_class && equals_ignoring_case(word, "IN")) {
+            has_class = true;
+        } else {
+            break;
+        }
+        ++k;
+    }
+    if (k >= count || tokens_[k].is_quoted) return false;
+    const uint16_t type = direct_type(tokens_[k].text);
+    if (type == 0) return false;
+    rdata_.clear();
+    rdata_error_.clear();
+    const std::span<const Token> fields(tokens_ + k + 1, count - k - 1);
+    switch (parse_rdata(type, fields, origin, rdata_, rdata_error_)) {
+        case RdataOutcome::not_handled:
+            return false;
+        case RdataOutcome::failed:
+            error(source, line, rdata_error_);
+            return true;
+        case RdataOutcome::parsed:
+            break;
+    }
+    previous_owner_ = owner_;
+    add(source, line, type, ttl, rdata_);
+    return true;
 }
 
 }  // namespace
 
-ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin) {
+ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin,
+                              RecordParsing parsing) {
     ZoneLoadResult result;
-    RdfPtr origin_rdf;
+    std::string origin_as_given;  // wire form, case as written
     if (!origin.empty()) {
         const std::string text(origin);
-        origin_rdf.reset(ldns_dname_new_frm_str(text.c_str()));
+        RdfPtr origin_rdf(ldns_dname_new_frm_str(text.c_str()));
         if (!origin_rdf || !ldns_dname_str_absolute(text.c_str())) {
             result.diagnostics.push_back(
                 {file.string(), 0, "origin '" + text + "' is not an absolute name", true});
             return result;
         }
+        origin_as_given.assign(reinterpret_cast<const char*>(ldns_rdf_data(origin_rdf.get())),
+                               ldns_rdf_size(origin_rdf.get()));
     }
-    std::string origin_wire = origin_rdf ? lowercase_wire(origin_rdf.get()) : std::string();
 
-    MasterFileReader reader(result.diagnostics);
-    reader.read(file, copy_rdf(origin_rdf.get()), 0);
+    ZoneBuilder builder(lowercase(origin_as_given), file.string());
+    MasterFileReader reader(result.diagnostics, builder, parsing);
+    reader.read(file, origin_as_given, 0);
     result.files = reader.sources;
     if (has_errors(result.diagnostics)) return result;
 
+    std::string origin_wire = lowercase(origin_as_given);
     if (origin_wire.empty()) origin_wire = reader.first_origin;
-    if (origin_wire.empty()) {
-        for (const auto& record : reader.records) {
-            if (record.type == wire::type::kSOA) {
-                origin_wire = record.owner;
-                break;
-            }
-        }
-    }
+    if (origin_wire.empty()) origin_wire = reader.first_soa_owner;
     if (origin_wire.empty()) {
         result.diagnostics.push_back(
             {file.string(), 0, "no origin: set one in the config, by $ORIGIN, or by an SOA", true});
         return result;
     }
-
-    ZoneBuilder builder(origin_wire, reader.sources[0]);
-    for (size_t i = 1; i < reader.sources.size(); ++i) builder.add_source(reader.sources[i]);
-    for (auto& record : reader.records)
-        builder.add_record(record.owner, record.type, record.ttl, std::move(record.rdata),
-                           record.line, record.source);
+    builder.set_origin(origin_wire);
     result.zone = builder.finish(result.diagnostics);
     return result;
 }

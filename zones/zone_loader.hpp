@@ -1,4 +1,4 @@
-// Reading an RFC 1035 master file into a Zone, with ldns parsing each record's text.
+// Reading an RFC 1035 master file into a Zone.
 #pragma once
 
 #include <filesystem>
@@ -18,8 +18,14 @@ struct ZoneLoadResult {
     std::vector<std::string> files;    // every file read: the zone file, then its $INCLUDEs
 };
 
+// How records are parsed: the direct parser for the common types with ldns for the rest
+// (what serving uses), or ldns for everything (the reference the direct parser is tested
+// against).
+enum class RecordParsing { direct_where_possible, ldns_only };
+
 // `origin` may be empty: then the file's first $ORIGIN, else the SOA owner, is used.
 // `$INCLUDE` paths are resolved relative to the including file's folder (as Knot does).
-ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin);
+ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin,
+                              RecordParsing parsing = RecordParsing::direct_where_possible);
 
 }  // namespace meridian::zones
