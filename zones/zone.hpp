@@ -50,6 +50,16 @@ class Arena {
     size_t used_total_ = 0;
 };
 
+// Wire-form octets stored in a zone: a name, or one record's RDATA. A string_view that also
+// converts to std::string, so code that took these as strings (zone transfers, diffs) keeps
+// compiling; the conversion copies, which is fine off the query path.
+struct WireView : std::string_view {
+    WireView() = default;
+    WireView(std::string_view bytes) : std::string_view(bytes) {}
+    WireView(const char* data, size_t size) : std::string_view(data, size) {}
+    operator std::string() const { return std::string(data(), size()); }
+};
+
 // The records of one RRset, back to back in an arena: a 2-octet count, then per record a
 // 2-octet length and the uncompressed wire RDATA (lengths in host order). Iterating yields
 // each record's RDATA as a string_view.
@@ -57,13 +67,11 @@ class RdataList {
   public:
     class iterator {
       public:
-        using value_type = std::string_view;
+        using value_type = WireView;
         using difference_type = std::ptrdiff_t;
         iterator() = default;
         iterator(const uint8_t* at, uint16_t left) : at_(at), left_(left) {}
-        std::string_view operator*() const {
-            return {reinterpret_cast<const char*>(at_ + 2), length()};
-        }
+        WireView operator*() const { return {reinterpret_cast<const char*>(at_ + 2), length()}; }
         iterator& operator++() {
             at_ += 2 + length();
             --left_;
@@ -100,14 +108,17 @@ class RdataList {
         return stored_ ? iterator(stored_ + 2, static_cast<uint16_t>(size())) : iterator();
     }
     iterator end() const { return iterator(); }
-    std::string_view front() const { return *begin(); }
+    WireView front() const { return *begin(); }
     // Walks from the first record: fine for the short RRsets of a zone, not a hot path.
-    std::string_view operator[](size_t i) const {
+    WireView operator[](size_t i) const {
         auto it = begin();
         while (i--) ++it;
         return *it;
     }
     // Octets `count` records with these RDATA lengths take in an arena.
+    // A copy as strings, for code that edits record sets (allocates; never on the query path).
+    operator std::vector<std::string>() const { return {begin(), end()}; }
+
     static size_t stored_size(size_t count, size_t rdata_octets) {
         return 2 + 2 * count + rdata_octets;
     }
@@ -146,7 +157,7 @@ struct OwnedRRset {
 };
 
 struct Node {
-    std::string_view name;  // lowercase wire form
+    WireView name;  // lowercase wire form
     std::span<const RRset> rrsets;
 
     const RRset* find(uint16_t type) const {
@@ -231,7 +242,7 @@ class Zone {
     class NodeRange {
       public:
         struct Entry {
-            std::string_view first;
+            WireView first;
             const Node& second;
         };
         class iterator {
