@@ -2,6 +2,7 @@
 // RFC 2181, RFC 6672) and the empty non-terminals that make RFC 4592 wildcards work.
 #include "zones/zone.hpp"
 
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -39,7 +40,15 @@ constexpr size_t kLargestChunk = 4 * 1024 * 1024;
 // Arena
 
 Arena::~Arena() {
+    release();
+}
+
+void Arena::release() {
     for (const Chunk& chunk : chunks_) munmap(chunk.data, chunk.size);
+    chunks_.clear();
+    next_ = nullptr;
+    left_ = 0;
+    used_total_ = 0;
 }
 
 uint8_t* Arena::allocate(size_t size) {
@@ -352,6 +361,10 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     zone->nodes_.shrink_to_fit();
     zone->storage_.push_back(std::move(storage_));
     names_ = {};
+    pending_rdata_.release();
+    // The pending records and the file text were tens of MB for a large zone; glibc keeps
+    // freed heap below its mmap threshold unless asked to give it back.
+    malloc_trim(0);
     return zone;
 }
 

@@ -32,6 +32,8 @@ class Arena {
     ~Arena();
 
     uint8_t* allocate(size_t size);
+    // Gives every chunk back; views into them become invalid.
+    void release();
     const uint8_t* copy(std::string_view bytes) {
         uint8_t* out = allocate(bytes.size());
         if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
