@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libldns-dev libuv1-dev
-    libmaxminddb-dev libtomlplusplus-dev libmicrohttpd-dev doctest-dev)
+    libmaxminddb-dev libtomlplusplus-dev libmicrohttpd-dev doctest-dev libssl-dev)
 # Real clients and peers the tests drive: kdig/dig, Knot for the answer comparison,
 # dnspython for raw packets, mmdb tools and a writer for GeoIP fixtures, Unbound as an ECS
 # resolver in front of Meridian; BIRD 2 for the anycast lab and the deploy files, with
