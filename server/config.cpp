@@ -15,6 +15,7 @@
 #include "server/control_config.hpp"
 #include "server/geo_config.hpp"
 #include "server/toml_reader.hpp"
+#include "server/tsig_config.hpp"
 #include "wire/name.hpp"
 
 namespace meridian::server {
@@ -46,6 +47,8 @@ class ConfigReader {
                 read_geo_tables(reader_, key, node, config.geo);
             } else if (name == "control") {
                 read_control_table(reader_, key, node, config.control);
+            } else if (name == "tsig") {
+                read_tsig_tables(reader_, key, node, config.tsig_keys);
             } else {
                 // Refusing unknown tables keeps a misspelt config from silently serving.
                 reader_.error(place_of(key.source()), "unknown table '" + std::string(name) + "'");

@@ -15,6 +15,7 @@
 #include "geoip/nets.hpp"
 #include "geoip/policy.hpp"
 #include "server/toml_reader.hpp"
+#include "server/tsig_config.hpp"
 #include "zones/diagnostic.hpp"
 #include "zones/snapshot.hpp"
 
@@ -97,6 +98,14 @@ struct Config {
     GeoipSettings geoip;
     std::vector<PoolEntry> pools;
     std::vector<GeoEntry> geo;
+    std::vector<TsigKeyEntry> tsig_keys;  // [[tsig]]
+
+    // The [[tsig]] keys, for verifying and signing transfers and NOTIFY.
+    tsig::Keyring keyring() const {
+        tsig::Keyring result;
+        for (const auto& entry : tsig_keys) result.add(entry.key);
+        return result;
+    }
 
     std::vector<geoip::Pool> geoip_pools() const {
         std::vector<geoip::Pool> result;
