@@ -347,6 +347,15 @@ Verification StreamVerifier::verify_next(std::span<const uint8_t> message, uint6
     return result;
 }
 
+size_t record_size(const Key& key) {
+    const EVP_MD* digest = digest_of(key.algorithm);
+    const size_t mac = digest ? static_cast<size_t>(EVP_MD_get_size(digest)) : EVP_MAX_MD_SIZE;
+    // owner, type/class/TTL/rdlength, algorithm, time 6, fudge 2, MAC size 2, MAC,
+    // original id 2, error 2, other length 2.
+    return wire::wire_from_text(key.name).size() + 10 + wire::wire_from_text(key.algorithm).size() +
+           16 + mac;
+}
+
 uint64_t current_time() {
     return static_cast<uint64_t>(std::time(nullptr));
 }

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "zones/transfer_policy.hpp"
+
 namespace meridian::server::tsig {
 
 // TSIG error field values (RFC 8945 §3, IANA "DNS RCODEs"); they travel in the TSIG record,
@@ -40,11 +42,9 @@ inline constexpr uint16_t kBadTime = 18;
 // RFC 8945 §10: 300 seconds is the recommended fudge.
 inline constexpr uint16_t kDefaultFudge = 300;
 
-struct Key {
-    std::string name;       // absolute, lowercase: "transfer-key."
-    std::string algorithm;  // the wire algorithm name, absolute: "hmac-sha256."
-    std::string secret;     // base64, as configured
-};
+// name (absolute, lowercase: "transfer-key."), algorithm (wire name: "hmac-sha256."),
+// secret (base64). Defined with the zones' transfer settings, which snapshots carry.
+using Key = zones::TsigKey;
 
 // The wire algorithm name ("hmac-sha256.") for a configured one ("hmac-sha256", any case,
 // trailing dot optional; "hmac-md5" is "hmac-md5.sig-alg.reg.int."), or nullopt when ldns
@@ -61,6 +61,10 @@ std::string canonical_key_name(std::string_view name);
 // The keys this server knows, by name.
 class Keyring {
   public:
+    Keyring() = default;
+    explicit Keyring(const std::vector<Key>& keys) {
+        for (const Key& key : keys) add(key);
+    }
     void add(Key key);  // replaces a key of the same name
     // Case-insensitive; the trailing dot is optional. Null when unknown.
     const Key* find(std::string_view name) const;
@@ -150,6 +154,10 @@ class StreamVerifier {
     std::vector<uint8_t> previous_mac_;
     bool is_first_ = true;
 };
+
+// The size of the TSIG record sign() appends with `key` (no error, no Other Data), so a
+// caller can keep room for it.
+size_t record_size(const Key& key);
 
 // Seconds since the epoch, the `now` the functions above take.
 uint64_t current_time();

@@ -8,6 +8,7 @@
 
 #include "zones/catalog.hpp"
 #include "zones/steering.hpp"
+#include "zones/transfer_policy.hpp"
 
 namespace meridian::zones {
 
@@ -21,6 +22,7 @@ struct Snapshot {
     Catalog catalog;
     SteeringTable steering;  // names with a geo policy; empty when GeoDNS is not configured
     ResponderSettings settings;
+    TransferSettings transfers;  // zone transfers out, NOTIFY and TSIG keys; not the hot path
 };
 
 }  // namespace meridian::zones
