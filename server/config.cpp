@@ -15,6 +15,7 @@
 #include "server/control_config.hpp"
 #include "server/geo_config.hpp"
 #include "server/toml_reader.hpp"
+#include "server/transfer_config.hpp"
 #include "server/tsig_config.hpp"
 #include "wire/name.hpp"
 
@@ -56,6 +57,7 @@ class ConfigReader {
         }
         if (!has_server) reader_.error({}, "missing [server] table");
         if (config.zones.empty()) reader_.warn({}, "no [[zone]] configured");
+        check_transfer_keys(reader_, config);
     }
 
   private:
@@ -147,6 +149,8 @@ class ConfigReader {
                             reader_.error(place_of(zone_node.source()),
                                           "bad zone origin '" + *v + "'");
                     }
+                } else if (read_zone_transfer_key(reader_, zone_key, zone_node, entry)) {
+                    // allow_transfer, notify, ixfr_history
                 } else {
                     reader_.unknown_key(zone_key, "[[zone]]");
                 }

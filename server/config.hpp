@@ -43,6 +43,10 @@ struct ZoneEntry {
     std::filesystem::path file;  // resolved against the config file's folder
     std::string origin;          // may be empty
     ConfigPlace place;           // where the [[zone]] table starts, for diagnostics
+    // Transfers out: allow_transfer, notify, ixfr_history (transfer_config.hpp). The history
+    // itself is left empty here; reloads fill it in.
+    zones::ZoneTransferPolicy transfer;
+    std::vector<std::pair<std::string, ConfigPlace>> transfer_key_places;  // keys it names
 };
 
 // [geoip]: where client locations come from and whose ECS option counts.

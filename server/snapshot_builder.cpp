@@ -58,6 +58,8 @@ class SnapshotBuilder {
 
         compile_policies(placed, snapshot->steering);
         settings(snapshot->settings);
+        for (const auto& entry : config_.tsig_keys) snapshot->transfers.keys.push_back(entry.key);
+        snapshot->transfers.zones = std::move(transfer_policies_);
         context_.database = database_;
         if (has_error_) return nullptr;
         return snapshot;
@@ -107,6 +109,7 @@ class SnapshotBuilder {
                       "duplicate zone origin '" + text_of(loaded.zone->origin()) + "'");
                 continue;
             }
+            transfer_policies_[loaded.zone->origin()] = entry.transfer;
             zones.push_back(std::move(loaded.zone));
         }
         return zones;
@@ -317,6 +320,8 @@ class SnapshotBuilder {
     BuildContext& context_;
     bool has_error_ = false;
     std::shared_ptr<const geoip::Database> database_;
+    // Each zone's transfer settings by origin; reload() adds the IXFR history.
+    std::map<std::string, zones::ZoneTransferPolicy, std::less<>> transfer_policies_;
 };
 
 }  // namespace
