@@ -5,6 +5,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "server/transfer_out.hpp"
+#include "server/tsig.hpp"
 #include "wire/constants.hpp"
 #include "zones/responder.hpp"
 
@@ -23,6 +25,7 @@ void TcpConnection::reset_state() {
     is_writing_ = false;
     is_closing_ = false;
     has_client_finished_ = false;
+    transfer_.reset();
 }
 
 void TcpConnection::accept(uv_stream_t* server) {
@@ -50,6 +53,7 @@ void TcpConnection::accept(uv_stream_t* server) {
 void TcpConnection::close() {
     if (is_closing_) return;
     is_closing_ = true;
+    transfer_.reset();
     // Closing the stream cancels a write in flight (on_written sees UV_ECANCELED before
     // on_closed), so the buffers stay valid until libuv is done with them.
     uv_close(reinterpret_cast<uv_handle_t*>(&stream_), on_closed);
@@ -88,34 +92,47 @@ void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*)
 
 void TcpConnection::answer_complete_queries() {
     if (is_closing_) return;
-    const HeldSnapshot held(pool_.snapshots_);
-    const zones::Snapshot& snapshot = held.get();
-    const zones::QueryOrigin origin{zones::Transport::tcp,
-                                    reinterpret_cast<const sockaddr*>(&client_)};
     size_t consumed = 0;
-    while (input_length_ - consumed >= 2) {
-        const uint8_t* frame = input_.get() + consumed;
-        const size_t length = static_cast<size_t>(frame[0]) << 8 | frame[1];
-        // A zero-length or header-less message cannot be a query, and nothing after it in
-        // the stream can be trusted to be framed correctly: close, as Knot does.
-        if (length < wire::kHeaderSize) {
-            pool_.counters_.record_dropped(zones::Transport::tcp);
-            close();
-            return;
+    {
+        const HeldSnapshot held(pool_.snapshots_);
+        const zones::Snapshot& snapshot = held.get();
+        const zones::QueryOrigin origin{zones::Transport::tcp,
+                                        reinterpret_cast<const sockaddr*>(&client_)};
+        // A transfer in progress goes first: its messages are written as the client reads
+        // them, and the queries pipelined behind it wait their turn.
+        while (write_stream_messages() && input_length_ - consumed >= 2) {
+            const uint8_t* frame = input_.get() + consumed;
+            const size_t length = static_cast<size_t>(frame[0]) << 8 | frame[1];
+            // A zero-length or header-less message cannot be a query, and nothing after it
+            // in the stream can be trusted to be framed correctly: close, as Knot does.
+            if (length < wire::kHeaderSize) {
+                pool_.counters_.record_dropped(zones::Transport::tcp);
+                close();
+                return;
+            }
+            if (input_length_ - consumed < 2 + length) break;      // the rest has not arrived yet
+            if (kOutputCapacity - output_end_ < kMaxFrame) break;  // wait for the client to read
+            uint8_t* answer = output_.get() + output_end_;
+            const std::span<const uint8_t> query{frame + 2, length};
+            zones::Deferral deferred = zones::Deferral::none;
+            size_t answer_length = zones::respond(
+                snapshot, query, {answer + 2, wire::kMaxMessageSize}, origin, &deferred);
+            if (deferred != zones::Deferral::none) {
+                // Transfers and signed messages: the first message now, the rest as the
+                // socket drains. The stream holds its zone version, not the snapshot.
+                transfer_ = answer_deferred(snapshot, query, origin, tsig::current_time());
+                answer_length =
+                    transfer_ ? transfer_->next({answer + 2, wire::kMaxMessageSize}) : 0;
+                if (answer_length == 0) transfer_.reset();
+            }
+            pool_.counters_.record(zones::Transport::tcp, query, {answer + 2, answer_length});
+            if (answer_length > 0) {
+                answer[0] = static_cast<uint8_t>(answer_length >> 8);
+                answer[1] = static_cast<uint8_t>(answer_length);
+                output_end_ += 2 + answer_length;
+            }
+            consumed += 2 + length;
         }
-        if (input_length_ - consumed < 2 + length) break;      // the rest has not arrived yet
-        if (kOutputCapacity - output_end_ < kMaxFrame) break;  // wait for the client to read
-        uint8_t* answer = output_.get() + output_end_;
-        const size_t answer_length = zones::respond(snapshot, {frame + 2, length},
-                                                    {answer + 2, wire::kMaxMessageSize}, origin);
-        pool_.counters_.record(zones::Transport::tcp, {frame + 2, length},
-                               {answer + 2, answer_length});
-        if (answer_length > 0) {
-            answer[0] = static_cast<uint8_t>(answer_length >> 8);
-            answer[1] = static_cast<uint8_t>(answer_length);
-            output_end_ += 2 + answer_length;
-        }
-        consumed += 2 + length;
     }
     if (consumed > 0) {
         // At most one partial frame (or frames waiting for output room) moves, once per read.
@@ -125,7 +142,23 @@ void TcpConnection::answer_complete_queries() {
     start_write();
     if (is_closing_) return;
     update_reading();
-    if (has_client_finished_ && is_flushed()) close();
+    if (has_client_finished_ && !transfer_ && is_flushed()) close();
+}
+
+bool TcpConnection::write_stream_messages() {
+    while (transfer_) {
+        if (kOutputCapacity - output_end_ < kMaxFrame) return false;
+        uint8_t* frame = output_.get() + output_end_;
+        const size_t length = transfer_->next({frame + 2, wire::kMaxMessageSize});
+        if (length == 0) {
+            transfer_.reset();  // done: the zone version it held goes with it
+            break;
+        }
+        frame[0] = static_cast<uint8_t>(length >> 8);
+        frame[1] = static_cast<uint8_t>(length);
+        output_end_ += 2 + length;
+    }
+    return true;
 }
 
 void TcpConnection::start_write() {
@@ -157,8 +190,8 @@ void TcpConnection::on_written(uv_write_t* request, int status) {
 }
 
 void TcpConnection::update_reading() {
-    const bool wants_to_read =
-        !is_closing_ && !has_client_finished_ && kOutputCapacity - output_end_ >= kMaxFrame;
+    const bool wants_to_read = !is_closing_ && !has_client_finished_ && !transfer_ &&
+                               kOutputCapacity - output_end_ >= kMaxFrame;
     auto* stream = reinterpret_cast<uv_stream_t*>(&stream_);
     if (wants_to_read && !is_reading_) {
         if (uv_read_start(stream, on_alloc, on_read) != 0) {

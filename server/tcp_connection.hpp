@@ -12,6 +12,7 @@
 
 #include "server/metrics.hpp"
 #include "server/snapshot_slot.hpp"
+#include "server/transfer_out.hpp"
 
 namespace meridian::server {
 
@@ -47,6 +48,8 @@ class TcpConnection {
 
     void reset_state();
     void answer_complete_queries();
+    // Writes the transfer's next messages while there is room; false when the output is full.
+    bool write_stream_messages();
     void start_write();
     void update_reading();
     void restart_idle_timer();
@@ -74,6 +77,8 @@ class TcpConnection {
     bool is_writing_ = false;
     bool is_closing_ = false;
     bool has_client_finished_ = false;  // EOF read: answer what we have, then close
+    // A multi-message answer (a zone transfer) being written as the client reads it.
+    std::unique_ptr<ResponseStream> transfer_;
 
     // Intrusive list of live connections, so shutdown can close them all.
     TcpConnection* previous_ = nullptr;

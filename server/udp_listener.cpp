@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "server/transfer_out.hpp"
+#include "server/tsig.hpp"
 #include "zones/responder.hpp"
 
 namespace meridian::server {
@@ -112,8 +114,14 @@ void UdpListener::answer_pending_queries() {
             const zones::QueryOrigin origin{zones::Transport::udp,
                                             reinterpret_cast<const sockaddr*>(&batch_.clients[i])};
             const std::span<const uint8_t> question{batch_.query(i), batch_.received[i].msg_len};
-            const size_t length = zones::respond(
-                snapshot, question, {batch_.answer(answers), batch_.answer_size}, origin);
+            const std::span<uint8_t> response{batch_.answer(answers), batch_.answer_size};
+            zones::Deferral deferred = zones::Deferral::none;
+            size_t length = zones::respond(snapshot, question, response, origin, &deferred);
+            if (deferred != zones::Deferral::none) {
+                // IXFR, AXFR or a signed query: one message over UDP, off the plain path.
+                auto stream = answer_deferred(snapshot, question, origin, tsig::current_time());
+                length = stream ? stream->next(response) : 0;
+            }
             counters_.record(zones::Transport::udp, question, {batch_.answer(answers), length});
             if (length == 0) continue;
             msghdr& answer = batch_.sent[answers].msg_hdr;

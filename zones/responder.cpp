@@ -139,7 +139,8 @@ uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const Q
         answer_chaos(query, snapshot.settings, writer);
         return 0;
     }
-    // Zone transfers are not served yet; meta-queries have no zone data behind them.
+    // Zone transfers are answered by the server's transfer path (see Deferral); here, with
+    // no keys or ACLs at hand, they are refused.
     if (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR) {
         writer.set_rcode(wire::rcode::kRefused);
         return 0;
@@ -204,10 +205,23 @@ ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& orig
 }
 
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
-               std::span<uint8_t> response, const QueryOrigin& origin) {
+               std::span<uint8_t> response, const QueryOrigin& origin, Deferral* deferred) {
     wire::Query query;
     const wire::ParseStatus status = wire::parse_query(message, query);
     if (status == wire::ParseStatus::drop) return 0;
+    if (deferred) {
+        *deferred = Deferral::none;
+        if (status == wire::ParseStatus::ok && query.has_tsig) {
+            *deferred = Deferral::signed_message;
+            return 0;
+        }
+        if (status == wire::ParseStatus::ok && query.opcode == wire::opcode::kQuery &&
+            query.qdcount == 1 &&
+            (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR)) {
+            *deferred = Deferral::transfer;
+            return 0;
+        }
+    }
 
     const ResponderSettings& settings = snapshot.settings;
     size_t limit = wire::kMaxMessageSize;

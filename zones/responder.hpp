@@ -20,11 +20,18 @@ struct QueryOrigin {
     const sockaddr* client = nullptr;  // may be null (tests)
 };
 
+// Messages respond() leaves to its caller when asked to: zone transfers (AXFR, IXFR) and
+// TSIG-signed messages, which need keys, ACLs and multi-message streams (server/transfer_out).
+enum class Deferral : uint8_t { none, transfer, signed_message };
+
 // Writes the response into `response` (which must hold 65535 octets for TCP, and at least
 // the configured UDP payload for UDP). Returns its length, or 0 when the query must be
-// dropped without an answer. Never throws, never allocates.
+// dropped without an answer. Never throws, never allocates. With `deferred`, a transfer or
+// signed message is not answered (0) and `*deferred` says which; without it, transfers
+// are REFUSED and signed queries answered unsigned.
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
-               std::span<uint8_t> response, const QueryOrigin& origin);
+               std::span<uint8_t> response, const QueryOrigin& origin,
+               Deferral* deferred = nullptr);
 
 // RFC 7871 §7.1.2: the address whose location decides. The ECS subnet when the query
 // carries one we accept (ECS enabled, resolver allowed by `ecs_from`, SOURCE PREFIX-LENGTH
