@@ -114,6 +114,7 @@ ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& r
     if (!same_control(running.control, loaded.config->control))
         log_event("reload: changes to [control] take effect on restart");
     const std::string changes = describe_zone_changes(slot.current(), *loaded.snapshot);
+    outcome.changed_zones = advance_transfer_history(slot.current(), *loaded.snapshot);
     const auto& build = loaded.build;
     const size_t policies = loaded.snapshot->steering.size();
     slot.publish(std::move(loaded.snapshot));

@@ -14,6 +14,7 @@
 #include "server/config.hpp"
 #include "server/snapshot_builder.hpp"
 #include "server/snapshot_slot.hpp"
+#include "server/transfer_history.hpp"
 #include "zones/zone_cache.hpp"
 
 namespace meridian::server {
@@ -58,8 +59,9 @@ Served describe_served(const zones::Snapshot& snapshot, const Config& config);
 struct ReloadOutcome {
     bool is_published = false;
     double seconds = 0;
-    std::string summary;           // the log line: what changed, or why nothing did
-    std::optional<Served> served;  // set when published
+    std::string summary;                    // the log line: what changed, or why nothing did
+    std::optional<Served> served;           // set when published
+    std::vector<ZoneChange> changed_zones;  // serials that changed, with secondaries to notify
 };
 
 // Re-reads everything and publishes the new snapshot when it loads; logs each problem and
