@@ -130,6 +130,7 @@ void Control::record_reload(const ReloadOutcome& outcome) {
         status_.served = *outcome.served;
         if (check_) check_->set_question(question_for(status_.served));
     }
+    if (reload_listener_) reload_listener_(outcome);
 }
 
 void Control::update_health_status() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <uv.h>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ class Control {
     // Starts the self-checks, once the workers answer.
     bool start(std::string& error);
     void request_reload();  // SIGHUP
+    // Hears every reload's outcome on the loop (NOTIFY out acts on the zones that changed).
+    void set_reload_listener(std::function<void(const ReloadOutcome&)> listener) {
+        reload_listener_ = std::move(listener);
+    }
     // SIGTERM: /health reports 503 from now on; the caller stops the workers after the drain.
     void begin_stop();
     unsigned drain_seconds() const;
@@ -63,6 +68,7 @@ class Control {
     std::unique_ptr<HttpEndpoint> http_;
     std::unique_ptr<ControlSocket> socket_;
     std::unique_ptr<SelfCheck> check_;
+    std::function<void(const ReloadOutcome&)> reload_listener_;
 };
 
 }  // namespace meridian::server

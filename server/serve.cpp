@@ -11,6 +11,7 @@
 #include "server/control.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
+#include "server/notify_out.hpp"
 #include "server/worker.hpp"
 
 namespace meridian::server {
@@ -25,6 +26,7 @@ struct MainLoop {
     uv_timer_t drain;
     std::vector<std::unique_ptr<Worker>>* workers = nullptr;
     Control* control = nullptr;
+    Notifier* notifier = nullptr;
     bool is_draining = false;
     bool is_stopped = false;
 };
@@ -42,6 +44,7 @@ void stop_now(MainLoop& main) {
     main.is_stopped = true;
     for (auto& worker : *main.workers) worker->request_stop();
     if (main.control) main.control->close();
+    if (main.notifier) main.notifier->close();
     close_handles(main);
 }
 
@@ -145,6 +148,12 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     Control control(&loop, config, loader, slot, counters, count,
                     describe_served(slot.current(), config));
     main.control = &control;
+    // NOTIFY out for the zones a reload changed, from this loop, off the workers.
+    Notifier notifier(&loop);
+    main.notifier = &notifier;
+    control.set_reload_listener([&notifier](const ReloadOutcome& outcome) {
+        for (const auto& change : outcome.changed_zones) notifier.notify(change);
+    });
     std::string error;
     bool is_ready = open_workers(config, slot, counters, count, workers);
     if (is_ready && !control.open(error)) {
@@ -163,6 +172,7 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
         for (auto& worker : workers) worker->join();
     } else {
         control.close();
+        notifier.close();
         close_handles(main);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
