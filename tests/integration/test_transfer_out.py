@@ -1,0 +1,366 @@
+"""Transfers out with Knot DNS (Debian's knotd 3.2) as a secondary of Meridian: Knot AXFRs the
+zone with TSIG; after the zone file changes and SIGHUP, Meridian sends NOTIFY and Knot follows
+with IXFR, and its copy matches Meridian's. A transfer without TSIG, with a wrong secret or an
+unknown key, from an address outside the ACL, or AXFR over UDP, is refused; IXFR over UDP gets
+the SOA alone; an IXFR from an older serial gets the differences in RFC 1995 order."""
+
+import base64
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import shutil
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rdatatype  # noqa: E402
+import dns.tsig  # noqa: E402
+import dns.tsigkeyring  # noqa: E402
+
+from meridian_harness import (  # noqa: E402
+    LOOPBACK, ManagedServer, Meridian, _running, expect, free_port, query, require_program,
+    run_tests, toml_string, udp_raw)
+
+ORIGIN = "xfr.test."
+KEY_NAME = "transfer-key"
+SECRET = base64.b64encode(bytes(range(7, 39))).decode()
+WRONG_SECRET = base64.b64encode(b"not the shared secret at all!!!").decode()
+WAIT = 20.0  # seconds any one step may take, at most
+
+
+def zone(serial, records):
+    return (f"$ORIGIN {ORIGIN}\n$TTL 300\n"
+            f"@ SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ NS ns1\n"
+            f"ns1 A 192.0.2.1\n{records}")
+
+
+VERSION_1 = "www A 192.0.2.10\nold TXT \"removed in 2\"\nmail MX 10 mx1\nmx1 A 192.0.2.25\n"
+VERSION_2 = "www A 192.0.2.20\nnew TXT \"added in 2\"\nmail MX 10 mx1\nmx1 A 192.0.2.25\n"
+VERSION_3 = "www A 192.0.2.20\nnew TXT \"added in 2\"\nmail MX 20 mx1\nmx1 A 192.0.2.25\n"
+
+
+class KnotSecondary(ManagedServer):
+    """knotd following Meridian for ORIGIN: `master:` with the TSIG key, NOTIFY accepted from
+    Meridian with the key, the journal kept (IXFR), the zone never written to a file."""
+
+    def __init__(self, primary_port, port):
+        self.binary = require_program("knotd")
+        self.port = port
+        self.primary_port = primary_port
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="meridian-knot2-"))
+        for folder in ("run", "storage", "zones"):
+            (self.tmpdir / folder).mkdir()
+        self.config = self.tmpdir / "knot.conf"
+        self.log = self.tmpdir / "knot.log"
+        self.process = None
+
+    def config_text(self):
+        return f"""server:
+  listen: {LOOPBACK}@{self.port}
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+  rundir: {self.tmpdir / 'run'}
+database:
+  storage: {self.tmpdir / 'storage'}
+log:
+  - target: stderr
+    any: info
+key:
+  - id: {KEY_NAME}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+  - id: meridian
+    address: {LOOPBACK}@{self.primary_port}
+    key: {KEY_NAME}
+acl:
+  - id: notify_from_meridian
+    address: {LOOPBACK}
+    key: {KEY_NAME}
+    action: notify
+  - id: transfer_to_test
+    address: {LOOPBACK}
+    action: transfer
+template:
+  - id: default
+    storage: {self.tmpdir / 'zones'}
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+    semantic-checks: off
+zone:
+  - domain: {ORIGIN}
+    master: meridian
+    acl: [notify_from_meridian, transfer_to_test]
+"""
+
+    def start(self):
+        self.config.write_text(self.config_text())
+        self._log_file = open(self.log, "wb")
+        self.process = subprocess.Popen([self.binary, "-c", str(self.config)],
+                                        stdout=self._log_file, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        _running.append(self)
+        return self
+
+    def log_text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def kdig_axfr(port, *options):
+    """kdig's whole output, stderr too: it reports a refused transfer there."""
+    args = [shutil.which("kdig") or "/usr/bin/kdig", f"@{LOOPBACK}", "-p", str(port),
+            "+timeout=2", "+retry=0", *options, ORIGIN, "AXFR"]
+    completed = subprocess.run(args, capture_output=True, text=True, timeout=15,
+                               stdin=subprocess.DEVNULL)
+    return completed.stdout + completed.stderr
+
+
+def keyring(secret=SECRET, name=KEY_NAME):
+    return dns.tsigkeyring.from_text({name: ("hmac-sha256", secret)})
+
+
+def soa_serial(port):
+    """Knot's or Meridian's serial for ORIGIN, or None while it has none."""
+    try:
+        reply = query(port, ORIGIN, "SOA", timeout=0.5)
+    except Exception:  # noqa: BLE001 -- not answering yet
+        return None
+    if reply.rcode() != dns.rcode.NOERROR or not reply.answer:
+        return None
+    return reply.answer[0][0].serial
+
+
+def wait_for(what, condition, logs):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {WAIT}s; logs:\n" + "\n".join(log() for log in logs))
+
+
+def axfr_records(port):
+    """{(owner, type, rdata text)} of a whole-zone transfer from `port` (unsigned)."""
+    message = dns.message.make_query(ORIGIN, "AXFR")
+    records = set()
+    for reply in dns.query.xfr(LOOPBACK, ORIGIN, port=port, lifetime=5):
+        for rrset in reply.answer:
+            for rdata in rrset:
+                records.add((str(rrset.name), rrset.ttl, dns.rdatatype.to_text(rrset.rdtype),
+                             rdata.to_text()))
+    del message
+    return records
+
+
+def meridian_records(server):
+    """The same set, as Meridian serves it (signed AXFR from the allowed address)."""
+    records = set()
+    for reply in dns.query.xfr(LOOPBACK, ORIGIN, port=server.port, keyring=keyring(),
+                               keyname=KEY_NAME, lifetime=5):
+        for rrset in reply.answer:
+            for rdata in rrset:
+                records.add((str(rrset.name), rrset.ttl, dns.rdatatype.to_text(rrset.rdtype),
+                             rdata.to_text()))
+    return records
+
+
+def setup():
+    require_program("knotd")
+    require_program("kdig")
+    knot_port = free_port()
+    extra = f"""[[tsig]]
+name = "{KEY_NAME}"
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
+
+[[tsig]]
+name = "other-key"
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
+
+[[zone]]
+file = "zones/xfr.test.zone"
+origin = "{ORIGIN}"
+allow_transfer = [{{ address = "127.0.0.1/32", key = "{KEY_NAME}" }}]
+notify = [{{ address = {toml_string(f"{LOOPBACK}:{knot_port}")}, key = "{KEY_NAME}" }}]
+"""
+    meridian = Meridian(zones=[], extra_config=extra,
+                        files={"zones/xfr.test.zone": zone(1, VERSION_1)}).start()
+    knot = KnotSecondary(meridian.port, knot_port).start()
+    return {"meridian": meridian, "knot": knot}
+
+
+def teardown(context):
+    if context:
+        for server in context.values():
+            server.stop()
+
+
+def reload_with(meridian, serial, records):
+    path = meridian.tmpdir / "zones" / "xfr.test.zone"
+    before = meridian.log_text().count("meridian: reloaded in")
+    path.write_text(zone(serial, records))
+    # The zone cache compares mtime and size: make sure a same-second edit still shows.
+    stamp = time.time() + serial
+    os.utime(path, (stamp, stamp))
+    os.kill(meridian.process.pid, signal.SIGHUP)
+    wait_for("a reload summary", lambda: meridian.log_text().count("meridian: reloaded in") > before,
+             [meridian.log_text])
+
+
+def test_knot_transfers_the_zone_with_tsig(meridian, knot):
+    wait_for("Knot serving serial 1", lambda: soa_serial(knot.port) == 1,
+             [meridian.log_text, knot.log_text])
+    expect(f"AXFR {ORIGIN} serial 1 to 127.0.0.1 key {KEY_NAME}." in meridian.log_text(),
+           "Meridian logged the signed AXFR to Knot", "an AXFR log line", meridian.log_text())
+    expect(axfr_records(knot.port) == meridian_records(meridian), "Knot's copy",
+           meridian_records(meridian), axfr_records(knot.port))
+
+
+def test_reload_notifies_knot_which_follows_with_ixfr(meridian, knot):
+    wait_for("Knot serving serial 1", lambda: soa_serial(knot.port) == 1,
+             [meridian.log_text, knot.log_text])
+    reload_with(meridian, 2, VERSION_2)
+    wait_for("Knot serving serial 2", lambda: soa_serial(knot.port) == 2,
+             [meridian.log_text, knot.log_text])
+    log = meridian.log_text()
+    expect(f"NOTIFY {ORIGIN} serial 2 to {LOOPBACK}:{knot.port} answered (rcode 0)" in log,
+           "Meridian's NOTIFY answered by Knot", "a NOTIFY log line", log)
+    expect(f"IXFR {ORIGIN} to 127.0.0.1 key {KEY_NAME}.: serial 1 -> 2 in 1 difference" in log,
+           "Meridian served an IXFR", "an IXFR log line", log)
+    expect(re.search(r"IXFR, incoming", knot.log_text()) is not None,
+           "Knot's log shows an incoming IXFR", "IXFR, incoming", knot.log_text())
+    www = query(knot.port, "www." + ORIGIN, "A")
+    expect(www.answer and www.answer[0][0].address == "192.0.2.20", "www at Knot after IXFR",
+           "192.0.2.20", www)
+    gone = query(knot.port, "old." + ORIGIN, "TXT")
+    expect(gone.rcode() == dns.rcode.NXDOMAIN, "a removed name at Knot", "NXDOMAIN", gone)
+    expect(axfr_records(knot.port) == meridian_records(meridian), "Knot's copy after IXFR",
+           meridian_records(meridian), axfr_records(knot.port))
+
+    reload_with(meridian, 3, VERSION_3)
+    wait_for("Knot serving serial 3", lambda: soa_serial(knot.port) == 3,
+             [meridian.log_text, knot.log_text])
+    expect(axfr_records(knot.port) == meridian_records(meridian), "Knot's copy after a 2nd IXFR",
+           meridian_records(meridian), axfr_records(knot.port))
+
+
+def test_ixfr_from_an_older_serial_sends_each_difference(meridian):
+    if soa_serial(meridian.port) != 3:
+        raise AssertionError("needs the reloads of the previous test")
+    request = dns.message.make_query(ORIGIN, "IXFR")
+    request.authority.append(dns.rrset.from_text(ORIGIN, 300, "IN", "SOA",
+                                                 f"ns1.{ORIGIN} hostmaster.{ORIGIN} 1 3600 600 86400 300"))
+    request.use_tsig(keyring(), keyname=KEY_NAME)
+    # One record per RRset: dnspython would otherwise merge the SOAs into one.
+    reply = dns.query.tcp(request, LOOPBACK, port=meridian.port, timeout=3, one_rr_per_rrset=True)
+    sequence = [(rrset.name.to_text(), dns.rdatatype.to_text(rrset.rdtype), rdata.to_text())
+                for rrset in reply.answer for rdata in rrset]
+    soas = [s for s in sequence if s[1] == "SOA"]
+    serials = [int(s[2].split()[2]) for s in soas]
+    # current, then (old, new) for each difference, then current again (RFC 1995 §4).
+    expect(serials == [3, 1, 2, 2, 3, 3], "IXFR SOA sequence from serial 1", [3, 1, 2, 2, 3, 3],
+           serials)
+    expect(("old." + ORIGIN, "TXT", '"removed in 2"') in sequence and
+           ("www." + ORIGIN, "A", "192.0.2.10") in sequence and
+           ("mail." + ORIGIN, "MX", "20 mx1." + ORIGIN) in sequence, "records of the differences",
+           "old TXT, old www A, new MX", sequence)
+
+
+def test_ixfr_from_the_current_serial_gets_the_soa_alone(meridian):
+    request = dns.message.make_query(ORIGIN, "IXFR")
+    current = soa_serial(meridian.port)
+    request.authority.append(dns.rrset.from_text(
+        ORIGIN, 300, "IN", "SOA", f"ns1.{ORIGIN} hostmaster.{ORIGIN} {current} 3600 600 86400 300"))
+    request.use_tsig(keyring(), keyname=KEY_NAME)
+    reply = dns.query.tcp(request, LOOPBACK, port=meridian.port, timeout=3)
+    expect(len(reply.answer) == 1 and reply.answer[0].rdtype == dns.rdatatype.SOA,
+           "IXFR of a current client", "one SOA", reply)
+
+
+def test_ixfr_over_udp_gets_the_current_soa(meridian):
+    request = dns.message.make_query(ORIGIN, "IXFR")
+    request.authority.append(dns.rrset.from_text(ORIGIN, 300, "IN", "SOA",
+                                                 f"ns1.{ORIGIN} hostmaster.{ORIGIN} 1 3600 600 86400 300"))
+    request.use_tsig(keyring(), keyname=KEY_NAME)
+    reply = dns.query.udp(request, LOOPBACK, port=meridian.port, timeout=3)
+    expect(reply.rcode() == dns.rcode.NOERROR and len(reply.answer) == 1 and
+           reply.answer[0].rdtype == dns.rdatatype.SOA and
+           reply.answer[0][0].serial == soa_serial(meridian.port),
+           "IXFR over UDP (the client should come back over TCP)", "the current SOA alone", reply)
+
+
+def test_axfr_over_udp_is_refused(meridian):
+    request = dns.message.make_query(ORIGIN, "AXFR")
+    request.use_tsig(keyring(), keyname=KEY_NAME)
+    reply = dns.query.udp(request, LOOPBACK, port=meridian.port, timeout=3)
+    expect(reply.rcode() == dns.rcode.REFUSED, "AXFR over UDP", "REFUSED", reply)
+
+
+def test_axfr_without_tsig_is_refused(meridian):
+    reply = dns.query.tcp(dns.message.make_query(ORIGIN, "AXFR"), LOOPBACK, port=meridian.port,
+                          timeout=3)
+    expect(reply.rcode() == dns.rcode.REFUSED and not reply.answer, "unsigned AXFR", "REFUSED",
+           reply)
+    result = kdig_axfr(meridian.port)
+    expect("REFUSED" in result, "unsigned AXFR with kdig", "REFUSED", result)
+
+
+def test_axfr_with_a_wrong_secret_is_notauth_badsig(meridian):
+    result = kdig_axfr(meridian.port, "-y", f"hmac-sha256:{KEY_NAME}:{WRONG_SECRET}")
+    expect("BADSIG" in result, "kdig AXFR with a wrong secret", "BADSIG", result)
+    request = dns.message.make_query(ORIGIN, "AXFR")
+    request.use_tsig(keyring(WRONG_SECRET), keyname=KEY_NAME)
+    try:
+        reply = dns.query.tcp(request, LOOPBACK, port=meridian.port, timeout=3)
+    except dns.tsig.PeerBadSignature:
+        return  # dnspython read NOTAUTH with TSIG error BADSIG
+    raise AssertionError(f"dnspython with a wrong secret: expected BADSIG, got {reply}")
+
+
+def test_axfr_with_an_unknown_key_is_notauth_badkey(meridian):
+    result = kdig_axfr(meridian.port, "-y", f"hmac-sha256:nobody-key:{SECRET}")
+    expect("BADKEY" in result, "kdig AXFR with an unknown key", "BADKEY", result)
+    request = dns.message.make_query(ORIGIN, "AXFR")
+    request.use_tsig(keyring(name="nobody-key"), keyname="nobody-key")
+    try:
+        reply = dns.query.tcp(request, LOOPBACK, port=meridian.port, timeout=3)
+    except dns.tsig.PeerBadKey:
+        return
+    raise AssertionError(f"dnspython with an unknown key: expected BADKEY, got {reply}")
+
+
+def test_a_key_the_acl_does_not_name_is_refused(meridian):
+    result = kdig_axfr(meridian.port, "-y", f"hmac-sha256:other-key:{SECRET}")
+    expect("REFUSED" in result, "AXFR signed with a known key not in the ACL", "REFUSED",
+           result)
+
+
+def test_an_address_outside_the_acl_is_refused(meridian):
+    result = kdig_axfr(meridian.port, "-b", "127.0.0.2", "-y",
+                  f"hmac-sha256:{KEY_NAME}:{SECRET}")
+    expect("REFUSED" in result and "192.0.2" not in result,
+           "AXFR from 127.0.0.2 with the right key", "REFUSED", result)
+
+
+def test_meridian_still_answers_queries(meridian):
+    reply = query(meridian.port, "www." + ORIGIN, "A")
+    expect(reply.answer and reply.answer[0][0].address == "192.0.2.20", "www after the tests",
+           "192.0.2.20", reply)
+    expect(udp_raw(meridian.port, dns.message.make_query(ORIGIN, "SOA").to_wire()) is not None,
+           "an ordinary SOA query", "an answer", None)
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests(globals(), setup=setup, teardown=teardown))
