@@ -1,0 +1,242 @@
+// Transfers out as the server answers them: TSIG checked and signed across a whole stream,
+// the zone's ACL, UDP limits, and the config keys that set them up.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <string>
+#include <vector>
+
+#include "server/config.hpp"
+#include "server/snapshot_builder.hpp"
+#include "server/transfer_out.hpp"
+#include "server/tsig.hpp"
+#include "support/answer_fixture.hpp"
+#include "support/temp_folder.hpp"
+#include "wire/constants.hpp"
+
+using namespace meridian;
+using namespace meridian::server;
+using meridian::testing::TempFolder;
+
+namespace {
+
+constexpr const char* kSecret = "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=";
+
+std::string zone_text(int hosts) {
+    std::string text =
+        "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster 7 7200 900 1209600 60\n"
+        "@ NS ns1\nns1 A 192.0.2.1\n";
+    for (int i = 0; i < hosts; ++i)
+        text += "host" + std::to_string(i) + " TXT \"a record long enough to fill messages " +
+                std::to_string(i) + "\"\n";
+    return text;
+}
+
+struct Served {
+    TempFolder folder;
+    std::unique_ptr<zones::Snapshot> snapshot;
+    sockaddr_storage client{};
+
+    explicit Served(int hosts, const char* client_address = "127.0.0.2") {
+        folder.write("example.com.zone", zone_text(hosts));
+        const auto path = folder.write("meridian.toml", std::string(R"([server]
+listen = ["127.0.0.1:5300"]
+
+[[tsig]]
+name = "transfer-key"
+algorithm = "hmac-sha256"
+secret = ")") + kSecret + R"("
+
+[[zone]]
+file = "example.com.zone"
+origin = "example.com."
+allow_transfer = [{ address = "127.0.0.2/32", key = "transfer-key" }, { address = "10.0.0.0/8" }]
+)");
+        Diagnostics diagnostics;
+        auto config = load_config(path, diagnostics);
+        REQUIRE(config);
+        snapshot = build_snapshot(*config, diagnostics);
+        REQUIRE(snapshot);
+        auto* in = reinterpret_cast<sockaddr_in*>(&client);
+        in->sin_family = AF_INET;
+        REQUIRE(inet_pton(AF_INET, client_address, &in->sin_addr) == 1);
+    }
+
+    // Every message of the answer to `message`.
+    std::vector<std::vector<uint8_t>> ask(std::span<const uint8_t> message,
+                                          zones::Transport transport = zones::Transport::tcp) {
+        const zones::QueryOrigin origin{transport, reinterpret_cast<const sockaddr*>(&client)};
+        auto stream = answer_deferred(*snapshot, message, origin, tsig::current_time());
+        std::vector<std::vector<uint8_t>> messages;
+        if (!stream) return messages;
+        std::vector<uint8_t> buffer(65535);
+        for (int guard = 0; guard < 10000; ++guard) {
+            const size_t length = stream->next(buffer);
+            if (length == 0) break;
+            messages.emplace_back(buffer.begin(), buffer.begin() + length);
+            if (transport == zones::Transport::udp) break;  // UDP sends the first only
+        }
+        return messages;
+    }
+};
+
+const tsig::Key kKey{"transfer-key.", "hmac-sha256.", kSecret};
+
+uint16_t rcode_of(const std::vector<uint8_t>& message) {
+    return message[3] & 0x0f;
+}
+
+}  // namespace
+
+TEST_CASE("signed_axfr_of_a_large_zone_is_a_stream_of_signed_messages_in_order") {
+    Served served(3000);
+    const auto request = tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR), kKey);
+    REQUIRE(request);
+    const auto messages = served.ask(request->message);
+    REQUIRE(messages.size() >= 3);
+    tsig::StreamVerifier verifier(kKey, request->mac);
+    size_t records = 0;
+    for (const auto& message : messages) {
+        CHECK(message.size() <= 65535);
+        CHECK(verifier.verify_next(message, tsig::current_time()).verdict == tsig::Verdict::valid);
+        auto packet = testing::AnswerFixture::parse(message);
+        REQUIRE(packet);
+        CHECK(ldns_pkt_get_rcode(packet.get()) == LDNS_RCODE_NOERROR);
+        records += ldns_rr_list_rr_count(ldns_pkt_answer(packet.get()));
+    }
+    // SOA first and last: every record of the zone, plus the SOA once more.
+    CHECK(records == served.snapshot->catalog.zones().front()->record_count() + 1);
+    // Out of order, the chain of MACs breaks (RFC 8945 §5.3.1).
+    tsig::StreamVerifier reordered(kKey, request->mac);
+    CHECK(reordered.verify_next(messages[1], tsig::current_time()).verdict ==
+          tsig::Verdict::bad_sig);
+}
+
+TEST_CASE("unsigned_axfr_from_an_address_that_needs_a_key_is_refused") {
+    Served served(3);
+    const auto messages = served.ask(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR));
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kRefused);
+}
+
+TEST_CASE("unsigned_axfr_from_a_network_without_key_is_served") {
+    Served served(3, "10.9.8.7");
+    const auto messages = served.ask(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR));
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kNoError);
+    Served outside(3, "192.0.2.99");
+    CHECK(rcode_of(outside.ask(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR))[0]) ==
+          wire::rcode::kRefused);
+}
+
+TEST_CASE("unknown_key_gets_notauth_with_badkey") {
+    Served served(3);
+    const tsig::Key stranger{"stranger.", "hmac-sha256.", kSecret};
+    const auto request =
+        tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR), stranger);
+    const auto messages = served.ask(request->message);
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kNotAuth);
+    CHECK(tsig::verify_response(messages[0], stranger, request->mac, tsig::current_time()).error ==
+          tsig::error::kBadKey);
+}
+
+TEST_CASE("zone_not_served_at_that_apex_is_notauth") {
+    Served served(3);
+    const auto request =
+        tsig::sign(testing::make_query("host1.example.com.", LDNS_RR_TYPE_AXFR), kKey);
+    const auto messages = served.ask(request->message);
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kNotAuth);
+    CHECK(tsig::verify_response(messages[0], kKey, request->mac, tsig::current_time()).verdict ==
+          tsig::Verdict::valid);
+}
+
+TEST_CASE("over_udp_axfr_is_refused_and_ixfr_gets_the_current_soa") {
+    Served served(3);
+    const auto axfr = tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR), kKey);
+    auto messages = served.ask(axfr->message, zones::Transport::udp);
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kRefused);
+
+    const auto ixfr = tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_IXFR), kKey);
+    messages = served.ask(ixfr->message, zones::Transport::udp);
+    REQUIRE(messages.size() == 1);
+    CHECK(tsig::verify_response(messages[0], kKey, ixfr->mac, tsig::current_time()).verdict ==
+          tsig::Verdict::valid);
+    auto packet = testing::AnswerFixture::parse(messages[0]);
+    REQUIRE(packet);
+    CHECK(testing::answer(packet) ==
+          std::vector<std::string>{"example.com. 300 IN SOA ns1.example.com. "
+                                   "hostmaster.example.com. 7 7200 900 1209600 60"});
+}
+
+TEST_CASE("ixfr_without_the_client_soa_is_formerr") {
+    Served served(3);
+    const auto ixfr = tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_IXFR), kKey);
+    const auto messages = served.ask(ixfr->message);
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kFormErr);
+}
+
+TEST_CASE("signed_soa_query_gets_a_signed_answer") {
+    Served served(3);
+    const auto request = tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_SOA), kKey);
+    const auto messages = served.ask(request->message, zones::Transport::udp);
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kNoError);
+    CHECK(tsig::verify_response(messages[0], kKey, request->mac, tsig::current_time()).verdict ==
+          tsig::Verdict::valid);
+}
+
+TEST_CASE("transfer_keys_of_a_zone_are_checked_with_errors_at_their_lines") {
+    TempFolder folder;
+    folder.write("example.com.zone", zone_text(1));
+    const auto path = folder.write("meridian.toml", R"([server]
+listen = ["127.0.0.1:5300"]
+
+[[zone]]
+file = "example.com.zone"
+allow_transfer = [{ address = "10.1.0.0/8" }, { adress = "10.0.0.0/8" },
+                  { address = "10.0.0.0/8", key = "missing-key" }]
+notify = [{ address = "192.0.2.7:99999" }, { address = "192.0.2.8", colour = "red" }]
+ixfr_history = -1
+)");
+    Diagnostics diagnostics;
+    CHECK(!load_config(path, diagnostics));
+    auto has = [&](int line, const std::string& text) {
+        for (const auto& d : diagnostics)
+            if (d.is_error && d.line == line && d.message.find(text) != std::string::npos)
+                return true;
+        return false;
+    };
+    CHECK(has(6, "10.1.0.0/8"));
+    CHECK(has(6, "adress"));
+    CHECK(has(7, "unknown TSIG key 'missing-key.'"));
+    CHECK(has(8, "bad notify address '192.0.2.7:99999'"));
+    CHECK(has(8, "colour"));
+    CHECK(has(9, "ixfr_history"));
+}
+
+TEST_CASE("notify_entries_take_a_port_or_default_to_53") {
+    TempFolder folder;
+    folder.write("example.com.zone", zone_text(1));
+    const auto path = folder.write("meridian.toml", R"([server]
+listen = ["127.0.0.1:5300"]
+
+[[zone]]
+file = "example.com.zone"
+notify = [{ address = "192.0.2.7:5301" }, { address = "192.0.2.8" }, { address = "2001:db8::9" }]
+)");
+    Diagnostics diagnostics;
+    const auto config = load_config(path, diagnostics);
+    REQUIRE(config);
+    const auto& notify = config->zones.front().transfer.notify;
+    REQUIRE(notify.size() == 3);
+    CHECK(ntohs(reinterpret_cast<const sockaddr_in*>(&notify[0].address)->sin_port) == 5301);
+    CHECK(ntohs(reinterpret_cast<const sockaddr_in*>(&notify[1].address)->sin_port) == 53);
+    CHECK(notify[2].address.ss_family == AF_INET6);
+    CHECK(ntohs(reinterpret_cast<const sockaddr_in6*>(&notify[2].address)->sin6_port) == 53);
+}
