@@ -8,6 +8,8 @@ import base64
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,7 +27,7 @@ import dns.tsigkeyring  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
     LOOPBACK, ManagedServer, Meridian, _running, expect, free_port, query, require_program,
-    run_tests, toml_string, udp_raw)
+    read_frame, run_tests, toml_string, udp_raw)
 
 ORIGIN = "xfr.test."
 KEY_NAME = "transfer-key"
@@ -360,6 +362,67 @@ def test_meridian_still_answers_queries(meridian):
            "192.0.2.20", reply)
     expect(udp_raw(meridian.port, dns.message.make_query(ORIGIN, "SOA").to_wire()) is not None,
            "an ordinary SOA query", "an answer", None)
+
+
+def test_a_slow_transfer_blocks_neither_queries_nor_reloads():
+    """One worker, a zone of 60000 records, a client that reads its AXFR slowly: the worker
+    keeps answering, a reload publishes meanwhile, and the transfer still delivers the version
+    it started with, whole."""
+    hosts = 60000
+    records = "".join(f"h{i} TXT \"host number {i} of the big zone\"\n" for i in range(hosts))
+    big = "big.test."
+    text = lambda serial: (f"$ORIGIN {big}\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 "
+                           f"86400 300\n@ NS ns1\nns1 A 192.0.2.1\n{records}")
+    extra = f"""[[zone]]
+file = "zones/big.test.zone"
+origin = "{big}"
+allow_transfer = [{{ address = "127.0.0.1" }}]
+"""
+    with Meridian(zones=[], server={"workers": 1}, extra_config=extra,
+                  files={"zones/big.test.zone": text(1)}) as server:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # make the server wait
+        sock.settimeout(10)
+        sock.connect((LOOPBACK, server.port))
+        wire = dns.message.make_query(big, "AXFR").to_wire()
+        sock.sendall(struct.pack("!H", len(wire)) + wire)
+        first = read_frame(sock)
+        expect(dns.message.from_wire(first, one_rr_per_rrset=True).answer[0].rdtype ==
+               dns.rdatatype.SOA, "the first AXFR message", "starts with the SOA", first[:32])
+        time.sleep(0.3)  # the server now has more to write than the client takes
+        started = time.monotonic()
+        reply = query(server.port, "h5." + big, "TXT", timeout=2)
+        expect(reply.answer and time.monotonic() - started < 1.0,
+               "a UDP query to the one worker while the transfer waits", "an answer within 1s",
+               reply)
+        reply = query(server.port, big, "SOA", transport="tcp", timeout=2)
+        expect(reply.answer and reply.answer[0][0].serial == 1, "a TCP query meanwhile",
+               "serial 1", reply)
+        path = server.tmpdir / "zones" / "big.test.zone"
+        path.write_text(text(2))
+        os.utime(path, (time.time() + 5, time.time() + 5))
+        before = server.log_text().count("meridian: reloaded in")
+        os.kill(server.process.pid, signal.SIGHUP)
+        wait_for("a reload while the transfer is open",
+                 lambda: server.log_text().count("meridian: reloaded in") > before,
+                 [server.log_text])
+        expect(query(server.port, big, "SOA").answer[0][0].serial == 2, "serial after reload",
+               2, None)
+        serials, count = [], 0
+        messages = [first]
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            message = dns.message.from_wire(messages[-1], one_rr_per_rrset=True)
+            for rrset in message.answer:
+                count += 1
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    serials.append(rrset[0].serial)
+            if len(serials) == 2:
+                break
+            messages.append(read_frame(sock))
+        sock.close()
+        expect(serials == [1, 1] and count == hosts + 4, "the transfer begun before the reload",
+               f"serial 1 throughout, {hosts + 4} records", (serials, count, len(messages)))
 
 
 if __name__ == "__main__":
