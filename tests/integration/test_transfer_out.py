@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dns.message  # noqa: E402
+import dns.opcode  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
@@ -423,6 +424,52 @@ allow_transfer = [{{ address = "127.0.0.1" }}]
         sock.close()
         expect(serials == [1, 1] and count == hosts + 4, "the transfer begun before the reload",
                f"serial 1 throughout, {hosts + 4} records", (serials, count, len(messages)))
+
+
+def test_notify_is_signed_and_retried_with_backoff_until_answered():
+    """A secondary that ignores the first two NOTIFYs: Meridian retries after about 1 s and
+    2 s more, stops once answered, and every NOTIFY carries the new SOA and a valid TSIG."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind((LOOPBACK, 0))
+    listener.settimeout(WAIT)
+    extra = f"""[[tsig]]
+name = "{KEY_NAME}"
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
+
+[[zone]]
+file = "zones/xfr.test.zone"
+origin = "{ORIGIN}"
+notify = [{{ address = "{LOOPBACK}:{listener.getsockname()[1]}", key = "{KEY_NAME}" }}]
+"""
+    with Meridian(zones=[], extra_config=extra,
+                  files={"zones/xfr.test.zone": zone(1, VERSION_1)}) as server:
+        reload_with(server, 2, VERSION_2)
+        arrivals = []
+        notify = None
+        for attempt in range(3):
+            data, sender = listener.recvfrom(65535)
+            arrivals.append(time.monotonic())
+            notify = dns.message.from_wire(data, keyring=keyring())  # raises on a bad TSIG
+            expect(notify.opcode() == dns.opcode.NOTIFY and notify.had_tsig and
+                   notify.question[0].rdtype == dns.rdatatype.SOA and
+                   notify.answer[0][0].serial == 2, f"NOTIFY #{attempt + 1}",
+                   "signed NOTIFY for the SOA with serial 2", notify)
+            if attempt == 2:
+                listener.sendto(dns.message.make_response(notify).to_wire(), sender)
+        gaps = [round(b - a, 2) for a, b in zip(arrivals, arrivals[1:])]
+        expect(0.8 <= gaps[0] <= 1.6 and 1.8 <= gaps[1] <= 2.6, "intervals between attempts",
+               "about 1 s, then 2 s", gaps)
+        wait_for("Meridian logging the answer",
+                 lambda: f"NOTIFY {ORIGIN} serial 2 to {LOOPBACK}:{listener.getsockname()[1]} "
+                         "answered (rcode 0)" in server.log_text(), [server.log_text])
+        listener.settimeout(4.5)
+        try:
+            extra_notify = listener.recvfrom(65535)
+        except socket.timeout:
+            extra_notify = None
+        expect(extra_notify is None, "a NOTIFY after the answer", "none", extra_notify)
+    listener.close()
 
 
 if __name__ == "__main__":
