@@ -19,9 +19,8 @@ namespace meridian::server {
 
 namespace {
 
-// Room kept free in each message of a signed stream for the TSIG record ldns appends (names
-// up to 255 octets, a MAC up to 64) and for ldns writing the message with its own name
-// compression, which may differ from ours by a few octets.
+// Room kept free in each message of a signed stream for the TSIG record (a key name and an
+// algorithm name of up to 255 octets each, a MAC of up to 64).
 constexpr size_t kTsigRoom = 1024;
 
 std::span<const uint8_t> bytes_of(std::string_view text) {

@@ -128,6 +128,8 @@ bool append_error_tsig(std::vector<uint8_t>& response, const Verification& reque
 // Signs the messages of one response stream (AXFR/IXFR over TCP): the first over the
 // request's MAC and all TSIG variables, each later one over the previous message's MAC and
 // the timers only (RFC 8945 §5.3.1). Every message is signed, as Knot, NSD and BIND do.
+// The messages are signed as they are (no ldns rewrite), so the TSIG record adds exactly
+// record_size(key) octets.
 class StreamSigner {
   public:
     StreamSigner(Key key, std::vector<uint8_t> request_mac, uint16_t fudge = kDefaultFudge);
