@@ -147,6 +147,7 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     // The main thread reads the snapshot only here, before any reload can replace it.
     Control control(&loop, config, loader, slot, counters, count,
                     describe_served(slot.current(), config));
+    const std::vector<ZoneChange> notify_at_start = zones_to_notify(slot.current());
     main.control = &control;
     // NOTIFY out for the zones a reload changed, from this loop, off the workers.
     Notifier notifier(&loop);
@@ -163,6 +164,7 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     if (is_ready) {
         for (auto& worker : workers) worker->start();
         log_event(describe_listening(config, count));
+        for (const auto& change : notify_at_start) notifier.notify(change);
         if (!control.start(error)) {
             log_event(error);
             stop_now(main);

@@ -7,6 +7,20 @@
 
 namespace meridian::server {
 
+namespace {
+
+ZoneChange change_of(const zones::Zone& zone, const zones::ZoneTransferPolicy& policy,
+                     const std::vector<zones::TsigKey>& keys) {
+    ZoneChange change{
+        zone.origin(), zone.serial(), zone.soa().ttl, zone.soa().rdatas.front(), policy.notify, {}};
+    for (const auto& target : change.targets)
+        for (const auto& key : keys)
+            if (key.name == target.key) change.keys.push_back(key);
+    return change;
+}
+
+}  // namespace
+
 std::vector<ZoneChange> advance_transfer_history(const zones::Snapshot& running,
                                                  zones::Snapshot& next) {
     std::map<std::string, const zones::Zone*> before;
@@ -35,13 +49,18 @@ std::vector<ZoneChange> advance_transfer_history(const zones::Snapshot& running,
             history = zones::ZoneHistory::extend(previous, std::move(diff),
                                                  policy->second.history_depth, max_records);
         }
-        if (policy->second.notify.empty()) continue;
-        ZoneChange change{zone->origin(),        to, zone->soa().ttl, zone->soa().rdatas.front(),
-                          policy->second.notify, {}};
-        for (const auto& target : change.targets)
-            for (const auto& key : next.transfers.keys)
-                if (key.name == target.key) change.keys.push_back(key);
-        changes.push_back(std::move(change));
+        if (!policy->second.notify.empty())
+            changes.push_back(change_of(*zone, policy->second, next.transfers.keys));
+    }
+    return changes;
+}
+
+std::vector<ZoneChange> zones_to_notify(const zones::Snapshot& snapshot) {
+    std::vector<ZoneChange> changes;
+    for (const auto& zone : snapshot.catalog.zones()) {
+        const zones::ZoneTransferPolicy* policy = snapshot.transfers.find(zone->origin());
+        if (policy && !policy->notify.empty())
+            changes.push_back(change_of(*zone, *policy, snapshot.transfers.keys));
     }
     return changes;
 }

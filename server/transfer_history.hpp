@@ -28,4 +28,9 @@ struct ZoneChange {
 std::vector<ZoneChange> advance_transfer_history(const zones::Snapshot& running,
                                                  zones::Snapshot& next);
 
+// Every zone of `snapshot` that has secondaries to notify, for the NOTIFY sent at start:
+// changes made while this server was down reach the secondaries at once, as with Knot and
+// BIND, instead of at their next refresh.
+std::vector<ZoneChange> zones_to_notify(const zones::Snapshot& snapshot);
+
 }  // namespace meridian::server

@@ -427,8 +427,9 @@ allow_transfer = [{{ address = "127.0.0.1" }}]
 
 
 def test_notify_is_signed_and_retried_with_backoff_until_answered():
-    """A secondary that ignores the first two NOTIFYs: Meridian retries after about 1 s and
-    2 s more, stops once answered, and every NOTIFY carries the new SOA and a valid TSIG."""
+    """NOTIFY at start, then after a reload to a secondary that ignores the first two:
+    Meridian retries after about 1 s and 2 s more, stops once answered, and every NOTIFY
+    carries the new SOA and a valid TSIG."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind((LOOPBACK, 0))
     listener.settimeout(WAIT)
@@ -444,6 +445,15 @@ notify = [{{ address = "{LOOPBACK}:{listener.getsockname()[1]}", key = "{KEY_NAM
 """
     with Meridian(zones=[], extra_config=extra,
                   files={"zones/xfr.test.zone": zone(1, VERSION_1)}) as server:
+        # At start, a NOTIFY for the serial being served: a secondary learns at once what
+        # changed while the primary was down.
+        data, sender = listener.recvfrom(65535)
+        notify = dns.message.from_wire(data, keyring=keyring())
+        expect(notify.opcode() == dns.opcode.NOTIFY and notify.answer[0][0].serial == 1,
+               "NOTIFY at start", "serial 1", notify)
+        listener.sendto(dns.message.make_response(notify).to_wire(), sender)
+        wait_for("the answer to the NOTIFY at start",
+                 lambda: f"NOTIFY {ORIGIN} serial 1 to" in server.log_text(), [server.log_text])
         reload_with(server, 2, VERSION_2)
         arrivals = []
         notify = None
