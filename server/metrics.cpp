@@ -108,6 +108,8 @@ TrafficTotals TrafficCounters::sum() const {
         totals.tcp_accepted += block.tcp_accepted.get();
         totals.tcp_refused += block.tcp_refused.get();
         totals.tcp_open += block.tcp_open.get();
+        totals.tcp_buffers_in_use += block.tcp_buffers_in_use.get();
+        totals.tcp_buffer_allocations += block.tcp_buffer_allocations.get();
     }
     return totals;
 }

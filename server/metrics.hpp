@@ -57,6 +57,10 @@ struct alignas(64) WorkerCounters {
     Counter tcp_accepted;
     Counter tcp_refused;  // accepted past tcp_max_connections and closed at once
     Counter tcp_open;     // a gauge: this worker's live connections
+    // A gauge: buffers lent to connections with a partial query or unsent answers (idle
+    // connections hold none); and how many buffers the worker has had to allocate.
+    Counter tcp_buffers_in_use;
+    Counter tcp_buffer_allocations;
 
     // One answered or dropped query; `response` is empty when it was dropped.
     void record(zones::Transport transport, std::span<const uint8_t> query,
@@ -77,6 +81,8 @@ struct TrafficTotals {
     uint64_t tcp_accepted = 0;
     uint64_t tcp_refused = 0;
     uint64_t tcp_open = 0;
+    uint64_t tcp_buffers_in_use = 0;
+    uint64_t tcp_buffer_allocations = 0;
 };
 
 // One WorkerCounters block per worker, created before the workers start.

@@ -117,6 +117,12 @@ void write_traffic(PrometheusText& out, const TrafficTotals& traffic) {
     out.sample("meridian_tcp_connections_refused_total", "", traffic.tcp_refused);
     out.family("meridian_tcp_connections_open", "gauge", "TCP connections open now.");
     out.sample("meridian_tcp_connections_open", "", traffic.tcp_open);
+    out.family("meridian_tcp_buffers_in_use", "gauge",
+               "TCP buffers lent to connections with a partial query or unsent answers.");
+    out.sample("meridian_tcp_buffers_in_use", "", traffic.tcp_buffers_in_use);
+    out.family("meridian_tcp_buffer_allocations_total", "counter",
+               "TCP buffers allocated because no spare one was free.");
+    out.sample("meridian_tcp_buffer_allocations_total", "", traffic.tcp_buffer_allocations);
 }
 
 void write_status(PrometheusText& out, const ServerStatus& status) {

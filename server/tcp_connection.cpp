@@ -12,12 +12,12 @@
 
 namespace meridian::server {
 
-TcpConnection::TcpConnection(TcpConnectionPool& pool)
-    : pool_(pool), input_(new uint8_t[kMaxFrame]), output_(new uint8_t[kOutputCapacity]) {}
+TcpConnection::TcpConnection(TcpConnectionPool& pool) : pool_(pool) {}
 
 void TcpConnection::reset_state() {
     client_ = {};
     input_length_ = 0;
+    scratch_length_ = 0;
     output_sent_ = 0;
     output_end_ = 0;
     open_handles_ = 0;
@@ -54,6 +54,10 @@ void TcpConnection::close() {
     if (is_closing_) return;
     is_closing_ = true;
     transfer_.reset();
+    // libuv reads nothing more once the stream is closing, so the input buffer can go back
+    // at once; the output buffer waits for on_closed, after any write in flight is cancelled.
+    pool_.give_back_buffer(std::move(input_));
+    input_length_ = 0;
     // Closing the stream cancels a write in flight (on_written sees UV_ECANCELED before
     // on_closed), so the buffers stay valid until libuv is done with them.
     uv_close(reinterpret_cast<uv_handle_t*>(&stream_), on_closed);
@@ -67,6 +71,14 @@ void TcpConnection::on_closed(uv_handle_t* handle) {
 
 void TcpConnection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     auto* connection = static_cast<TcpConnection*>(handle->data);
+    TcpConnectionPool& pool = connection->pool_;
+    if (!connection->input_) {
+        // Nothing held: read into the worker's scratch buffer. on_read consumes it before the
+        // loop reads any other connection, and keeps only what is left of a partial frame.
+        buf->base = reinterpret_cast<char*>(pool.scratch_input_.get());
+        buf->len = kMaxFrame;
+        return;
+    }
     // Reading is only on while no complete frame is waiting, so at most kMaxFrame - 1 octets
     // are held here and the room is never zero.
     buf->base = reinterpret_cast<char*>(connection->input_.get() + connection->input_length_);
@@ -76,7 +88,10 @@ void TcpConnection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     auto* connection = static_cast<TcpConnection*>(stream->data);
     if (nread > 0) {
-        connection->input_length_ += static_cast<size_t>(nread);
+        if (connection->input_)
+            connection->input_length_ += static_cast<size_t>(nread);
+        else
+            connection->scratch_length_ = static_cast<size_t>(nread);
         connection->restart_idle_timer();
         connection->answer_complete_queries();
     } else if (nread == UV_EOF) {
@@ -91,58 +106,148 @@ void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*)
 }
 
 void TcpConnection::answer_complete_queries() {
-    if (is_closing_) return;
-    size_t consumed = 0;
-    {
-        const HeldSnapshot held(pool_.snapshots_);
-        const zones::Snapshot& snapshot = held.get();
-        const zones::QueryOrigin origin{zones::Transport::tcp,
-                                        reinterpret_cast<const sockaddr*>(&client_)};
-        // A transfer in progress goes first: its messages are written as the client reads
-        // them, and the queries pipelined behind it wait their turn.
-        while (write_stream_messages() && input_length_ - consumed >= 2) {
-            const uint8_t* frame = input_.get() + consumed;
-            const size_t length = static_cast<size_t>(frame[0]) << 8 | frame[1];
-            // A zero-length or header-less message cannot be a query, and nothing after it
-            // in the stream can be trusted to be framed correctly: close, as Knot does.
-            if (length < wire::kHeaderSize) {
-                pool_.counters_.record_dropped(zones::Transport::tcp);
-                close();
-                return;
-            }
-            if (input_length_ - consumed < 2 + length) break;      // the rest has not arrived yet
-            if (kOutputCapacity - output_end_ < kMaxFrame) break;  // wait for the client to read
-            uint8_t* answer = output_.get() + output_end_;
-            const std::span<const uint8_t> query{frame + 2, length};
-            zones::Deferral deferred = zones::Deferral::none;
-            size_t answer_length = zones::respond(
-                snapshot, query, {answer + 2, wire::kMaxMessageSize}, origin, &deferred);
-            if (deferred != zones::Deferral::none) {
-                // Transfers and signed messages: the first message now, the rest as the
-                // socket drains. The stream holds its zone version, not the snapshot.
-                transfer_ = answer_deferred(snapshot, query, origin, tsig::current_time());
-                answer_length =
-                    transfer_ ? transfer_->next({answer + 2, wire::kMaxMessageSize}) : 0;
-                if (answer_length == 0) transfer_.reset();
-            }
-            pool_.counters_.record(zones::Transport::tcp, query, {answer + 2, answer_length});
-            if (answer_length > 0) {
-                answer[0] = static_cast<uint8_t>(answer_length >> 8);
-                answer[1] = static_cast<uint8_t>(answer_length);
-                output_end_ += 2 + answer_length;
-            }
-            consumed += 2 + length;
-        }
+    // Batches until the input holds no complete frame: a batch stops when its answers fill
+    // the output, and when the socket took them all at once, no on_written will come back
+    // for the frames still waiting, so the next batch starts here.
+    while (answer_batch()) {
     }
-    if (consumed > 0) {
-        // At most one partial frame (or frames waiting for output room) moves, once per read.
-        std::memmove(input_.get(), input_.get() + consumed, input_length_ - consumed);
-        input_length_ -= consumed;
-    }
-    start_write();
     if (is_closing_) return;
     update_reading();
-    if (has_client_finished_ && !transfer_ && is_flushed()) close();
+    if (has_client_finished_ && !transfer_ && is_flushed()) {
+        close();
+        return;
+    }
+    return_idle_buffers();
+}
+
+bool TcpConnection::answer_batch() {
+    if (is_closing_) return false;
+    // A transfer in progress goes first: its messages are written as the client reads them,
+    // and the queries pipelined behind it wait their turn.
+    if (transfer_) {
+        if (!output_ && !(output_ = pool_.take_buffer())) {
+            close();
+            return false;
+        }
+        if (!write_stream_messages()) {
+            start_write();
+            return false;  // on_written resumes
+        }
+    }
+    const HeldSnapshot held(pool_.snapshots_);
+    const zones::Snapshot& snapshot = held.get();
+    const zones::QueryOrigin origin{zones::Transport::tcp,
+                                    reinterpret_cast<const sockaddr*>(&client_)};
+    // Queries are in the held buffer, or, fresh from on_read, in the worker's scratch.
+    const bool is_input_held = input_ != nullptr;
+    const uint8_t* const input = is_input_held ? input_.get() : pool_.scratch_input_.get();
+    const size_t input_length = is_input_held ? input_length_ : scratch_length_;
+    scratch_length_ = 0;
+    // Answers go behind whatever is still queued, or, when nothing is, into the worker's
+    // scratch, from which they are usually written at once without borrowing a buffer.
+    bool is_output_held = output_ != nullptr;
+    uint8_t* const output = is_output_held ? output_.get() : pool_.scratch_output_.get();
+    size_t output_end = is_output_held ? output_end_ : 0;
+    size_t consumed = 0;
+    bool is_output_full = false;
+    while (input_length - consumed >= 2) {
+        const uint8_t* frame = input + consumed;
+        const size_t length = static_cast<size_t>(frame[0]) << 8 | frame[1];
+        // A zero-length or header-less message cannot be a query, and nothing after it in
+        // the stream can be trusted to be framed correctly: close, as Knot does.
+        if (length < wire::kHeaderSize) {
+            pool_.counters_.record_dropped(zones::Transport::tcp);
+            close();
+            return false;
+        }
+        if (input_length - consumed < 2 + length) break;  // the rest has not arrived yet
+        if (kOutputCapacity - output_end < kMaxFrame) {   // wait for the client to read
+            is_output_full = true;
+            break;
+        }
+        uint8_t* answer = output + output_end;
+        const std::span<const uint8_t> query{frame + 2, length};
+        zones::Deferral deferred = zones::Deferral::none;
+        size_t answer_length =
+            zones::respond(snapshot, query, {answer + 2, wire::kMaxMessageSize}, origin, &deferred);
+        if (deferred != zones::Deferral::none) {
+            // Transfers and signed messages: the first message now, the rest as the socket
+            // drains. The stream holds its zone version, not the snapshot.
+            transfer_ = answer_deferred(snapshot, query, origin, tsig::current_time());
+            answer_length = transfer_ ? transfer_->next({answer + 2, wire::kMaxMessageSize}) : 0;
+            if (answer_length == 0) transfer_.reset();
+        }
+        pool_.counters_.record(zones::Transport::tcp, query, {answer + 2, answer_length});
+        if (answer_length > 0) {
+            answer[0] = static_cast<uint8_t>(answer_length >> 8);
+            answer[1] = static_cast<uint8_t>(answer_length);
+            output_end += 2 + answer_length;
+        }
+        consumed += 2 + length;
+        if (transfer_) break;  // the rest of the stream first, then the queries behind it
+    }
+    if (!keep_unconsumed_input(input + consumed, input_length - consumed)) return false;
+    if (transfer_ && !is_output_held) {
+        // The stream's messages outlive this batch: move its answers to a borrowed buffer.
+        if (!(output_ = pool_.take_buffer())) {
+            close();
+            return false;
+        }
+        std::memcpy(output_.get(), output, output_end);
+        output_sent_ = 0;
+        is_output_held = true;
+    }
+    if (is_output_held) {
+        output_end_ = output_end;
+        if (transfer_) write_stream_messages();
+        start_write();
+        return false;  // on_written resumes
+    }
+    if (!write_from_scratch(output_end)) return false;
+    return is_output_full && output_ == nullptr;
+}
+
+bool TcpConnection::keep_unconsumed_input(const uint8_t* rest, size_t length) {
+    if (input_) {
+        // At most one partial frame (or frames waiting for output room) moves, once per read.
+        std::memmove(input_.get(), rest, length);
+        input_length_ = length;
+        return true;
+    }
+    if (length == 0) return true;
+    // A partial frame (or frames waiting for output room) outlives the scratch: borrow.
+    if (!(input_ = pool_.take_buffer())) {
+        close();
+        return false;
+    }
+    std::memcpy(input_.get(), rest, length);
+    input_length_ = length;
+    return true;
+}
+
+bool TcpConnection::write_from_scratch(size_t length) {
+    if (length == 0) return true;
+    uint8_t* const scratch = pool_.scratch_output_.get();
+    // Nothing is queued before these answers, so they may go straight to the socket; what
+    // the socket does not take now is copied to a borrowed buffer and written in order.
+    const uv_buf_t buf =
+        uv_buf_init(reinterpret_cast<char*>(scratch), static_cast<unsigned>(length));
+    const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&stream_), &buf, 1);
+    if (written < 0 && written != UV_EAGAIN) {
+        close();
+        return false;
+    }
+    const size_t taken = written > 0 ? static_cast<size_t>(written) : 0;
+    if (taken == length) return true;
+    if (!(output_ = pool_.take_buffer())) {
+        close();
+        return false;
+    }
+    std::memcpy(output_.get(), scratch + taken, length - taken);
+    output_sent_ = 0;
+    output_end_ = length - taken;
+    start_write();
+    return !is_closing_;
 }
 
 bool TcpConnection::write_stream_messages() {
@@ -159,6 +264,13 @@ bool TcpConnection::write_stream_messages() {
         output_end_ += 2 + length;
     }
     return true;
+}
+
+void TcpConnection::return_idle_buffers() {
+    if (is_closing_) return;  // close() and on_closed hand everything back
+    if (input_ && input_length_ == 0) pool_.give_back_buffer(std::move(input_));
+    if (output_ && !transfer_ && is_flushed() && output_end_ == 0)
+        pool_.give_back_buffer(std::move(output_));
 }
 
 void TcpConnection::start_write() {
@@ -223,7 +335,10 @@ TcpConnectionPool::TcpConnectionPool(uv_loop_t* loop, SnapshotSlot::Reader snaps
       snapshots_(snapshots),
       idle_timeout_ms_(idle_timeout_ms),
       max_connections_(max_connections),
-      counters_(counters) {
+      counters_(counters),
+      buffers_(TcpConnection::kBufferSize, kMaxSpareBuffers),
+      scratch_input_(new uint8_t[TcpConnection::kMaxFrame]),
+      scratch_output_(new uint8_t[TcpConnection::kOutputCapacity]) {
     free_.reserve(kMaxPooled);  // release() must not allocate
 }
 
@@ -262,10 +377,29 @@ void TcpConnectionPool::release(TcpConnection* connection) {
     if (connection->next_) connection->next_->previous_ = connection->previous_;
     --live_count_;
     counters_.tcp_open.set(live_count_);
+    give_back_buffer(std::move(connection->input_));
+    give_back_buffer(std::move(connection->output_));
     if (free_.size() < kMaxPooled)
         free_.emplace_back(connection);
     else
         delete connection;
+}
+
+TcpBufferPool::Buffer TcpConnectionPool::take_buffer() {
+    TcpBufferPool::Buffer buffer = buffers_.take();
+    publish_buffer_counts();
+    return buffer;
+}
+
+void TcpConnectionPool::give_back_buffer(TcpBufferPool::Buffer buffer) {
+    if (!buffer) return;
+    buffers_.give_back(std::move(buffer));
+    publish_buffer_counts();
+}
+
+void TcpConnectionPool::publish_buffer_counts() {
+    counters_.tcp_buffers_in_use.set(buffers_.in_use());
+    counters_.tcp_buffer_allocations.set(buffers_.allocations());
 }
 
 void TcpConnectionPool::close_all() {

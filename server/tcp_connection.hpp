@@ -1,6 +1,6 @@
 // One DNS-over-TCP client connection (RFC 7766): two-byte length framing, pipelined queries,
 // asynchronous writes with a bounded queue, and the idle timeout; plus the worker's pool of
-// connections, which enforces the per-worker cap.
+// connections, which enforces the per-worker cap and lends connections their buffers.
 #pragma once
 
 #include <sys/socket.h>
@@ -12,6 +12,7 @@
 
 #include "server/metrics.hpp"
 #include "server/snapshot_slot.hpp"
+#include "server/tcp_buffer_pool.hpp"
 #include "server/transfer_out.hpp"
 
 namespace meridian::server {
@@ -26,6 +27,8 @@ class TcpConnection {
     // queries; with kMaxFrame this bounds the memory a client that does not read can hold.
     static constexpr size_t kQueueLimit = 32 * 1024;
     static constexpr size_t kOutputCapacity = kMaxFrame + kQueueLimit;
+    // Input and output buffers come from one pool, so both have the larger size.
+    static constexpr size_t kBufferSize = kOutputCapacity;
 
     explicit TcpConnection(TcpConnectionPool& pool);
     TcpConnection(const TcpConnection&) = delete;
@@ -48,11 +51,24 @@ class TcpConnection {
 
     void reset_state();
     void answer_complete_queries();
-    // Writes the transfer's next messages while there is room; false when the output is full.
-    bool write_stream_messages();
     void start_write();
     void update_reading();
     void restart_idle_timer();
+    // Answers the complete frames held, up to what the output has room for; true when it
+    // stopped for room and every answer has left, so another batch can start at once.
+    bool answer_batch();
+    // Keeps what answer_batch could not consume (a partial frame, or frames waiting for
+    // output room) in the held or a borrowed buffer; false when it closed.
+    bool keep_unconsumed_input(const uint8_t* rest, size_t length);
+    // Writes `length` octets of answers from the worker's scratch, borrowing a buffer only
+    // for what the socket does not take at once; false when it closed.
+    bool write_from_scratch(size_t length);
+    // Writes the transfer's next messages into the held output while there is room; false
+    // when the output is full.
+    bool write_stream_messages();
+    // Hands back the input buffer when no partial frame is held and the output buffer when
+    // everything is written: an idle connection holds no buffer.
+    void return_idle_buffers();
     bool is_flushed() const { return !is_writing_ && output_sent_ == output_end_; }
 
     TcpConnectionPool& pool_;
@@ -62,31 +78,38 @@ class TcpConnection {
     sockaddr_storage client_{};
 
     // Bytes received and not yet consumed: at most one incomplete frame, or complete frames
-    // waiting for output room.
-    std::unique_ptr<uint8_t[]> input_;
+    // waiting for output room. Taken from the pool in on_alloc, which libuv calls only when
+    // the socket is readable, so a connection that sends nothing never holds one.
+    TcpBufferPool::Buffer input_;
     size_t input_length_ = 0;
+    // Octets on_read just put in the worker's scratch input (only while input_ is empty).
+    size_t scratch_length_ = 0;
     // [0, output_sent_) is handed to uv_write (in flight when is_writing_), [output_sent_,
     // output_end_) waits for it; the buffer rewinds only when everything is written, so
-    // memory given to uv_write never moves.
-    std::unique_ptr<uint8_t[]> output_;
+    // memory given to uv_write never moves. Borrowed only when the socket does not take
+    // the answers at once (or while earlier ones are still queued).
+    TcpBufferPool::Buffer output_;
     size_t output_sent_ = 0;
     size_t output_end_ = 0;
+
+    // A multi-message answer (a zone transfer) being written as the client reads it; its
+    // messages always go to a borrowed output buffer, since they outlive one write.
+    std::unique_ptr<ResponseStream> transfer_;
 
     int open_handles_ = 0;
     bool is_reading_ = false;
     bool is_writing_ = false;
     bool is_closing_ = false;
     bool has_client_finished_ = false;  // EOF read: answer what we have, then close
-    // A multi-message answer (a zone transfer) being written as the client reads it.
-    std::unique_ptr<ResponseStream> transfer_;
 
     // Intrusive list of live connections, so shutdown can close them all.
     TcpConnection* previous_ = nullptr;
     TcpConnection* next_ = nullptr;
 };
 
-// The TCP connections of one worker: live ones (for shutdown and the cap) and a small
-// free-list, so a busy server reuses connection buffers instead of allocating them.
+// The TCP connections of one worker: live ones (for shutdown and the cap), a small free-list
+// of connection objects, the scratch buffers every connection reads and answers in, and the
+// spare buffers connections borrow while a frame is partial or answers are unsent.
 class TcpConnectionPool {
   public:
     TcpConnectionPool(uv_loop_t* loop, SnapshotSlot::Reader snapshots, unsigned idle_timeout_ms,
@@ -100,12 +123,19 @@ class TcpConnectionPool {
     void accept(uv_stream_t* server);
     void close_all();
     size_t live_count() const { return live_count_; }
+    const TcpBufferPool& buffers() const { return buffers_; }
 
   private:
     friend class TcpConnection;
     static constexpr size_t kMaxPooled = 64;
+    // Spare buffers kept per worker; beyond this many connections with work in progress at
+    // the same moment, buffers are allocated and freed as they come and go.
+    static constexpr size_t kMaxSpareBuffers = 64;
 
     void release(TcpConnection* connection);
+    TcpBufferPool::Buffer take_buffer();
+    void give_back_buffer(TcpBufferPool::Buffer buffer);
+    void publish_buffer_counts();
 
     uv_loop_t* loop_;
     SnapshotSlot::Reader snapshots_;
@@ -115,6 +145,12 @@ class TcpConnectionPool {
     TcpConnection* live_ = nullptr;
     size_t live_count_ = 0;
     std::vector<std::unique_ptr<TcpConnection>> free_;
+    TcpBufferPool buffers_;
+    // One read's queries and one batch of answers at a time, for every connection of the
+    // worker: a connection reads into one and answers into the other, and keeps only what
+    // is left over (a partial frame, answers the socket did not take) in borrowed buffers.
+    std::unique_ptr<uint8_t[]> scratch_input_;
+    std::unique_ptr<uint8_t[]> scratch_output_;
 };
 
 }  // namespace meridian::server

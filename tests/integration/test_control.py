@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dns.edns  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    Meridian, expect, free_port, query, run_meridian, run_tests, udp_raw)
+    Meridian, expect, frame, free_port, make_query, query, read_frame, run_meridian, run_tests,
+    tcp_connect, udp_raw)
 
 ORIGIN = "control.example."
 
@@ -224,6 +225,40 @@ def test_metrics_are_strict_prometheus_text_and_count_what_was_sent(server):
            current.get(("meridian_zone_serial", f'zone="{ORIGIN}"')))
     expect(current[("meridian_serving", "")] == 1, "meridian_serving", 1,
            current.get(("meridian_serving", "")))
+
+
+def test_idle_tcp_connections_hold_no_buffers(server):
+    """Connections that asked once and went quiet, beside one that pipelines: /metrics shows
+    every buffer back in the worker's pool, and a handful allocated for all of them."""
+    idle = []
+    try:
+        for number in range(200):
+            s = tcp_connect(server.port, 5.0)
+            idle.append(s)
+            s.sendall(frame(make_query("www." + ORIGIN).to_wire()))
+            expect(read_frame(s) is not None, f"idle connection {number}", "an answer", "none")
+        with tcp_connect(server.port, 5.0) as busy:
+            busy.sendall(b"".join(frame(make_query("www." + ORIGIN).to_wire())
+                                  for _ in range(500)))
+            answered = sum(read_frame(busy) is not None for _ in range(500))
+            expect(answered == 500, "500 pipelined queries", 500, answered)
+            deadline = time.monotonic() + 5.0
+            while True:
+                _, samples = metrics(server)
+                open_now = samples.get(("meridian_tcp_connections_open", ""))
+                in_use = samples.get(("meridian_tcp_buffers_in_use", ""))
+                if (open_now == 201 and in_use == 0) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        expect(open_now == 201, "meridian_tcp_connections_open", 201, open_now)
+        expect(in_use == 0, "meridian_tcp_buffers_in_use with 201 quiet connections", 0, in_use)
+        allocated = samples.get(("meridian_tcp_buffer_allocations_total", ""))
+        expect(allocated is not None and allocated <= 8,
+               "meridian_tcp_buffer_allocations_total", "at most 8 (buffers are reused)",
+               allocated)
+    finally:
+        for s in idle:
+            s.close()
 
 
 def test_ctl_status_shows_serials_and_digests(server):

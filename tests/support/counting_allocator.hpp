@@ -3,15 +3,11 @@
 // it must be included by exactly one source file of a test binary.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
 
-namespace meridian::testing {
-inline std::atomic<bool> counting{false};
-inline std::atomic<size_t> allocations{0};
-}  // namespace meridian::testing
+#include "support/allocation_count.hpp"
 
 // Our operator new is malloc, so free in operator delete matches; GCC sees only the
 // new/free pair once both are inlined here and warns falsely.
