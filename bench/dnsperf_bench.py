@@ -36,6 +36,7 @@ import dns.rdatatype
 
 import geo_scenario
 import load_scenario
+import tcp_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 ORIGIN = "bench.example."
@@ -381,8 +382,8 @@ origin = "{ORIGIN}"
 class Knot(Server):
     name = "knot"
 
-    def __init__(self, work, zone_file, port):
-        super().__init__(work, zone_file, port)
+    def __init__(self, work, zone_file, port, name=None):
+        super().__init__(work, zone_file, port, name)
         self.write_config(self.dir / "knot.conf", f"""server:
     rundir: "{self.dir}"
     pidfile: "{self.dir}/knot.pid"
@@ -425,8 +426,8 @@ zone:
 class Nsd(Server):
     name = "nsd"
 
-    def __init__(self, work, zone_file, port):
-        super().__init__(work, zone_file, port)
+    def __init__(self, work, zone_file, port, name=None):
+        super().__init__(work, zone_file, port, name)
         self.write_config(self.dir / "nsd.conf", f"""server:
     ip-address: 127.0.0.1@{port}
     do-ip6: no
@@ -791,9 +792,10 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--scenarios", default="static,geo",
                    help="comma-separated, from static (the zone's mix on --servers), geo "
-                        "(steered answers with ECS on --geo-servers) and load (a large zone's "
-                        "start-up time, memory and reloads on --load-servers; see "
-                        "bench/README.md)")
+                        "(steered answers with ECS on --geo-servers), load (a large zone's "
+                        "start-up time, memory and reloads on --load-servers), tcp (pipelined "
+                        "queries on persistent connections), idle (memory per idle TCP "
+                        "connection) and workers (1 vs 2 workers); see bench/README.md")
     p.add_argument("--servers", default="meridian,knot,nsd,floor",
                    help="static scenario: comma-separated, from meridian,knot,nsd,gdnsd,floor; "
                         "measured in this order (floor: the kernel's UDP path alone, "
@@ -814,6 +816,21 @@ def parse_args(argv):
                    help="load scenario: dnsperf -Q during the reload under load")
     p.add_argument("--load-duration", type=int, default=8,
                    help="load scenario: least seconds of the dnsperf run around the reload")
+    p.add_argument("--tcp-servers", default="meridian,knot,nsd,gdnsd",
+                   help="tcp and idle scenarios: comma-separated, from meridian,knot,nsd,gdnsd")
+    p.add_argument("--tcp-rate", type=int, default=20000,
+                   help="tcp scenario: offered queries/s over TCP (dnsperf -m tcp -Q)")
+    p.add_argument("--idle-connections", type=int, default=5000,
+                   help="idle scenario: idle TCP connections opened to each server")
+    p.add_argument("--workers-servers", default="meridian,knot,nsd,gdnsd",
+                   help="workers scenario: comma-separated, from meridian,knot,nsd,gdnsd")
+    p.add_argument("--workers-rate", type=int, default=80000,
+                   help="workers scenario: offered queries/s with 1 and with 2 workers")
+    p.add_argument("--workers-clients", type=int, default=16,
+                   help="workers scenario: dnsperf -c (many source ports, so SO_REUSEPORT "
+                        "spreads them over both workers' sockets)")
+    p.add_argument("--workers-threads", type=int, default=2,
+                   help="workers scenario: dnsperf -T")
     p.add_argument("--names", type=int, default=10000, help="host names in the zone")
     p.add_argument("--queries", type=int, default=100000,
                    help="queries per query file (static mix; geo: as many steered ones)")
@@ -861,6 +878,8 @@ def parse_args(argv):
                  "rounds": 1, "warmup": 0, "max_duration": 2}
         defaults["load_names"], quick["load_names"] = 1000000, 100000
         defaults["load_duration"], quick["load_duration"] = 8, 4
+        defaults["idle_connections"], quick["idle_connections"] = 5000, 1000
+        defaults["workers_rate"], quick["workers_rate"] = 80000, 50000
         for key, value in quick.items():
             if getattr(args, key) == defaults[key]:  # explicit options still win
                 setattr(args, key, value)
@@ -871,8 +890,12 @@ def parse_args(argv):
             if x not in allowed:
                 p.error(f"{option}: unknown {x!r} (choose from {', '.join(allowed)})")
         return items
-    args.scenarios = names("--scenarios", args.scenarios, ("static", "geo", "load"))
+    args.scenarios = names("--scenarios", args.scenarios,
+                           ("static", "geo", "load") + tcp_scenario.SCENARIOS)
     args.load_servers = names("--load-servers", args.load_servers, ("meridian", "knot", "nsd"))
+    args.tcp_servers = names("--tcp-servers", args.tcp_servers, tcp_scenario.SERVERS)
+    args.workers_servers = names("--workers-servers", args.workers_servers,
+                                 tcp_scenario.SERVERS)
     args.servers = names("--servers", args.servers, ("meridian", "knot", "nsd", "gdnsd", "floor"))
     args.geo_servers = names("--geo-servers", args.geo_servers, ("meridian", "gdnsd", "floor"))
     if not args.scenarios:
@@ -904,7 +927,8 @@ def main(argv):
 
     try:
         return bench(args, work, servers)
-    except (BenchError, geo_scenario.GeoError, load_scenario.LoadError) as e:
+    except (BenchError, geo_scenario.GeoError, load_scenario.LoadError,
+            tcp_scenario.TcpBenchError) as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 1
     finally:
@@ -994,7 +1018,7 @@ def bench(args, work, servers):
     load_report, load_rows = (None, [])
     if args.load_servers:
         load_report, load_rows = run_load_scenario(args, work, servers)
-        if not args.servers and not args.geo_servers:
+        if not args.servers and not args.geo_servers and not tcp_scenario.wanted(args):
             load_report()
             if args.json:
                 Path(args.json).write_text(json.dumps(
@@ -1013,9 +1037,25 @@ def bench(args, work, servers):
     geo = GeoSetup(args, work, static_queries) if args.geo_servers else None
 
     meridian_binary = None
-    if "meridian" in args.servers or "meridian" in args.geo_servers:
+    if ("meridian" in args.servers or "meridian" in args.geo_servers
+            or tcp_scenario.needs_meridian(args)):
         meridian_binary = Path(args.meridian) if args.meridian else build_meridian(args)
         meridian_binary = meridian_binary.resolve()
+    # TCP, idle connections and workers first, with their own servers, stopped when done.
+    tcp_result = None
+    if tcp_scenario.wanted(args):
+        tcp_result = tcp_scenario.run(args, sys.modules[__name__], work, zone_file, query_file,
+                                      meridian_binary)
+        if not args.servers and not args.geo_servers:
+            if load_report:
+                load_report()
+            tcp_scenario.report(args, sys.modules[__name__], tcp_result)
+            if args.json:
+                result = {"machine": machine_info(), **tcp_scenario.to_json(tcp_result)}
+                if load_rows:
+                    result["load"] = load_scenario.to_json(load_rows)
+                Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+            return 0
     floor_binary = None
     if "floor" in args.servers or "floor" in args.geo_servers:
         floor_binary = build_floor(work)
@@ -1117,6 +1157,8 @@ def bench(args, work, servers):
     report_reproduce(args, servers, loads)
     if load_report:
         load_report()
+    if tcp_result:
+        tcp_scenario.report(args, sys.modules[__name__], tcp_result)
     if args.json:
         def load_json(ld):
             return {"server": ld.server.name, "scenario": ld.scenario, "kind": ld.kind,
@@ -1135,6 +1177,8 @@ def bench(args, work, servers):
         }
         if load_rows:
             result["load"] = load_scenario.to_json(load_rows)
+        if tcp_result:
+            result.update(tcp_scenario.to_json(tcp_result))
         if geo:
             result["geo"] = {"database": geo.database.description,
                              "database_file": str(geo.database.mmdb),

@@ -39,6 +39,8 @@ if [[ ",$scenarios," == *,geo,* ]]; then
     # The XS reader walks the database about 20x faster than the pure-Perl one.
     perl -MMaxMind::DB::Reader::XS -e 1 2>/dev/null || need+=(libmaxmind-db-reader-xs-perl)
 fi
+# The tcp, idle and workers scenarios include gdnsd by default (--tcp-servers, --workers-servers).
+if [[ ",$scenarios," =~ ,(tcp|idle|workers), ]]; then wants_gdnsd=yes; fi
 if [ "$wants_gdnsd" = yes ] && ! have gdnsd; then need+=(gdnsd); fi
 
 if [ ${#need[@]} -gt 0 ]; then
