@@ -12,7 +12,16 @@ bool Catalog::add(std::shared_ptr<const Zone> zone) {
     return true;
 }
 
-const Zone* Catalog::find_zone(std::span<const uint8_t> qname_lower, bool skip_exact) const {
+bool Catalog::add_unavailable(std::string origin) {
+    if (by_origin_.contains(origin)) return false;
+    unavailable_.push_back(std::move(origin));
+    by_origin_.try_emplace(unavailable_.back(), nullptr);
+    return true;
+}
+
+const Zone* Catalog::find_zone(std::span<const uint8_t> qname_lower, bool skip_exact,
+                               bool* is_unavailable) const {
+    if (is_unavailable) *is_unavailable = false;
     // Try the name itself, then each parent: the first hit is the most specific zone.
     size_t offset = 0;
     if (skip_exact) {
@@ -23,7 +32,10 @@ const Zone* Catalog::find_zone(std::span<const uint8_t> qname_lower, bool skip_e
         const std::string_view suffix(reinterpret_cast<const char*>(qname_lower.data()) + offset,
                                       qname_lower.size() - offset);
         auto it = by_origin_.find(suffix);
-        if (it != by_origin_.end()) return it->second;
+        if (it != by_origin_.end()) {
+            if (!it->second && is_unavailable) *is_unavailable = true;
+            return it->second;
+        }
         if (qname_lower[offset] == 0) break;
         offset += 1 + size_t(qname_lower[offset]);
     }

@@ -159,10 +159,15 @@ uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const Q
     }
     const auto qname = query.qname_lower.view();
     const Zone* zone = nullptr;
-    if (query.qtype == wire::type::kDS) zone = snapshot.catalog.find_zone(qname, true);
-    if (!zone) zone = snapshot.catalog.find_zone(qname);
+    bool is_unavailable = false;
+    if (query.qtype == wire::type::kDS)
+        zone = snapshot.catalog.find_zone(qname, true, &is_unavailable);
+    if (!zone && !is_unavailable) zone = snapshot.catalog.find_zone(qname, false, &is_unavailable);
     if (!zone) {
-        writer.set_rcode(wire::rcode::kRefused);  // not ours: no answer, no referral
+        // A secondary zone without data (not transferred yet, or expired): ours, but
+        // nothing to answer with (RFC 1035 §3.3.13: an expired zone is no longer served).
+        // Otherwise not ours: no answer, no referral.
+        writer.set_rcode(is_unavailable ? wire::rcode::kServFail : wire::rcode::kRefused);
         return 0;
     }
     if (snapshot.steering.empty()) {
