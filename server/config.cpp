@@ -151,12 +151,61 @@ class ConfigReader {
                     }
                 } else if (read_zone_transfer_key(reader_, zone_key, zone_node, entry)) {
                     // allow_transfer, notify, ixfr_history
+                } else if (name == "primaries") {
+                    read_primaries(zone_key, zone_node, entry);
+                } else if (name == "tsig") {
+                    entry.tsig_place = place_of(zone_node.source());
+                    if (auto v = reader_.read_string(zone_key, zone_node)) entry.tsig = *v;
                 } else {
                     reader_.unknown_key(zone_key, "[[zone]]");
                 }
             }
-            if (!has_file) reader_.error(entry.place, "missing 'file' in [[zone]]");
+            if (!has_file)
+                reader_.error(entry.place,
+                              entry.is_secondary()
+                                  ? "missing 'file' in [[zone]]: a secondary zone needs the "
+                                    "file it keeps its transferred copy in"
+                                  : "missing 'file' in [[zone]]");
+            if (entry.is_secondary() && entry.origin.empty())
+                reader_.error(entry.place,
+                              "missing 'origin' in [[zone]]: a secondary zone names the zone it "
+                              "transfers from its primaries");
+            if (!entry.tsig.empty() && !entry.is_secondary())
+                reader_.error(entry.tsig_place,
+                              "'tsig' in [[zone]] signs transfers from 'primaries', and this "
+                              "zone has none");
             zones.push_back(std::move(entry));
+        }
+    }
+
+    // "192.0.2.1:53", "[2001:db8::1]:53", or an address alone for port 53.
+    void read_primaries(const toml::key& key, const toml::node& node, ZoneEntry& entry) {
+        const auto* array = node.as_array();
+        if (!array) {
+            reader_.error(place_of(node.source()),
+                          "'primaries' must be an array of \"address:port\" strings");
+            return;
+        }
+        if (array->empty())
+            reader_.error(place_of(node.source()),
+                          "'primaries' must not be empty (leave it out for a primary zone)");
+        for (const auto& element : *array) {
+            auto text = reader_.read_string(key, element);
+            if (!text) continue;
+            auto address = parse_listen_address(*text);
+            if (!address) {
+                const bool is_v6 = text->find(':') != std::string::npos;
+                address = parse_listen_address(is_v6 ? "[" + *text + "]:53" : *text + ":53");
+                if (address) address->text = *text;
+            }
+            if (!address) {
+                reader_.error(place_of(element.source()),
+                              "bad primary address '" + *text +
+                                  "' (expected \"192.0.2.1:53\", \"[2001:db8::1]:53\" or an "
+                                  "address alone for port 53)");
+                continue;
+            }
+            entry.primaries.push_back(std::move(*address));
         }
     }
 

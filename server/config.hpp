@@ -47,6 +47,12 @@ struct ZoneEntry {
     // itself is left empty here; reloads fill it in.
     zones::ZoneTransferPolicy transfer;
     std::vector<std::pair<std::string, ConfigPlace>> transfer_key_places;  // keys it names
+    // A secondary zone: transferred from these primaries (tried in order), kept in `file`.
+    std::vector<ListenAddress> primaries;
+    std::string tsig;  // the [[tsig]] key that signs transfers and NOTIFY; empty: none
+    ConfigPlace tsig_place;
+
+    bool is_secondary() const { return !primaries.empty(); }
 };
 
 // [geoip]: where client locations come from and whose ECS option counts.

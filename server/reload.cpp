@@ -71,6 +71,7 @@ bool same_control(const ControlSettings& a, const ControlSettings& b) {
 SnapshotLoader::Loaded SnapshotLoader::load() {
     Loaded loaded;
     loaded.build.zone_cache = &zone_cache_;
+    loaded.build.secondaries = &secondaries_;
     loaded.config = load_config(config_paths_, loaded.diagnostics);
     if (loaded.config)
         loaded.snapshot = build_snapshot(*loaded.config, loaded.diagnostics, &loaded.build);

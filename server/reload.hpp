@@ -34,10 +34,12 @@ class SnapshotLoader {
     Loaded load();
 
     const std::vector<std::filesystem::path>& config_paths() const { return config_paths_; }
+    SecondaryStore& secondaries() { return secondaries_; }
 
   private:
     std::vector<std::filesystem::path> config_paths_;
     zones::ZoneCache zone_cache_;
+    SecondaryStore secondaries_;
 };
 
 // What is being served, copied out of a snapshot and its config for the main thread (status,

@@ -55,6 +55,7 @@ class SnapshotBuilder {
             if (names != names_by_zone.end()) zone = zones::with_empty_nodes(zone, names->second);
             snapshot->catalog.add(zone);
         }
+        for (auto& origin : unavailable_) snapshot->catalog.add_unavailable(std::move(origin));
 
         compile_policies(placed, snapshot->steering);
         settings(snapshot->settings);
@@ -81,6 +82,18 @@ class SnapshotBuilder {
         std::vector<std::shared_ptr<const zones::Zone>> zones;
         std::set<std::string> origins;
         for (const auto& entry : config_.zones) {
+            if (entry.is_secondary()) {
+                if (auto zone = load_secondary(entry)) {
+                    if (origins.insert(zone->origin()).second) {
+                        // A secondary may pass its zone on (allow_transfer, notify) too.
+                        transfer_policies_[zone->origin()] = entry.transfer;
+                        zones.push_back(std::move(zone));
+                    } else
+                        error(entry.place,
+                              "duplicate zone origin '" + text_of(zone->origin()) + "'");
+                }
+                continue;
+            }
             auto outcome = zones::ZoneCache::Outcome::parsed;
             auto loaded = context_.zone_cache
                               ? context_.zone_cache->load(entry.file, entry.origin, outcome)
@@ -113,6 +126,60 @@ class SnapshotBuilder {
             zones.push_back(std::move(loaded.zone));
         }
         return zones;
+    }
+
+    // A secondary zone's version: the one kept in the store (the last transfer), else its
+    // cache file, read once. Its file is not the operator's to edit: a problem with it is a
+    // warning, and the zone answers SERVFAIL until a transfer brings it (as Knot does), as
+    // it does once the version has expired. Null when the zone is not served.
+    std::shared_ptr<const zones::Zone> load_secondary(const ZoneEntry& entry) {
+        SecondaryStore& store = context_.secondaries ? *context_.secondaries : scratch_store_;
+        std::string origin = wire::wire_from_text(entry.origin);
+        wire::to_lower({reinterpret_cast<const uint8_t*>(origin.data()), origin.size()},
+                       reinterpret_cast<uint8_t*>(origin.data()));
+        std::optional<SecondaryVersion> version = store.find(origin);
+        if (!version) {
+            std::error_code missing;
+            const auto modified = std::filesystem::last_write_time(entry.file, missing);
+            if (missing) {
+                warn(entry.place, "secondary zone " + entry.origin + " has no copy in " +
+                                      entry.file.string() +
+                                      " yet: SERVFAIL until it is transferred from its primaries");
+                unavailable_.push_back(origin);
+                return nullptr;
+            }
+            zones::ZoneLoadResult loaded = zones::load_zone_file(entry.file, entry.origin);
+            for (auto& d : loaded.diagnostics) {
+                d.is_error = false;
+                diagnostics_.push_back(std::move(d));
+            }
+            if (!loaded.zone) {
+                warn(entry.place, "the copy of secondary zone " + entry.origin + " in " +
+                                      entry.file.string() +
+                                      " does not load: SERVFAIL until it is transferred again");
+                unavailable_.push_back(origin);
+                return nullptr;
+            }
+            ++context_.zones_parsed;
+            // The file's age stands for the time of the last refresh (RFC 1035 §3.3.13), so a
+            // copy older than EXPIRE is not served after a restart.
+            version =
+                SecondaryVersion{loaded.zone, std::chrono::time_point_cast<WallClock::duration>(
+                                                  std::chrono::file_clock::to_sys(modified))};
+            store.keep(origin, *version);
+        } else {
+            ++context_.zones_reused;
+        }
+        if (version->is_expired(WallClock::now())) {
+            warn(entry.place, "secondary zone " + entry.origin + " (serial " +
+                                  std::to_string(version->zone->serial()) +
+                                  ") has expired: no refresh from its primaries for " +
+                                  std::to_string(soa_timers(*version->zone).expire) +
+                                  " s (SOA EXPIRE); SERVFAIL until it is transferred again");
+            unavailable_.push_back(origin);
+            return nullptr;
+        }
+        return version->zone;
     }
 
     void open_database() {
@@ -322,6 +389,8 @@ class SnapshotBuilder {
     std::shared_ptr<const geoip::Database> database_;
     // Each zone's transfer settings by origin; reload() adds the IXFR history.
     std::map<std::string, zones::ZoneTransferPolicy, std::less<>> transfer_policies_;
+    std::vector<std::string> unavailable_;  // secondary zones answered with SERVFAIL
+    SecondaryStore scratch_store_;          // when the caller keeps none (`meridian check`)
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "geoip/database.hpp"
 #include "server/config.hpp"
+#include "server/secondary_store.hpp"
 #include "zones/diagnostic.hpp"
 #include "zones/snapshot.hpp"
 #include "zones/zone_cache.hpp"
@@ -14,7 +15,8 @@ namespace meridian::server {
 
 // What a caller lends a build, and what it learns from it.
 struct BuildContext {
-    zones::ZoneCache* zone_cache = nullptr;           // reuse zones whose files have not changed
+    zones::ZoneCache* zone_cache = nullptr;  // reuse zones whose files have not changed
+    SecondaryStore* secondaries = nullptr;  // the secondary zones' versions (transferred or cached)
     std::shared_ptr<const geoip::Database> database;  // out: the database compiled from
     size_t zones_parsed = 0;                          // out
     size_t zones_reused = 0;                          // out: unchanged, from `zone_cache`
