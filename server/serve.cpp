@@ -12,6 +12,7 @@
 #include "server/log.hpp"
 #include "server/metrics.hpp"
 #include "server/notify_out.hpp"
+#include "server/secondary_zones.hpp"
 #include "server/worker.hpp"
 
 namespace meridian::server {
@@ -27,6 +28,7 @@ struct MainLoop {
     std::vector<std::unique_ptr<Worker>>* workers = nullptr;
     Control* control = nullptr;
     Notifier* notifier = nullptr;
+    SecondaryZones* secondaries = nullptr;
     bool is_draining = false;
     bool is_stopped = false;
 };
@@ -45,6 +47,7 @@ void stop_now(MainLoop& main) {
     for (auto& worker : *main.workers) worker->request_stop();
     if (main.control) main.control->close();
     if (main.notifier) main.notifier->close();
+    if (main.secondaries) main.secondaries->close();
     close_handles(main);
 }
 
@@ -94,10 +97,12 @@ std::string describe_listening(const Config& config, unsigned workers) {
 
 // Every worker with its own sockets; false (logged) when one cannot be opened.
 bool open_workers(const Config& config, SnapshotSlot& slot, TrafficCounters& counters,
-                  unsigned count, std::vector<std::unique_ptr<Worker>>& workers) {
+                  unsigned count, NotifyQueue* notify,
+                  std::vector<std::unique_ptr<Worker>>& workers) {
     try {
         for (unsigned i = 0; i < count; ++i) {
-            workers.push_back(std::make_unique<Worker>(i, config.server, slot, counters.worker(i)));
+            workers.push_back(
+                std::make_unique<Worker>(i, config.server, slot, counters.worker(i), notify));
             std::vector<Socket> udp, tcp;
             std::string error;
             for (const auto& address : config.server.listen) {
@@ -155,8 +160,13 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     control.set_reload_listener([&notifier](const ReloadOutcome& outcome) {
         for (const auto& change : outcome.changed_zones) notifier.notify(change);
     });
+    // Transfers publish through the same reloads as SIGHUP, one at a time.
+    SecondaryZones secondaries(&loop, config, loader.secondaries(),
+                               [&control] { control.request_reload(); });
+    main.secondaries = &secondaries;
     std::string error;
-    bool is_ready = open_workers(config, slot, counters, count, workers);
+    bool is_ready =
+        open_workers(config, slot, counters, count, secondaries.notify_queue(), workers);
     if (is_ready && !control.open(error)) {
         log_event(error);
         is_ready = false;
@@ -165,6 +175,7 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
         for (auto& worker : workers) worker->start();
         log_event(describe_listening(config, count));
         for (const auto& change : notify_at_start) notifier.notify(change);
+        secondaries.start();
         if (!control.start(error)) {
             log_event(error);
             stop_now(main);
@@ -175,6 +186,7 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     } else {
         control.close();
         notifier.close();
+        secondaries.close();
         close_handles(main);
         uv_run(&loop, UV_RUN_DEFAULT);
     }

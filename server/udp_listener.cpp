@@ -18,6 +18,8 @@ namespace {
 // sockets and TCP connections; the poll is level-triggered, so what is left wakes us again.
 constexpr int kMaxBatchesPerWakeup = 8;
 
+}  // namespace
+
 // Copies the query's destination address into a control message for the answer, so a
 // server bound to a wildcard or anycast address answers from the address that was asked
 // (a client drops answers from any other source).
@@ -54,8 +56,6 @@ size_t write_source_address(const msghdr& received, uint8_t* control) {
     return 0;
 }
 
-}  // namespace
-
 UdpBatch::UdpBatch(uint16_t udp_payload)
     : answer_size(udp_payload),
       queries(new uint8_t[kSize * kQueryStride]),
@@ -74,8 +74,8 @@ UdpBatch::UdpBatch(uint16_t udp_payload)
 }
 
 UdpListener::UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots,
-                         WorkerCounters& counters)
-    : loop_(loop), batch_(batch), snapshots_(snapshots), counters_(counters) {}
+                         WorkerCounters& counters, NotifyQueue* notify)
+    : loop_(loop), batch_(batch), snapshots_(snapshots), counters_(counters), notify_(notify) {}
 
 int UdpListener::open(Socket socket) {
     socket_ = std::move(socket);
@@ -114,6 +114,14 @@ void UdpListener::answer_pending_queries() {
             const zones::QueryOrigin origin{zones::Transport::udp,
                                             reinterpret_cast<const sockaddr*>(&batch_.clients[i])};
             const std::span<const uint8_t> question{batch_.query(i), batch_.received[i].msg_len};
+            if (notify_ && is_notify_request(question)) {
+                // The main loop answers it; a full queue drops it and the primary retries.
+                uint8_t control[UdpBatch::kControlSize];
+                const size_t control_length = write_source_address(query, control);
+                notify_->push(question, batch_.clients[i], query.msg_namelen,
+                              {control, control_length}, socket_.fd());
+                continue;
+            }
             const std::span<uint8_t> response{batch_.answer(answers), batch_.answer_size};
             zones::Deferral deferred = zones::Deferral::none;
             size_t length = zones::respond(snapshot, question, response, origin, &deferred);

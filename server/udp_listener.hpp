@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "server/metrics.hpp"
+#include "server/notify_queue.hpp"
 #include "server/snapshot_slot.hpp"
 #include "server/socket.hpp"
 
@@ -51,8 +52,10 @@ struct UdpBatch {
 
 class UdpListener {
   public:
+    // With `notify`, NOTIFY requests are handed to it instead of answered here (they are
+    // for the secondary zones, which the main loop keeps).
     UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots,
-                WorkerCounters& counters);
+                WorkerCounters& counters, NotifyQueue* notify = nullptr);
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
 
@@ -76,6 +79,11 @@ class UdpListener {
     UdpBatch& batch_;
     SnapshotSlot::Reader snapshots_;
     WorkerCounters& counters_;
+    NotifyQueue* notify_;
 };
+
+// Writes into `control` the IP_PKTINFO / IPV6_PKTINFO message that sends an answer from the
+// address `received` was sent to; returns its length (0: none).
+size_t write_source_address(const msghdr& received, uint8_t* control);
 
 }  // namespace meridian::server

@@ -7,11 +7,12 @@
 namespace meridian::server {
 
 Worker::Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
-               WorkerCounters& counters)
+               WorkerCounters& counters, NotifyQueue* notify)
     : index_(index),
       batch_(std::make_unique<UdpBatch>(settings.udp_payload)),
       snapshots_(slot.reader(index)),
       counters_(counters),
+      notify_(notify),
       connections_(&loop_, snapshots_, settings.tcp_idle_timeout_ms, settings.tcp_max_connections,
                    counters) {
     const int rc = uv_loop_init(&loop_);
@@ -36,7 +37,8 @@ Worker::~Worker() {
 
 bool Worker::open(std::vector<Socket> udp, std::vector<Socket> tcp, std::string& error) {
     for (auto& socket : udp) {
-        udp_.push_back(std::make_unique<UdpListener>(&loop_, *batch_, snapshots_, counters_));
+        udp_.push_back(
+            std::make_unique<UdpListener>(&loop_, *batch_, snapshots_, counters_, notify_));
         if (const int rc = udp_.back()->open(std::move(socket)); rc != 0) {
             error = std::string("UDP listener: ") + uv_strerror(rc);
             return false;

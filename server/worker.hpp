@@ -23,8 +23,9 @@ class Worker {
   public:
     // Throws std::runtime_error when libuv cannot create the loop. `counters` is this
     // worker's own block: only its thread writes it.
+    // `notify` (optional) receives the NOTIFY requests this worker's UDP sockets get.
     Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
-           WorkerCounters& counters);
+           WorkerCounters& counters, NotifyQueue* notify = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -48,6 +49,7 @@ class Worker {
     std::unique_ptr<UdpBatch> batch_;
     SnapshotSlot::Reader snapshots_;
     WorkerCounters& counters_;
+    NotifyQueue* notify_;
     TcpConnectionPool connections_;
     std::vector<std::unique_ptr<UdpListener>> udp_;
     std::vector<std::unique_ptr<TcpListener>> tcp_;

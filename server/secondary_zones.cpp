@@ -1,0 +1,335 @@
+// Timers, NOTIFY and transfers of the secondary zones: see secondary_zones.hpp.
+#include "server/secondary_zones.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "server/log.hpp"
+#include "wire/name.hpp"
+#include "zones/ldns_include.hpp"
+#include "zones/zone_file_writer.hpp"
+
+namespace meridian::server {
+
+namespace {
+
+using Seconds = std::chrono::seconds;
+
+// Knot's bounds for SOA timers (refresh-min-interval 2 s, refresh-max-interval one day),
+// so a zero REFRESH cannot make us hammer the primary, nor a huge one forget it.
+constexpr uint32_t kMinInterval = 2;
+constexpr uint32_t kMaxInterval = 86400;
+// Before the first transfer there is no SOA to read RETRY from: retry soon, then back off.
+constexpr uint32_t kFirstRetry = 5;
+constexpr uint32_t kMaxBootstrapRetry = 300;
+
+Seconds bounded(uint32_t seconds) {
+    return Seconds(std::clamp(seconds, kMinInterval, kMaxInterval));
+}
+
+std::string text_of(const std::string& wire_name) {
+    return wire::to_text({reinterpret_cast<const uint8_t*>(wire_name.data()), wire_name.size()});
+}
+
+std::string address_text(const sockaddr_storage& address) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (address.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text,
+                  sizeof text);
+    else if (address.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
+                  sizeof text);
+    return text;
+}
+
+// RFC 1996 §3.10: a NOTIFY counts only from a primary; its source port is any.
+bool is_from(const sockaddr_storage& client, const ListenAddress& primary) {
+    const auto& server = primary.address;
+    if (client.ss_family == AF_INET && server.ss_family == AF_INET)
+        return reinterpret_cast<const sockaddr_in&>(client).sin_addr.s_addr ==
+               reinterpret_cast<const sockaddr_in&>(server).sin_addr.s_addr;
+    if (client.ss_family == AF_INET6 && server.ss_family == AF_INET6)
+        return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(client).sin6_addr,
+                           &reinterpret_cast<const sockaddr_in6&>(server).sin6_addr, 16) == 0;
+    return false;
+}
+
+struct PacketDeleter {
+    void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
+};
+using PacketPtr = std::unique_ptr<ldns_pkt, PacketDeleter>;
+
+}  // namespace
+
+struct SecondaryZones::ZoneState {
+    SecondaryZones* owner = nullptr;
+    ZoneEntry entry;
+    std::string origin;  // lowercase wire form
+    std::string name;    // text, for the log
+    uv_timer_t timer;
+    uv_work_t work;
+    bool is_fetching = false;
+    bool is_wanted_again = false;      // a NOTIFY arrived while fetching
+    bool is_expiry_announced = false;  // the reload that stops serving it was asked for
+    WallClock::time_point next_refresh;
+    uint32_t bootstrap_retry = kFirstRetry;
+    // The fetch in progress: filled on the loop, run on the pool, read back on the loop.
+    FetchRequest request;
+    FetchResult result;
+    std::string write_error;
+    std::chrono::steady_clock::time_point started;
+    std::string reason;  // what started it, for the log
+};
+
+SecondaryZones::SecondaryZones(uv_loop_t* loop, const Config& config, SecondaryStore& store,
+                               std::function<void()> publish)
+    : loop_(loop), store_(store), publish_(std::move(publish)) {
+    for (const auto& entry : config.zones) {
+        if (!entry.is_secondary()) continue;
+        auto zone = std::make_unique<ZoneState>();
+        zone->owner = this;
+        zone->entry = entry;
+        zone->origin = wire::wire_from_text(entry.origin);
+        wire::to_lower({reinterpret_cast<const uint8_t*>(zone->origin.data()), zone->origin.size()},
+                       reinterpret_cast<uint8_t*>(zone->origin.data()));
+        zone->name = text_of(zone->origin);
+        uv_timer_init(loop, &zone->timer);
+        zone->timer.data = zone.get();
+        zone->work.data = zone.get();
+        zones_.push_back(std::move(zone));
+    }
+    if (!zones_.empty())
+        notify_ = std::make_unique<NotifyQueue>(
+            loop, [this](const ReceivedNotify& notify) { answer_notify(notify); });
+}
+
+SecondaryZones::~SecondaryZones() = default;
+
+void SecondaryZones::start() {
+    const auto now = WallClock::now();
+    for (auto& zone : zones_) {
+        // A copy already past its expiry was left out of the first snapshot.
+        const auto version = store_.find(zone->origin);
+        zone->is_expiry_announced = version && version->is_expired(now);
+        zone->reason = version ? "start, serial " + std::to_string(version->zone->serial()) +
+                                     " from " + zone->entry.file.string()
+                               : "start, no copy yet";
+        refresh(*zone);
+    }
+}
+
+void SecondaryZones::close() {
+    is_closed_ = true;
+    for (auto& zone : zones_) {
+        auto* handle = reinterpret_cast<uv_handle_t*>(&zone->timer);
+        if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+    }
+    if (notify_) notify_->close();
+}
+
+void SecondaryZones::refresh(ZoneState& zone) {
+    if (is_closed_) return;
+    if (zone.is_fetching) {
+        zone.is_wanted_again = true;
+        return;
+    }
+    uv_timer_stop(&zone.timer);
+    const auto version = store_.find(zone.origin);
+    zone.request = FetchRequest{};
+    zone.request.origin = zone.origin;
+    zone.request.primaries = zone.entry.primaries;
+    zone.request.current = version ? version->zone : nullptr;
+    zone.request.source = zone.entry.file.string();
+    zone.result = FetchResult{};
+    zone.write_error.clear();
+    zone.started = std::chrono::steady_clock::now();
+    zone.is_fetching = true;
+    uv_queue_work(loop_, &zone.work, run_fetch, fetched);
+}
+
+void SecondaryZones::run_fetch(uv_work_t* work) {
+    auto& zone = *static_cast<ZoneState*>(work->data);
+    zone.result = fetch_zone(zone.request);
+    if (zone.result.status != FetchResult::Status::transferred) return;
+    // Written before it is served, so what a restart reads is never older than what was
+    // answered; a file that cannot be written does not stop the new version being served.
+    if (!zones::write_file_atomically(zone.entry.file, zones::zone_to_text(*zone.result.zone),
+                                      zone.write_error))
+        zone.write_error = "not kept on disk: " + zone.write_error;
+}
+
+void SecondaryZones::fetched(uv_work_t* work, int) {
+    auto& zone = *static_cast<ZoneState*>(work->data);
+    SecondaryZones& self = *zone.owner;
+    zone.is_fetching = false;
+    if (self.is_closed_) return;
+    self.finish_refresh(zone);
+    if (zone.is_wanted_again) {
+        zone.is_wanted_again = false;
+        zone.reason = "NOTIFY during the previous refresh";
+        self.refresh(zone);
+    }
+}
+
+void SecondaryZones::finish_refresh(ZoneState& zone) {
+    const auto now = WallClock::now();
+    const FetchResult& result = zone.result;
+    const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - zone.started)
+                             .count();
+    const auto& current = zone.request.current;
+    const std::string prefix = "secondary " + zone.name + " (" + zone.reason + "): ";
+    switch (result.status) {
+        case FetchResult::Status::transferred: {
+            store_.keep(zone.origin, SecondaryVersion{result.zone, now});
+            std::string line = prefix + result.method + " from " + result.primary + ", serial " +
+                               (current ? std::to_string(current->serial()) + " -> " : "") +
+                               std::to_string(result.zone->serial()) + ", " +
+                               std::to_string(result.zone->record_count()) + " records in " +
+                               std::to_string(ms) + " ms";
+            if (!result.detail.empty()) line += " (" + result.detail + ")";
+            log_event(line + "; publishing");
+            if (!zone.write_error.empty()) log_event(prefix + zone.write_error);
+            zone.is_expiry_announced = false;
+            zone.bootstrap_retry = kFirstRetry;
+            publish_();
+            schedule(zone, bounded(soa_timers(*result.zone).refresh));
+            break;
+        }
+        case FetchResult::Status::up_to_date: {
+            store_.confirm(zone.origin, now);
+            // The file's modification time is the time of the last refresh after a restart
+            // (RFC 1035 §3.3.13 counts EXPIRE from it), so a confirmation moves it on.
+            std::error_code ignored;
+            std::filesystem::last_write_time(
+                zone.entry.file, std::filesystem::file_time_type::clock::now(), ignored);
+            log_event(prefix + "serial " + std::to_string(current->serial()) + " is current at " +
+                      result.primary + (result.detail.empty() ? "" : " (" + result.detail + ")"));
+            if (zone.is_expiry_announced) {
+                zone.is_expiry_announced = false;
+                publish_();  // serve it again
+            }
+            schedule(zone, bounded(soa_timers(*current).refresh));
+            break;
+        }
+        case FetchResult::Status::failed: {
+            Seconds retry(zone.bootstrap_retry);
+            if (current) {
+                retry = bounded(soa_timers(*current).retry);
+            } else {
+                zone.bootstrap_retry = std::min(zone.bootstrap_retry * 2, kMaxBootstrapRetry);
+            }
+            log_event(prefix + "refresh failed, nothing changed (" + result.detail +
+                      "); retrying in " + std::to_string(retry.count()) + " s");
+            schedule(zone, retry);
+            break;
+        }
+    }
+}
+
+void SecondaryZones::schedule(ZoneState& zone, Seconds delay) {
+    zone.next_refresh = WallClock::now() + delay;
+    zone.reason = "refresh timer";
+    arm_timer(zone);
+}
+
+void SecondaryZones::arm_timer(ZoneState& zone) {
+    if (is_closed_) return;
+    auto wake = zone.next_refresh;
+    if (const auto version = store_.find(zone.origin); version && !zone.is_expiry_announced)
+        wake = std::min(wake, version->expires());
+    const auto delay =
+        std::chrono::duration_cast<std::chrono::milliseconds>(wake - WallClock::now()).count();
+    uv_timer_start(&zone.timer, on_timer, delay > 0 ? uint64_t(delay) : 0, 0);
+}
+
+void SecondaryZones::on_timer(uv_timer_t* timer) {
+    auto& zone = *static_cast<ZoneState*>(timer->data);
+    SecondaryZones& self = *zone.owner;
+    self.check_expiry(zone);
+    if (WallClock::now() >= zone.next_refresh)
+        self.refresh(zone);
+    else
+        self.arm_timer(zone);
+}
+
+void SecondaryZones::check_expiry(ZoneState& zone) {
+    const auto version = store_.find(zone.origin);
+    if (!version || zone.is_expiry_announced || !version->is_expired(WallClock::now())) return;
+    zone.is_expiry_announced = true;
+    log_event("secondary " + zone.name + " (serial " + std::to_string(version->zone->serial()) +
+              ") expired: no refresh from its primaries for " +
+              std::to_string(soa_timers(*version->zone).expire) +
+              " s (SOA EXPIRE, RFC 1035 §3.3.13); answering SERVFAIL until a transfer succeeds");
+    publish_();
+}
+
+void SecondaryZones::answer_notify(const ReceivedNotify& notify) {
+    ldns_pkt* parsed = nullptr;
+    if (ldns_wire2pkt(&parsed, notify.message, notify.length) != LDNS_STATUS_OK) return;
+    PacketPtr request(parsed);
+    const std::string from = address_text(notify.client);
+    PacketPtr reply(ldns_pkt_new());
+    ldns_pkt_set_id(reply.get(), ldns_pkt_id(parsed));
+    ldns_pkt_set_qr(reply.get(), true);
+    ldns_pkt_set_opcode(reply.get(), LDNS_PACKET_NOTIFY);
+    ldns_rr_list* question = ldns_pkt_question(parsed);
+    ZoneState* zone = nullptr;
+    ldns_pkt_rcode rcode = LDNS_RCODE_NOERROR;
+    if (ldns_rr_list_rr_count(question) != 1) {
+        rcode = LDNS_RCODE_FORMERR;
+    } else {
+        const ldns_rdf* owner = ldns_rr_owner(ldns_rr_list_rr(question, 0));
+        std::string name(reinterpret_cast<const char*>(ldns_rdf_data(owner)), ldns_rdf_size(owner));
+        wire::to_lower({reinterpret_cast<const uint8_t*>(name.data()), name.size()},
+                       reinterpret_cast<uint8_t*>(name.data()));
+        for (auto& candidate : zones_)
+            if (candidate->origin == name) zone = candidate.get();
+        ldns_pkt_push_rr_list(reply.get(), LDNS_SECTION_QUESTION, ldns_rr_list_clone(question));
+        if (!zone) {
+            log_event("NOTIFY for " + text_of(name) + " from " + from +
+                      " refused: not a secondary zone here");
+            rcode = LDNS_RCODE_REFUSED;
+        } else {
+            bool is_primary = false;
+            for (const auto& primary : zone->entry.primaries)
+                is_primary = is_primary || is_from(notify.client, primary);
+            if (!is_primary) {
+                log_event("NOTIFY for " + zone->name + " from " + from +
+                          " refused: not one of its primaries (RFC 1996 §3.10)");
+                rcode = LDNS_RCODE_REFUSED;
+                zone = nullptr;
+            }
+        }
+    }
+    ldns_pkt_set_rcode(reply.get(), rcode);
+    // RFC 1996 §3.7: the answer is authoritative when the NOTIFY is for a zone we serve.
+    ldns_pkt_set_aa(reply.get(), rcode == LDNS_RCODE_NOERROR);
+    uint8_t* wire = nullptr;
+    size_t size = 0;
+    if (ldns_pkt2wire(&wire, reply.get(), &size) == LDNS_STATUS_OK) {
+        iovec iov{wire, size};
+        msghdr message{};
+        message.msg_name = const_cast<sockaddr_storage*>(&notify.client);
+        message.msg_namelen = notify.client_length;
+        message.msg_iov = &iov;
+        message.msg_iovlen = 1;
+        if (notify.control_length > 0) {
+            message.msg_control = const_cast<uint8_t*>(notify.control);
+            message.msg_controllen = notify.control_length;
+        }
+        // The worker's socket is non-blocking; a full buffer loses this answer, and the
+        // primary sends the NOTIFY again.
+        ::sendmsg(notify.fd, &message, MSG_DONTWAIT);
+        free(wire);
+    }
+    if (!zone) return;
+    log_event("NOTIFY for " + zone->name + " from " + from + ": refreshing now");
+    if (!zone->is_fetching) zone->reason = "NOTIFY from " + from;
+    refresh(*zone);
+}
+
+}  // namespace meridian::server
