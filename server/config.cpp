@@ -56,6 +56,12 @@ class ConfigReader {
             }
         }
         if (!has_server) reader_.error({}, "missing [server] table");
+        // After the loop: [[tsig]] may come after [[zone]], in this file or a later one.
+        const tsig::Keyring keyring = config.keyring();
+        for (const auto& zone : config.zones)
+            if (!zone.tsig.empty() && !keyring.find(zone.tsig))
+                reader_.error(zone.tsig_place,
+                              "unknown TSIG key '" + zone.tsig + "' (no [[tsig]] with that name)");
         if (config.zones.empty()) reader_.warn({}, "no [[zone]] configured");
         check_transfer_keys(reader_, config);
     }

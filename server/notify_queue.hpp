@@ -1,7 +1,8 @@
-// NOTIFY messages (RFC 1996) handed from the workers to the main loop. A worker copies the
-// message into a free slot and wakes the loop: no lock, no allocation, no wait, as on the
-// rest of the query path. The main loop checks the sender and the signature, answers from
-// the socket the message came to, and schedules the refresh.
+// Messages handed between threads without a lock: NOTIFY requests (RFC 1996) from the
+// workers to the main loop, and the main loop's answers to NOTIFY that came over TCP back to
+// the worker that owns the connection. A producer claims a free slot, fills it and commits
+// it, which wakes the consumer's loop: no lock, no allocation, no wait, as the query path
+// requires. A full queue drops the message; a primary sends its NOTIFY again (RFC 1996 §3.6).
 #pragma once
 
 #include <sys/socket.h>
@@ -15,44 +16,55 @@
 
 namespace meridian::server {
 
-struct ReceivedNotify {
+class MessageQueue;
+
+struct QueuedMessage {
     static constexpr size_t kMaxMessage = 2048;  // a NOTIFY is a question, an SOA and a TSIG
     static constexpr size_t kMaxControl = 64;    // one IP_PKTINFO / IPV6_PKTINFO message
     uint8_t message[kMaxMessage];
     size_t length = 0;
     sockaddr_storage client{};
     socklen_t client_length = 0;
-    uint8_t control[kMaxControl];  // sends the answer from the address the NOTIFY reached
+    // UDP: the worker's socket (it outlives the main loop's handles) and the control message
+    // that sends the answer from the address the NOTIFY reached.
+    int fd = -1;
+    uint8_t control[kMaxControl];
     size_t control_length = 0;
-    int fd = -1;  // the worker's UDP socket; it outlives the main loop's handles
+    // TCP: where the answer goes back to; the generation tells a reused connection apart.
+    MessageQueue* reply_queue = nullptr;
+    void* connection = nullptr;
+    uint64_t generation = 0;
+
+    // Copies `bytes` in; false when they do not fit.
+    bool set_message(std::span<const uint8_t> bytes);
 };
 
-class NotifyQueue {
+class MessageQueue {
   public:
     static constexpr size_t kSlots = 64;
-    using Handler = std::function<void(const ReceivedNotify& notify)>;
+    using Handler = std::function<void(const QueuedMessage& message)>;
 
-    // `handler` runs on `loop`'s thread for each message pushed.
-    NotifyQueue(uv_loop_t* loop, Handler handler);
-    NotifyQueue(const NotifyQueue&) = delete;
-    NotifyQueue& operator=(const NotifyQueue&) = delete;
+    // `handler` runs on `loop`'s thread for each message committed.
+    MessageQueue(uv_loop_t* loop, Handler handler);
+    MessageQueue(const MessageQueue&) = delete;
+    MessageQueue& operator=(const MessageQueue&) = delete;
 
-    // From any worker thread. False when every slot is taken or the message is too large:
-    // the NOTIFY is dropped, and the primary sends it again (RFC 1996 §3.6).
-    bool push(std::span<const uint8_t> message, const sockaddr_storage& client,
-              socklen_t client_length, std::span<const uint8_t> control, int fd);
+    // From any thread: a free slot to fill, or null when every slot is taken (or the queue
+    // is closed). Every slot claimed must be committed.
+    QueuedMessage* claim();
+    void commit(QueuedMessage* message);
     void close();
 
   private:
     enum State : uint8_t { kFree, kWriting, kReady };
     struct Slot {
         std::atomic<uint8_t> state{kFree};
-        ReceivedNotify notify;
+        QueuedMessage message;
     };
     static void on_wakeup(uv_async_t* async);
 
     uv_async_t wakeup_;
-    std::atomic<bool> is_closed_{false};  // workers may still push while the loop stops
+    std::atomic<bool> is_closed_{false};  // producers may still claim while the loop stops
     Handler handler_;
     std::unique_ptr<Slot[]> slots_;
 };

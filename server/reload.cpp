@@ -1,6 +1,7 @@
 // Reloading: build the next snapshot beside the running one, then swap.
 #include "server/reload.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -34,7 +35,12 @@ std::string describe_zone_changes(const zones::Snapshot& before, const zones::Sn
                 std::to_string(zone->serial()));
         old_by_origin.erase(old);
     }
-    for (const auto& [origin, zone] : old_by_origin) add(origin_text(*zone) + " removed");
+    for (const auto& [origin, zone] : old_by_origin) {
+        const auto& unavailable = after.catalog.unavailable();
+        const bool is_unavailable =
+            std::find(unavailable.begin(), unavailable.end(), origin) != unavailable.end();
+        add(origin_text(*zone) + (is_unavailable ? " unavailable (SERVFAIL)" : " removed"));
+    }
     return text.empty() ? "no zone serial changed" : text;
 }
 

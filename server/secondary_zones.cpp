@@ -67,8 +67,9 @@ using PacketPtr = std::unique_ptr<ldns_pkt, PacketDeleter>;
 struct SecondaryZones::ZoneState {
     SecondaryZones* owner = nullptr;
     ZoneEntry entry;
-    std::string origin;  // lowercase wire form
-    std::string name;    // text, for the log
+    std::string origin;            // lowercase wire form
+    std::string name;              // text, for the log
+    std::optional<tsig::Key> key;  // signs transfers, and every NOTIFY must carry it
     uv_timer_t timer;
     uv_work_t work;
     bool is_fetching = false;
@@ -87,6 +88,7 @@ struct SecondaryZones::ZoneState {
 SecondaryZones::SecondaryZones(uv_loop_t* loop, const Config& config, SecondaryStore& store,
                                std::function<void()> publish)
     : loop_(loop), store_(store), publish_(std::move(publish)) {
+    const tsig::Keyring keyring = config.keyring();
     for (const auto& entry : config.zones) {
         if (!entry.is_secondary()) continue;
         auto zone = std::make_unique<ZoneState>();
@@ -96,14 +98,16 @@ SecondaryZones::SecondaryZones(uv_loop_t* loop, const Config& config, SecondaryS
         wire::to_lower({reinterpret_cast<const uint8_t*>(zone->origin.data()), zone->origin.size()},
                        reinterpret_cast<uint8_t*>(zone->origin.data()));
         zone->name = text_of(zone->origin);
+        if (const tsig::Key* key = entry.tsig.empty() ? nullptr : keyring.find(entry.tsig))
+            zone->key = *key;
         uv_timer_init(loop, &zone->timer);
         zone->timer.data = zone.get();
         zone->work.data = zone.get();
         zones_.push_back(std::move(zone));
     }
     if (!zones_.empty())
-        notify_ = std::make_unique<NotifyQueue>(
-            loop, [this](const ReceivedNotify& notify) { answer_notify(notify); });
+        notify_ = std::make_unique<MessageQueue>(
+            loop, [this](const QueuedMessage& notify) { answer_notify(notify); });
 }
 
 SecondaryZones::~SecondaryZones() = default;
@@ -143,6 +147,7 @@ void SecondaryZones::refresh(ZoneState& zone) {
     zone.request.primaries = zone.entry.primaries;
     zone.request.current = version ? version->zone : nullptr;
     zone.request.source = zone.entry.file.string();
+    zone.request.key = zone.key;
     zone.result = FetchResult{};
     zone.write_error.clear();
     zone.started = std::chrono::steady_clock::now();
@@ -267,9 +272,40 @@ void SecondaryZones::check_expiry(ZoneState& zone) {
     publish_();
 }
 
-void SecondaryZones::answer_notify(const ReceivedNotify& notify) {
+void SecondaryZones::send_answer(const QueuedMessage& notify, std::span<const uint8_t> answer) {
+    if (notify.reply_queue) {
+        // TCP: the worker that owns the connection writes it. An empty answer only tells
+        // the connection to stop waiting.
+        QueuedMessage* reply = notify.reply_queue->claim();
+        if (!reply) return;
+        reply->set_message(answer);
+        reply->connection = notify.connection;
+        reply->generation = notify.generation;
+        notify.reply_queue->commit(reply);
+        return;
+    }
+    if (answer.empty() || notify.fd < 0) return;
+    iovec iov{const_cast<uint8_t*>(answer.data()), answer.size()};
+    msghdr message{};
+    message.msg_name = const_cast<sockaddr_storage*>(&notify.client);
+    message.msg_namelen = notify.client_length;
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    if (notify.control_length > 0) {
+        message.msg_control = const_cast<uint8_t*>(notify.control);
+        message.msg_controllen = notify.control_length;
+    }
+    // The worker's socket is non-blocking; a full buffer loses this answer, and the primary
+    // sends the NOTIFY again.
+    ::sendmsg(notify.fd, &message, MSG_DONTWAIT);
+}
+
+void SecondaryZones::answer_notify(const QueuedMessage& notify) {
     ldns_pkt* parsed = nullptr;
-    if (ldns_wire2pkt(&parsed, notify.message, notify.length) != LDNS_STATUS_OK) return;
+    if (ldns_wire2pkt(&parsed, notify.message, notify.length) != LDNS_STATUS_OK) {
+        send_answer(notify, {});  // dropped; a TCP connection stops waiting for it
+        return;
+    }
     PacketPtr request(parsed);
     const std::string from = address_text(notify.client);
     PacketPtr reply(ldns_pkt_new());
@@ -305,27 +341,41 @@ void SecondaryZones::answer_notify(const ReceivedNotify& notify) {
             }
         }
     }
+    // RFC 8945 §5.2: a zone with a key takes only NOTIFY signed with it; anything else is
+    // NOTAUTH, with the TSIG error when there was a signature to find fault with.
+    std::optional<tsig::Verification> signature;
+    if (zone && zone->key) {
+        tsig::Keyring keyring;
+        keyring.add(*zone->key);
+        signature =
+            tsig::verify_request({notify.message, notify.length}, keyring, tsig::current_time());
+        if (signature->verdict != tsig::Verdict::valid) {
+            log_event("NOTIFY for " + zone->name + " from " + from + " refused: TSIG " +
+                      (signature->verdict == tsig::Verdict::unsigned_message
+                           ? std::string("missing (the zone's key is ") + zone->key->name + ")"
+                           : "did not verify with key " + zone->key->name));
+            rcode = LDNS_RCODE_NOTAUTH;
+            zone = nullptr;
+        }
+    }
     ldns_pkt_set_rcode(reply.get(), rcode);
     // RFC 1996 §3.7: the answer is authoritative when the NOTIFY is for a zone we serve.
     ldns_pkt_set_aa(reply.get(), rcode == LDNS_RCODE_NOERROR);
-    uint8_t* wire = nullptr;
+    uint8_t* data = nullptr;
     size_t size = 0;
-    if (ldns_pkt2wire(&wire, reply.get(), &size) == LDNS_STATUS_OK) {
-        iovec iov{wire, size};
-        msghdr message{};
-        message.msg_name = const_cast<sockaddr_storage*>(&notify.client);
-        message.msg_namelen = notify.client_length;
-        message.msg_iov = &iov;
-        message.msg_iovlen = 1;
-        if (notify.control_length > 0) {
-            message.msg_control = const_cast<uint8_t*>(notify.control);
-            message.msg_controllen = notify.control_length;
-        }
-        // The worker's socket is non-blocking; a full buffer loses this answer, and the
-        // primary sends the NOTIFY again.
-        ::sendmsg(notify.fd, &message, MSG_DONTWAIT);
-        free(wire);
+    if (ldns_pkt2wire(&data, reply.get(), &size) != LDNS_STATUS_OK) {
+        send_answer(notify, {});
+        return;
     }
+    std::vector<uint8_t> wire(data, data + size);
+    free(data);
+    if (signature && signature->verdict == tsig::Verdict::valid) {
+        auto signed_reply = tsig::sign(wire, *zone->key, signature->mac);
+        if (signed_reply) wire = std::move(signed_reply->message);
+    } else if (signature && signature->verdict != tsig::Verdict::unsigned_message) {
+        tsig::append_error_tsig(wire, *signature, tsig::current_time());
+    }
+    send_answer(notify, wire);
     if (!zone) return;
     log_event("NOTIFY for " + zone->name + " from " + from + ": refreshing now");
     if (!zone->is_fetching) zone->reason = "NOTIFY from " + from;

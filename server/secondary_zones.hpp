@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,7 @@ class SecondaryZones {
 
     bool is_empty() const { return zones_.empty(); }
     // Where workers hand NOTIFY requests; null when there is no secondary zone.
-    NotifyQueue* notify_queue() { return notify_.get(); }
+    MessageQueue* notify_queue() { return notify_.get(); }
 
     // Refreshes every zone at once: a zone served from its file is checked against the
     // primary right after start.
@@ -45,7 +46,8 @@ class SecondaryZones {
     void arm_timer(ZoneState& zone);
     void check_expiry(ZoneState& zone);
     void finish_refresh(ZoneState& zone);
-    void answer_notify(const ReceivedNotify& notify);
+    void answer_notify(const QueuedMessage& notify);
+    void send_answer(const QueuedMessage& notify, std::span<const uint8_t> answer);
     static void on_timer(uv_timer_t* timer);
     static void run_fetch(uv_work_t* work);
     static void fetched(uv_work_t* work, int status);
@@ -54,7 +56,7 @@ class SecondaryZones {
     SecondaryStore& store_;
     std::function<void()> publish_;
     std::vector<std::unique_ptr<ZoneState>> zones_;
-    std::unique_ptr<NotifyQueue> notify_;
+    std::unique_ptr<MessageQueue> notify_;
     bool is_closed_ = false;
 };
 

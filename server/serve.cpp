@@ -97,7 +97,7 @@ std::string describe_listening(const Config& config, unsigned workers) {
 
 // Every worker with its own sockets; false (logged) when one cannot be opened.
 bool open_workers(const Config& config, SnapshotSlot& slot, TrafficCounters& counters,
-                  unsigned count, NotifyQueue* notify,
+                  unsigned count, MessageQueue* notify,
                   std::vector<std::unique_ptr<Worker>>& workers) {
     try {
         for (unsigned i = 0; i < count; ++i) {

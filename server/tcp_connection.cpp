@@ -26,6 +26,8 @@ void TcpConnection::reset_state() {
     is_closing_ = false;
     has_client_finished_ = false;
     transfer_.reset();
+    generation_ = ++pool_.next_generation_;
+    pending_replies_ = 0;
 }
 
 void TcpConnection::accept(uv_stream_t* server) {
@@ -113,7 +115,7 @@ void TcpConnection::answer_complete_queries() {
     }
     if (is_closing_) return;
     update_reading();
-    if (has_client_finished_ && !transfer_ && is_flushed()) {
+    if (has_client_finished_ && !transfer_ && is_flushed() && pending_replies_ == 0) {
         close();
         return;
     }
@@ -165,8 +167,14 @@ bool TcpConnection::answer_batch() {
             is_output_full = true;
             break;
         }
-        uint8_t* answer = output + output_end;
         const std::span<const uint8_t> query{frame + 2, length};
+        if (pool_.notify_ && is_notify_request(query)) {
+            // The main loop answers it, through send_reply().
+            hand_off_notify(query);
+            consumed += 2 + length;
+            continue;
+        }
+        uint8_t* answer = output + output_end;
         zones::Deferral deferred = zones::Deferral::none;
         size_t answer_length =
             zones::respond(snapshot, query, {answer + 2, wire::kMaxMessageSize}, origin, &deferred);
@@ -271,6 +279,47 @@ void TcpConnection::return_idle_buffers() {
     if (input_ && input_length_ == 0) pool_.give_back_buffer(std::move(input_));
     if (output_ && !transfer_ && is_flushed() && output_end_ == 0)
         pool_.give_back_buffer(std::move(output_));
+}
+
+void TcpConnection::hand_off_notify(std::span<const uint8_t> message) {
+    QueuedMessage* handed = pool_.notify_->claim();
+    if (!handed) return;  // the queue is full: no answer, and the primary retries
+    if (handed->set_message(message)) {
+        handed->client = client_;
+        handed->client_length = sizeof client_;
+        handed->reply_queue = pool_.notify_replies_;
+        handed->connection = this;
+        handed->generation = generation_;
+        ++pending_replies_;
+    }
+    pool_.notify_->commit(handed);
+}
+
+void TcpConnection::send_reply(std::span<const uint8_t> reply) {
+    if (pending_replies_ > 0) --pending_replies_;
+    if (is_closing_) return;
+    if (!reply.empty() && 2 + reply.size() <= kMaxFrame) {
+        if (output_) {
+            // Behind the answers still queued, when there is room; otherwise the primary
+            // gets no answer and retries, as when the hand-off queue is full.
+            if (kOutputCapacity - output_end_ >= 2 + reply.size()) {
+                uint8_t* out = output_.get() + output_end_;
+                out[0] = static_cast<uint8_t>(reply.size() >> 8);
+                out[1] = static_cast<uint8_t>(reply.size());
+                std::memcpy(out + 2, reply.data(), reply.size());
+                output_end_ += 2 + reply.size();
+                start_write();
+            }
+        } else {
+            // Nothing is queued: the reply goes out like a batch of answers, from scratch.
+            uint8_t* out = pool_.scratch_output_.get();
+            out[0] = static_cast<uint8_t>(reply.size() >> 8);
+            out[1] = static_cast<uint8_t>(reply.size());
+            std::memcpy(out + 2, reply.data(), reply.size());
+            if (!write_from_scratch(2 + reply.size())) return;
+        }
+    }
+    answer_complete_queries();  // goes on with queries held, closes a finished client
 }
 
 void TcpConnection::start_write() {
@@ -400,6 +449,15 @@ void TcpConnectionPool::give_back_buffer(TcpBufferPool::Buffer buffer) {
 void TcpConnectionPool::publish_buffer_counts() {
     counters_.tcp_buffers_in_use.set(buffers_.in_use());
     counters_.tcp_buffer_allocations.set(buffers_.allocations());
+}
+
+void TcpConnectionPool::deliver(const QueuedMessage& reply) {
+    // The connection may have closed, and its memory serve another client, since it asked.
+    for (TcpConnection* connection = live_; connection != nullptr; connection = connection->next_)
+        if (connection == reply.connection && connection->generation_ == reply.generation) {
+            connection->send_reply({reply.message, reply.length});
+            return;
+        }
 }
 
 void TcpConnectionPool::close_all() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/metrics.hpp"
+#include "server/notify_queue.hpp"
 #include "server/snapshot_slot.hpp"
 #include "server/tcp_buffer_pool.hpp"
 #include "server/transfer_out.hpp"
@@ -70,6 +71,9 @@ class TcpConnection {
     // everything is written: an idle connection holds no buffer.
     void return_idle_buffers();
     bool is_flushed() const { return !is_writing_ && output_sent_ == output_end_; }
+    // Hands a NOTIFY to the main loop; its answer comes back through send_reply().
+    void hand_off_notify(std::span<const uint8_t> message);
+    void send_reply(std::span<const uint8_t> reply);
 
     TcpConnectionPool& pool_;
     uv_tcp_t stream_;
@@ -101,6 +105,8 @@ class TcpConnection {
     bool is_writing_ = false;
     bool is_closing_ = false;
     bool has_client_finished_ = false;  // EOF read: answer what we have, then close
+    uint64_t generation_ = 0;           // which client this pooled connection serves now
+    unsigned pending_replies_ = 0;      // NOTIFY handed to the main loop, not answered yet
 
     // Intrusive list of live connections, so shutdown can close them all.
     TcpConnection* previous_ = nullptr;
@@ -124,6 +130,13 @@ class TcpConnectionPool {
     void close_all();
     size_t live_count() const { return live_count_; }
     const TcpBufferPool& buffers() const { return buffers_; }
+    // NOTIFY over TCP goes to `notify` (the main loop), which answers through `replies`.
+    void set_notify(MessageQueue* notify, MessageQueue* replies) {
+        notify_ = notify;
+        notify_replies_ = replies;
+    }
+    // An answer from the main loop, written if its connection is still the one that asked.
+    void deliver(const QueuedMessage& reply);
 
   private:
     friend class TcpConnection;
@@ -144,6 +157,9 @@ class TcpConnectionPool {
     WorkerCounters& counters_;
     TcpConnection* live_ = nullptr;
     size_t live_count_ = 0;
+    MessageQueue* notify_ = nullptr;
+    MessageQueue* notify_replies_ = nullptr;
+    uint64_t next_generation_ = 0;
     std::vector<std::unique_ptr<TcpConnection>> free_;
     TcpBufferPool buffers_;
     // One read's queries and one batch of answers at a time, for every connection of the

@@ -74,7 +74,7 @@ UdpBatch::UdpBatch(uint16_t udp_payload)
 }
 
 UdpListener::UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots,
-                         WorkerCounters& counters, NotifyQueue* notify)
+                         WorkerCounters& counters, MessageQueue* notify)
     : loop_(loop), batch_(batch), snapshots_(snapshots), counters_(counters), notify_(notify) {}
 
 int UdpListener::open(Socket socket) {
@@ -116,10 +116,15 @@ void UdpListener::answer_pending_queries() {
             const std::span<const uint8_t> question{batch_.query(i), batch_.received[i].msg_len};
             if (notify_ && is_notify_request(question)) {
                 // The main loop answers it; a full queue drops it and the primary retries.
-                uint8_t control[UdpBatch::kControlSize];
-                const size_t control_length = write_source_address(query, control);
-                notify_->push(question, batch_.clients[i], query.msg_namelen,
-                              {control, control_length}, socket_.fd());
+                if (QueuedMessage* handed = notify_->claim()) {
+                    if (handed->set_message(question)) {
+                        handed->client = batch_.clients[i];
+                        handed->client_length = query.msg_namelen;
+                        handed->fd = socket_.fd();
+                        handed->control_length = write_source_address(query, handed->control);
+                    }
+                    notify_->commit(handed);  // an oversized one arrives empty and is dropped
+                }
                 continue;
             }
             const std::span<uint8_t> response{batch_.answer(answers), batch_.answer_size};

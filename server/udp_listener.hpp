@@ -55,7 +55,7 @@ class UdpListener {
     // With `notify`, NOTIFY requests are handed to it instead of answered here (they are
     // for the secondary zones, which the main loop keeps).
     UdpListener(uv_loop_t* loop, UdpBatch& batch, SnapshotSlot::Reader snapshots,
-                WorkerCounters& counters, NotifyQueue* notify = nullptr);
+                WorkerCounters& counters, MessageQueue* notify = nullptr);
     UdpListener(const UdpListener&) = delete;
     UdpListener& operator=(const UdpListener&) = delete;
 
@@ -79,7 +79,7 @@ class UdpListener {
     UdpBatch& batch_;
     SnapshotSlot::Reader snapshots_;
     WorkerCounters& counters_;
-    NotifyQueue* notify_;
+    MessageQueue* notify_;
 };
 
 // Writes into `control` the IP_PKTINFO / IPV6_PKTINFO message that sends an answer from the

@@ -7,7 +7,7 @@
 namespace meridian::server {
 
 Worker::Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
-               WorkerCounters& counters, NotifyQueue* notify)
+               WorkerCounters& counters, MessageQueue* notify)
     : index_(index),
       batch_(std::make_unique<UdpBatch>(settings.udp_payload)),
       snapshots_(slot.reader(index)),
@@ -19,6 +19,11 @@ Worker::Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slo
     if (rc != 0) throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
     uv_async_init(&loop_, &stop_, on_stop);  // cannot fail on an initialized loop
     stop_.data = this;
+    if (notify_) {
+        notify_replies_ = std::make_unique<MessageQueue>(
+            &loop_, [this](const QueuedMessage& reply) { connections_.deliver(reply); });
+        connections_.set_notify(notify_, notify_replies_.get());
+    }
 }
 
 Worker::~Worker() {
@@ -78,6 +83,7 @@ void Worker::close_handles() {
     for (auto& listener : udp_) listener->close();
     for (auto& listener : tcp_) listener->close();
     connections_.close_all();
+    if (notify_replies_) notify_replies_->close();
     auto* stop = reinterpret_cast<uv_handle_t*>(&stop_);
     if (!uv_is_closing(stop)) uv_close(stop, nullptr);
 }

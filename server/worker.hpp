@@ -23,9 +23,9 @@ class Worker {
   public:
     // Throws std::runtime_error when libuv cannot create the loop. `counters` is this
     // worker's own block: only its thread writes it.
-    // `notify` (optional) receives the NOTIFY requests this worker's UDP sockets get.
+    // `notify` (optional) receives the NOTIFY requests this worker's sockets get.
     Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
-           WorkerCounters& counters, NotifyQueue* notify = nullptr);
+           WorkerCounters& counters, MessageQueue* notify = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -49,7 +49,8 @@ class Worker {
     std::unique_ptr<UdpBatch> batch_;
     SnapshotSlot::Reader snapshots_;
     WorkerCounters& counters_;
-    NotifyQueue* notify_;
+    MessageQueue* notify_;
+    std::unique_ptr<MessageQueue> notify_replies_;  // answers to NOTIFY over TCP, from main
     TcpConnectionPool connections_;
     std::vector<std::unique_ptr<UdpListener>> udp_;
     std::vector<std::unique_ptr<TcpListener>> tcp_;

@@ -132,6 +132,42 @@ PacketPtr make_query(const std::string& origin, ldns_rr_type type) {
     return PacketPtr(pkt);
 }
 
+const char* verdict_text(tsig::Verdict verdict) {
+    switch (verdict) {
+        case tsig::Verdict::unsigned_message:
+            return "unsigned (the zone's key requires a signature)";
+        case tsig::Verdict::valid:
+            return "valid";
+        case tsig::Verdict::bad_key:
+            return "BADKEY (the primary does not know our key, or we not its)";
+        case tsig::Verdict::bad_sig:
+            return "BADSIG (the signature does not verify: a different secret?)";
+        case tsig::Verdict::bad_time:
+            return "BADTIME (the clocks differ by more than the fudge)";
+        case tsig::Verdict::malformed:
+            return "malformed";
+    }
+    return "unknown";
+}
+
+// A query on the wire, signed with the zone's key when it has one; `mac` receives the MAC
+// the replies are verified against.
+std::string signed_query(ldns_pkt* query, const FetchRequest& request, std::vector<uint8_t>& mac) {
+    std::string wire = to_wire(query);
+    if (!request.key) return wire;
+    const auto bytes = std::span(reinterpret_cast<const uint8_t*>(wire.data()), wire.size());
+    auto signed_message = tsig::sign(bytes, *request.key);
+    if (!signed_message)
+        throw FetchError{"cannot sign the query with TSIG key " + request.key->name};
+    mac = std::move(signed_message->mac);
+    return std::string(signed_message->message.begin(), signed_message->message.end());
+}
+
+void check_signature(const tsig::Verification& verification, const char* what) {
+    if (verification.verdict != tsig::Verdict::valid)
+        throw FetchError{std::string(what) + ": TSIG " + verdict_text(verification.verdict)};
+}
+
 const char* rcode_name(ldns_pkt_rcode rcode) {
     const ldns_lookup_table* entry = ldns_lookup_by_id(ldns_rcodes, rcode);
     return entry ? entry->name : "an unknown rcode";
@@ -177,8 +213,10 @@ bool same_host(const sockaddr_storage& a, const sockaddr_storage& b) {
 // The primary's serial, from an SOA query over UDP (two tries).
 uint32_t query_serial(const FetchRequest& request, const ListenAddress& primary) {
     PacketPtr query = make_query(request.origin, LDNS_RR_TYPE_SOA);
-    const std::string wire = to_wire(query.get());
-    std::string last_problem = "no answer";
+    std::vector<uint8_t> mac;
+    const std::string wire = signed_query(query.get(), request, mac);
+    std::string last_problem = "no answer to the SOA query (2 tries of " +
+                               std::to_string(request.query_timeout_ms) + " ms)";
     for (int attempt = 0; attempt < 2; ++attempt) {
         Descriptor fd(::socket(primary.address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         if (fd.get() < 0) throw FetchError{std::string("socket: ") + std::strerror(errno)};
@@ -197,6 +235,10 @@ uint32_t query_serial(const FetchRequest& request, const ListenAddress& primary)
                 break;  // e.g. ECONNREFUSED: nobody listens there
             }
             if (!same_host(from, primary.address)) continue;  // not the primary's answer
+            if (request.key)
+                check_signature(tsig::verify_response({buffer, size_t(n)}, *request.key, mac,
+                                                      tsig::current_time()),
+                                "SOA query");
             PacketPtr response;
             try {
                 response = parse_response(buffer, size_t(n), query.get(), true);
@@ -398,13 +440,21 @@ class StreamReader {
 Transfer run_transfer(const FetchRequest& request, const ListenAddress& primary, bool is_ixfr) {
     PacketPtr query = make_query(request.origin, is_ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
     if (is_ixfr) ldns_pkt_push_rr(query.get(), LDNS_SECTION_AUTHORITY, soa_rr(*request.current));
+    std::vector<uint8_t> mac;
+    const std::string wire = signed_query(query.get(), request, mac);
     TcpExchange exchange(primary, request);
-    exchange.send(to_wire(query.get()));
+    exchange.send(wire);
+    // RFC 8945 §5.3.1: each message is signed over the previous one's MAC.
+    std::optional<tsig::StreamVerifier> signatures;
+    if (request.key) signatures.emplace(*request.key, mac);
     StreamReader stream(request.current ? request.current->serial() : 0, is_ixfr);
     std::unique_ptr<ldns_buffer, decltype(&ldns_buffer_free)> buffer(ldns_buffer_new(4096),
                                                                      ldns_buffer_free);
     for (bool is_first = true;; is_first = false) {
         const std::vector<uint8_t> message = exchange.receive();
+        if (signatures)
+            check_signature(signatures->verify_next(message, tsig::current_time()),
+                            is_ixfr ? "IXFR" : "AXFR");
         PacketPtr response = parse_response(message.data(), message.size(), query.get(), is_first);
         const ldns_pkt_rcode rcode = ldns_pkt_get_rcode(response.get());
         if (rcode != LDNS_RCODE_NOERROR) {

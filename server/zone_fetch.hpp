@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/config.hpp"
+#include "server/tsig.hpp"
 #include "zones/zone.hpp"
 
 namespace meridian::server {
@@ -18,6 +20,7 @@ struct FetchRequest {
     std::string origin;  // lowercase wire form
     std::vector<ListenAddress> primaries;
     std::shared_ptr<const zones::Zone> current;  // null: nothing yet, AXFR at once
+    std::optional<tsig::Key> key;                // signs every query; every reply must verify
     std::string source;                          // names the result in diagnostics (the file)
     unsigned query_timeout_ms = 2000;            // per UDP try, and per TCP read
     unsigned transfer_timeout_ms = 120000;       // a whole transfer
