@@ -479,7 +479,12 @@ Transfer run_transfer(const FetchRequest& request, const ListenAddress& primary,
         }
         if (is_first && is_ixfr && stream.is_single_soa()) {
             Transfer current = stream.take();
-            current.kind = Transfer::Kind::up_to_date;
+            // RFC 1995 §4: one SOA alone says our version is current. With a newer serial it
+            // can only mean the primary will not send differences: ask for the whole zone.
+            current.kind = zones::is_newer_serial(current.serial, request.current->serial())
+                               ? Transfer::Kind::refused
+                               : Transfer::Kind::up_to_date;
+            current.refusal = "a lone SOA of a newer serial";
             return current;
         }
     }

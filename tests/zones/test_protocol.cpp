@@ -179,3 +179,17 @@ TEST_CASE("random_bytes_never_crash") {
         CHECK(response.size() <= 512 + 0);  // every UDP answer stays within the limit
     }
 }
+
+TEST_CASE("unavailable_zone_answers_servfail_not_its_parent") {
+    // A secondary zone below example.com. that is not transferred yet, or has expired.
+    auto f = simple();
+    REQUIRE(
+        f.snapshot().catalog.add_unavailable(meridian::wire::wire_from_text("sub.example.com.")));
+    auto p = f.ask("www.sub.example.com.", LDNS_RR_TYPE_A);
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_SERVFAIL);
+    auto parent = f.ask("www.example.com.", LDNS_RR_TYPE_A);
+    CHECK(rcode(parent) == LDNS_RCODE_NOERROR);
+    auto other = f.ask("www.example.org.", LDNS_RR_TYPE_A);
+    CHECK(rcode(other) == LDNS_RCODE_REFUSED);
+}
