@@ -516,7 +516,14 @@ void fetch_from(const FetchRequest& request, const ListenAddress& primary, Fetch
             result.status = FetchResult::Status::up_to_date;
             return;
         }
-        Transfer transfer = run_transfer(request, primary, true);
+        Transfer transfer;
+        try {
+            transfer = run_transfer(request, primary, true);
+        } catch (const FetchError& e) {
+            // Whatever went wrong with the differences, the whole zone may still come.
+            transfer.kind = Transfer::Kind::refused;
+            transfer.refusal = "unusably (" + e.message + ")";
+        }
         switch (transfer.kind) {
             case Transfer::Kind::up_to_date:
                 result.primary_serial = transfer.serial;
@@ -536,11 +543,11 @@ void fetch_from(const FetchRequest& request, const ListenAddress& primary, Fetch
                 }
                 for (const auto& d : diagnostics)
                     if (d.is_error) result.detail += d.message + "; ";
-                result.detail += "falling back to AXFR; ";
+                result.detail += "falling back to AXFR";
                 break;
             }
             case Transfer::Kind::refused:
-                result.detail += "IXFR answered " + transfer.refusal + ", trying AXFR; ";
+                result.detail += "IXFR answered " + transfer.refusal + ", trying AXFR";
                 break;
         }
         if (result.zone) {
@@ -569,8 +576,8 @@ FetchResult fetch_zone(const FetchRequest& request) {
             fetch_from(request, primary, result);
             return result;
         } catch (const FetchError& e) {
-            failures +=
-                (failures.empty() ? "" : "; ") + primary.text + ": " + result.detail + e.message;
+            failures += (failures.empty() ? "" : "; ") + primary.text + ": " + result.detail +
+                        (result.detail.empty() ? "" : "; ") + e.message;
         }
     }
     FetchResult failed;
