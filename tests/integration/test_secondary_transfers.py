@@ -18,7 +18,7 @@ import dns.rdatatype  # noqa: E402
 import dns.rrset  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, Meridian, expect, free_port, query, run_tests)
+    LOOPBACK, Meridian, expect, free_port, query, run_meridian, run_tests)
 
 ORIGIN = "scripted.example."
 
@@ -219,6 +219,36 @@ def test_transfer_cut_off_midway_changes_nothing(meridian, primary):
            "still the previous version", "serial 5", serial_of(meridian))
     kept = (meridian.tmpdir / "cache" / "scripted.example.zone").read_text()
     expect("192.0.2.5" in kept and "192.0.2.6" not in kept, "the kept copy", "version 5", kept)
+
+
+def test_check_validates_secondary_zones(meridian):
+    good = meridian.tmpdir / "check-good.toml"
+    good.write_text(f'''[server]
+listen = ["{LOOPBACK}:5399"]
+
+[[zone]]
+origin = "other.example."
+primaries = ["192.0.2.1"]
+file = "cache/never-transferred.zone"
+''')
+    result = run_meridian("check", "--config", good)
+    expect(result.returncode == 0 and "SERVFAIL until it is transferred" in result.stderr,
+           "check of a secondary zone without a copy", "ok, with a warning",
+           result.stdout + result.stderr)
+    bad = meridian.tmpdir / "check-bad.toml"
+    bad.write_text(f'''[server]
+listen = ["{LOOPBACK}:5399"]
+
+[[zone]]
+origin = "other.example."
+primaries = ["192.0.2.1:53", "nowhere:53"]
+tsig = "missing-key"
+file = "cache/other.zone"
+''')
+    result = run_meridian("check", "--config", bad)
+    expect(result.returncode == 1 and f"{bad}:6: bad primary address 'nowhere:53'" in result.stderr
+           and f"{bad}:7: unknown TSIG key 'missing-key'" in result.stderr,
+           "check of a broken secondary zone", "both errors at their lines", result.stderr)
 
 
 if __name__ == "__main__":
