@@ -141,6 +141,12 @@ void SecondaryZones::refresh(ZoneState& zone) {
         return;
     }
     uv_timer_stop(&zone.timer);
+    if (fetches_ >= kMaxFetches) {
+        if (std::find(waiting_.begin(), waiting_.end(), &zone) == waiting_.end())
+            waiting_.push_back(&zone);
+        return;
+    }
+    ++fetches_;
     const auto version = store_.find(zone.origin);
     zone.request = FetchRequest{};
     zone.request.origin = zone.origin;
@@ -170,8 +176,14 @@ void SecondaryZones::fetched(uv_work_t* work, int) {
     auto& zone = *static_cast<ZoneState*>(work->data);
     SecondaryZones& self = *zone.owner;
     zone.is_fetching = false;
+    --self.fetches_;
     if (self.is_closed_) return;
     self.finish_refresh(zone);
+    if (!self.waiting_.empty()) {
+        ZoneState* next = self.waiting_.front();
+        self.waiting_.pop_front();
+        self.refresh(*next);
+    }
     if (zone.is_wanted_again) {
         zone.is_wanted_again = false;
         zone.reason = "NOTIFY during the previous refresh";

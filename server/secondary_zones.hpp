@@ -7,6 +7,7 @@
 
 #include <uv.h>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -57,6 +58,11 @@ class SecondaryZones {
     std::function<void()> publish_;
     std::vector<std::unique_ptr<ZoneState>> zones_;
     std::unique_ptr<MessageQueue> notify_;
+    // libuv's pool has four threads and reloads need one: transfers take at most two, and
+    // the zones beyond wait their turn in order.
+    static constexpr size_t kMaxFetches = 2;
+    size_t fetches_ = 0;
+    std::deque<ZoneState*> waiting_;
     bool is_closed_ = false;
 };
 
