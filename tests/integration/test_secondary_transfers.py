@@ -2,6 +2,8 @@
 (dnspython on loopback): IXFR refused -> AXFR; the whole zone in answer to IXFR; differences
 that do not apply -> AXFR; a transfer cut off midway changes nothing. Every wait is bounded."""
 
+import os
+import signal
 import socket
 import struct
 import sys
@@ -219,6 +221,26 @@ def test_transfer_cut_off_midway_changes_nothing(meridian, primary):
            "still the previous version", "serial 5", serial_of(meridian))
     kept = (meridian.tmpdir / "cache" / "scripted.example.zone").read_text()
     expect("192.0.2.5" in kept and "192.0.2.6" not in kept, "the kept copy", "version 5", kept)
+
+
+def test_reload_leaves_secondary_changes_for_a_restart(meridian, primary):
+    meridian.extra_config += f'''
+[[zone]]
+origin = "added.example."
+primaries = ["{LOOPBACK}:{primary.port}"]
+file = "cache/added.example.zone"
+'''
+    meridian.write_config()
+    before = len(meridian.log_text())
+    os.kill(meridian.process.pid, signal.SIGHUP)
+    wait_for("the reload", lambda: "reloaded in" in meridian.log_text()[before:])
+    log = meridian.log_text()[before:]
+    expect("changes to secondary zones" in log and "take effect on restart" in log,
+           "the reload's log", "a note that the change waits for a restart", log)
+    reply = query(meridian.port, "www.added.example.", "A", timeout=1.0)
+    expect(reply.rcode() == dns.rcode.SERVFAIL, "the new zone until a restart", "SERVFAIL",
+           reply)
+    expect(serial_of(meridian) == 5, "the running secondary zone", 5, serial_of(meridian))
 
 
 def test_check_validates_secondary_zones(meridian):
