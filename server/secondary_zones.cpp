@@ -336,7 +336,11 @@ void SecondaryZones::answer_notify(const QueuedMessage& notify) {
                        reinterpret_cast<uint8_t*>(name.data()));
         for (auto& candidate : zones_)
             if (candidate->origin == name) zone = candidate.get();
-        ldns_pkt_push_rr_list(reply.get(), LDNS_SECTION_QUESTION, ldns_rr_list_clone(question));
+        // RFC 1996 §4.7: the answer repeats the request's question; the packet takes the
+        // records, not the list.
+        ldns_rr_list* echoed = ldns_rr_list_clone(question);
+        ldns_pkt_push_rr_list(reply.get(), LDNS_SECTION_QUESTION, echoed);
+        ldns_rr_list_free(echoed);
         if (!zone) {
             log_event("NOTIFY for " + text_of(name) + " from " + from +
                       " refused: not a secondary zone here");
@@ -371,7 +375,7 @@ void SecondaryZones::answer_notify(const QueuedMessage& notify) {
         }
     }
     ldns_pkt_set_rcode(reply.get(), rcode);
-    // RFC 1996 §3.7: the answer is authoritative when the NOTIFY is for a zone we serve.
+    // AA when the NOTIFY is for a zone we are a secondary of, as Knot and BIND answer.
     ldns_pkt_set_aa(reply.get(), rcode == LDNS_RCODE_NOERROR);
     uint8_t* data = nullptr;
     size_t size = 0;

@@ -189,8 +189,8 @@ PacketPtr parse_response(const uint8_t* data, size_t size, const ldns_pkt* query
     if (needs_question || ldns_rr_list_rr_count(question) > 0) {
         const ldns_rr_list* asked = ldns_pkt_question(query);
         if (ldns_rr_list_rr_count(question) != 1 ||
-            ldns_rdf_compare(ldns_rr_owner(ldns_rr_list_rr(question, 0)),
-                             ldns_rr_owner(ldns_rr_list_rr(asked, 0))) != 0 ||
+            ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(question, 0)),
+                               ldns_rr_owner(ldns_rr_list_rr(asked, 0))) != 0 ||
             ldns_rr_get_type(ldns_rr_list_rr(question, 0)) !=
                 ldns_rr_get_type(ldns_rr_list_rr(asked, 0)))
             throw FetchError{"response to another question"};
