@@ -16,8 +16,8 @@
 
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
-#include "zones/ldns_include.hpp"
 #include "zones/ixfr_apply.hpp"
+#include "zones/ldns_include.hpp"
 
 namespace meridian::server {
 
@@ -481,7 +481,7 @@ Transfer run_transfer(const FetchRequest& request, const ListenAddress& primary,
             Transfer current = stream.take();
             // RFC 1995 §4: one SOA alone says our version is current. With a newer serial it
             // can only mean the primary will not send differences: ask for the whole zone.
-            current.kind = zones::is_newer_serial(current.serial, request.current->serial())
+            current.kind = zones::serial_is_before(request.current->serial(), current.serial)
                                ? Transfer::Kind::refused
                                : Transfer::Kind::up_to_date;
             current.refusal = "a lone SOA of a newer serial";
@@ -508,7 +508,7 @@ void fetch_from(const FetchRequest& request, const ListenAddress& primary, Fetch
     if (current) {
         const uint32_t serial = query_serial(request, primary);
         result.primary_serial = serial;
-        if (!zones::is_newer_serial(serial, current->serial())) {
+        if (!zones::serial_is_before(current->serial(), serial)) {
             if (serial != current->serial())
                 result.detail = "the primary's serial " + std::to_string(serial) +
                                 " is older than ours, " + std::to_string(current->serial()) +

@@ -44,11 +44,6 @@ uint32_t soa_serial(const std::string& rdata) {
            (uint32_t(uint8_t(rdata[at + 2])) << 8) | uint32_t(uint8_t(rdata[at + 3]));
 }
 
-bool is_newer_serial(uint32_t a, uint32_t b) {
-    // RFC 1982 §3.2: a > b when their distance, taken modulo 2^32, is below 2^31.
-    return a != b && uint32_t(a - b) < 0x80000000u;
-}
-
 std::vector<ZoneRecord> zone_records(const Zone& zone) {
     std::vector<ZoneRecord> records;
     records.reserve(zone.record_count());
@@ -91,7 +86,7 @@ std::shared_ptr<const Zone> apply_differences(const Zone& zone,
         if (from != serial)
             return fail("IXFR difference starts at serial " + std::to_string(from) +
                         ", but the zone is at serial " + std::to_string(serial));
-        if (!is_newer_serial(to, from))
+        if (!serial_is_before(from, to))
             return fail("IXFR difference goes from serial " + std::to_string(from) + " to " +
                         std::to_string(to) + ", which is not newer (RFC 1982)");
         if (difference.old_soa.owner != zone.origin() || difference.new_soa.owner != zone.origin())

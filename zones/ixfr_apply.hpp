@@ -10,6 +10,7 @@
 
 #include "zones/diagnostic.hpp"
 #include "zones/zone.hpp"
+#include "zones/zone_diff.hpp"  // serial_is_before (RFC 1982)
 
 namespace meridian::zones {
 
@@ -33,9 +34,6 @@ struct ZoneDifference {
 
 // The serial of an SOA record's RDATA (0 when it is too short to hold one).
 uint32_t soa_serial(const std::string& rdata);
-
-// RFC 1982 §3.2: whether serial `a` is greater than `b` in sequence space arithmetic.
-bool is_newer_serial(uint32_t a, uint32_t b);
 
 // Every record of `zone`, the apex SOA first.
 std::vector<ZoneRecord> zone_records(const Zone& zone);
