@@ -18,7 +18,7 @@ class PolicyCompiler {
             const std::vector<PoolIndex> chosen =
                 net.pools.empty() ? steering_.choose(net.location).pools
                                   : steering_.resolve(net.pools, "net " + to_string(net.network));
-            net_decisions_.push_back(builder_.intern_decision(chosen));
+            net_decisions_.push_back(builder_.intern_decision(chosen, true));
         }
         if (database_) location_decisions_.resize(database_->location_count());
     }

@@ -16,13 +16,18 @@ size_t PrefixTreeBuilder::PoolsHash::operator()(
     return hash;
 }
 
-DecisionId PrefixTreeBuilder::intern_decision(std::span<const PoolIndex> pools) {
+DecisionId PrefixTreeBuilder::intern_decision(std::span<const PoolIndex> pools, bool is_from_net) {
+    if (pools.empty()) return kFallback;
     std::vector<PoolIndex> key(pools.begin(), pools.end());
+    // No pool has index 0xFFFF (Steering refuses more than 65535 pools), so this marker
+    // cannot be mistaken for a pool.
+    if (is_from_net) key.push_back(0xFFFF);
     auto [found, inserted] = decision_by_pools_.emplace(
         std::move(key), static_cast<DecisionId>(decision_by_pools_.size()));
     if (inserted) {
         tree_.decision_pools_.insert(tree_.decision_pools_.end(), pools.begin(), pools.end());
         tree_.decision_starts_.push_back(static_cast<uint32_t>(tree_.decision_pools_.size()));
+        tree_.decision_from_net_.push_back(is_from_net);
     }
     return found->second;
 }

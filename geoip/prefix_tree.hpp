@@ -53,6 +53,9 @@ class PrefixTree {
         return {decision_pools_.data() + decision_starts_[decision],
                 decision_starts_[decision + 1] - decision_starts_[decision]};
     }
+    // Whether a config net ([[geoip.nets]]) made this decision rather than the database:
+    // what the metrics count as the decision's source.
+    bool is_from_net(DecisionId decision) const noexcept { return decision_from_net_[decision]; }
 
     // Every decision some address of either family reaches, each once, in ascending order
     // (for checks that must consider every answer a policy can give, not for queries).
@@ -74,6 +77,7 @@ class PrefixTree {
     uint32_t roots_[2] = {kLeafBit | kFallback, kLeafBit | kFallback};
     std::vector<uint32_t> decision_starts_{0, 0};
     std::vector<PoolIndex> decision_pools_;
+    std::vector<uint8_t> decision_from_net_{0};
 };
 
 // Builds a PrefixTree bottom-up. branch() merges a node whose two children are the same leaf
@@ -85,7 +89,10 @@ class PrefixTreeBuilder {
     using Ref = uint32_t;
 
     PrefixTreeBuilder();
-    DecisionId intern_decision(std::span<const PoolIndex> pools);
+    // A net's decision is kept apart from the database's with the same pools, so the query
+    // path can tell which decided; where the two meet, the tree is one level deeper than it
+    // would be (a narrower ECS scope, still correct). An empty list is always kFallback.
+    DecisionId intern_decision(std::span<const PoolIndex> pools, bool is_from_net = false);
     static Ref leaf(DecisionId decision) { return PrefixTree::kLeafBit | decision; }
     Ref branch(Ref zero, Ref one);
     PrefixTree finish(Ref ipv4_root, Ref ipv6_root);

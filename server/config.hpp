@@ -66,11 +66,31 @@ struct GeoipSettings {
     std::vector<ConfigPlace> net_places;  // where each net was written
 };
 
+// [[pool]] check = { ... }: how the main thread tells whether a pool's service is up. Every
+// address of the pool is probed each interval; see server/pool_check.hpp.
+struct PoolCheck {
+    enum class Type : uint8_t { tcp, http };
+    Type type = Type::tcp;
+    uint16_t port = 0;
+    unsigned interval_ms = 10000;
+    unsigned timeout_ms = 2000;  // at most interval_ms
+    unsigned rise = 2;           // passed rounds in a row before a pool is up
+    unsigned fall = 3;           // failed rounds in a row before it is down
+    unsigned hold_down_ms = 0;   // after a change, the least time before the opposite one
+    std::string path = "/";      // http: the request's path
+    std::string host;            // http: the Host header; empty = the address probed
+    unsigned expect = 200;       // http: the status that passes
+    ConfigPlace place;
+
+    bool operator==(const PoolCheck&) const = default;
+};
+
 // [[pool]]: one datacenter's service addresses.
 struct PoolEntry {
     geoip::Pool pool;
     std::vector<std::string> ipv4;  // 4-byte wire addresses
     std::vector<std::string> ipv6;  // 16-byte wire addresses
+    std::optional<PoolCheck> check;
     ConfigPlace place;
 };
 
@@ -92,6 +112,9 @@ struct ControlSettings {
     unsigned check_interval_ms = 1000;  // between self-queries through the real UDP sockets
     unsigned rise = 2;                  // consecutive answered self-queries before /ready turns 200
     unsigned fall = 3;                  // consecutive unanswered ones before it turns 503 again
+    // RFC 4786 §4.4.4: after readiness changes, the least time before it may change back, so
+    // the route is not withdrawn and announced again every few seconds.
+    unsigned hold_down_ms = 10000;
 };
 
 struct Config {

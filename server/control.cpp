@@ -43,8 +43,10 @@ Control::Control(uv_loop_t* loop, const Config& config, SnapshotLoader& loader, 
     : loop_(loop),
       config_(config),
       counters_(counters),
-      health_(config.control.rise, config.control.fall),
+      health_(config.control.rise, config.control.fall,
+              std::chrono::milliseconds(config.control.hold_down_ms)),
       drain_file_(config.control.state),
+      forced_file_(config.control.state),
       reloads_(loop, loader, slot, config,
                [this](const ReloadOutcome& outcome) { record_reload(outcome); }) {
     status_.identity = config.server.identity;
@@ -56,6 +58,14 @@ Control::Control(uv_loop_t* loop, const Config& config, SnapshotLoader& loader, 
         log_event("starting drained: " + drain_file_.path().string() +
                   " exists (`meridian ctl undrain` serves again)");
     }
+    std::string problem;
+    forced_ = forced_file_.read(problem);
+    if (!problem.empty()) log_event(problem + " (line skipped)");
+    for (const auto& [name, state] : forced_)
+        log_event("pool " + name + " starts forced " + std::string(forced_state_name(state)) +
+                  " (" + forced_file_.path().string() + "; `meridian ctl pool " + name +
+                  " auto` follows its check again)");
+    follow_pools(status_.served.pools);
     update_health_status();
 }
 
@@ -78,6 +88,8 @@ bool Control::open(std::string& error) {
 }
 
 bool Control::start(std::string& error) {
+    are_checks_running_ = true;
+    follow_pools(status_.served.pools);
     if (!config_.control.is_enabled) return true;
     check_ = std::make_unique<SelfCheck>(
         loop_, config_.server.listen, config_.control.check_interval_ms,
@@ -99,6 +111,9 @@ unsigned Control::drain_seconds() const {
 }
 
 void Control::close() {
+    are_checks_running_ = false;
+    for (auto& [name, runner] : runners_) runner->close();
+    runners_.clear();
     if (check_) check_->close();
     if (http_) http_->close();
     if (socket_) socket_->close();
@@ -122,6 +137,12 @@ void Control::record_check(bool answered, const std::string& problem) {
     update_health_status();
 }
 
+void Control::record_pool_round(const std::string& name, bool passed, const std::string& problem) {
+    if (auto change = pools_.record_round(name, passed, problem, Hysteresis::Clock::now()))
+        log_event(*change);
+    update_health_status();
+}
+
 void Control::record_reload(const ReloadOutcome& outcome) {
     ++(outcome.is_published ? status_.reloads_published : status_.reloads_failed);
     status_.reload_seconds_sum += outcome.seconds;
@@ -129,11 +150,59 @@ void Control::record_reload(const ReloadOutcome& outcome) {
     if (outcome.served) {
         status_.served = *outcome.served;
         if (check_) check_->set_question(question_for(status_.served));
+        follow_pools(status_.served.pools);
+        update_health_status();
     }
     if (reload_listener_) reload_listener_(outcome);
 }
 
+void Control::follow_pools(const std::vector<ServedPool>& pools) {
+    // A runner whose pool is gone, or whose addresses or check changed, is replaced.
+    for (auto it = runners_.begin(); it != runners_.end();) {
+        const PoolHealthTable::Pool* before = pools_.find(it->first);
+        const ServedPool* now = nullptr;
+        for (const auto& pool : pools)
+            if (pool.name == it->first) now = &pool;
+        const bool is_same = before && now && now->check &&
+                             before->served.addresses == now->addresses &&
+                             before->served.check == now->check;
+        if (is_same) {
+            ++it;
+            continue;
+        }
+        it->second->close();
+        it = runners_.erase(it);
+    }
+    pools_.update(pools, forced_);
+    if (!are_checks_running_) return;
+    for (const auto& pool : pools) {
+        if (!pool.check || runners_.count(pool.name)) continue;
+        runners_[pool.name] = PoolCheckRunner::start(
+            loop_, pool, [this, name = pool.name](bool passed, const std::string& problem) {
+                record_pool_round(name, passed, problem);
+            });
+    }
+}
+
+void Control::update_pool_status() {
+    status_.pools.clear();
+    for (const auto& pool : pools_.pools()) {
+        const zones::PoolState& state = *pool.served.state;
+        status_.pools.push_back(
+            {pool.served.name, state.slot(), state.is_usable(),
+             pool.hysteresis ? std::string(checked_state_name(state.checked())) : "unchecked",
+             std::string(forced_state_name(state.forced())), pool.transitions, pool.rounds_passed,
+             pool.rounds_failed});
+    }
+    status_.are_pools_known = pools_.are_known();
+}
+
 void Control::update_health_status() {
+    if (health_.set_pools_known(pools_.are_known()) && health_.is_answering())
+        log_event(health_.are_pools_known()
+                      ? "health: every checked pool's state is known; ready"
+                      : "health: a checked pool's state is unknown; not ready");
+    update_pool_status();
     status_.health_state = std::string(health_.state());
     status_.is_ready = health_.is_ready();
     status_.is_serving = health_.is_serving();
@@ -146,7 +215,10 @@ HttpEndpoint::Reply Control::route(std::string_view path) const {
     if (path == "/health") return {status_.is_serving ? 200u : 503u, "text/plain", state};
     if (path == "/ready")
         return {status_.is_ready ? 200u : 503u, "text/plain",
-                status_.is_ready ? "ready (" + status_.health_state + ")\n" : state};
+                status_.is_ready ? "ready (" + status_.health_state + ")\n"
+                : !status_.are_pools_known
+                    ? status_.health_state + " (waiting for the pool checks)\n"
+                    : state};
     if (path == "/metrics") return {200, kPrometheusContentType, metrics_text()};
     return {404, "text/plain", "not found: try /health, /ready or /metrics\n"};
 }
@@ -160,6 +232,10 @@ void Control::run_command(std::string_view command, ControlSocket::Reply reply) 
         reply("ok: " + status_.health_state + "\n" + status_text());
     } else if (command == "drain" || command == "undrain") {
         set_drained(command == "drain", std::move(reply));
+    } else if (command == "pools") {
+        reply("ok: " + std::to_string(pools_.pools().size()) + " pools\n" + pools_.describe());
+    } else if (command.starts_with("pool ")) {
+        force_pool(command.substr(5), std::move(reply));
     } else if (command == "reload") {
         log_event("reloading on `meridian ctl reload`");
         reloads_.request([reply = std::move(reply)](const ReloadOutcome& outcome) {
@@ -169,7 +245,7 @@ void Control::run_command(std::string_view command, ControlSocket::Reply reply) 
         });
     } else {
         reply("error: unknown command '" + std::string(command) +
-              "' (drain, undrain, status, reload)\n");
+              "' (drain, undrain, status, reload, pools, pool NAME up|down|auto)\n");
     }
 }
 
@@ -198,6 +274,49 @@ void Control::set_drained(bool drained, ControlSocket::Reply reply) {
     reply(text);
 }
 
+void Control::force_pool(std::string_view arguments, ControlSocket::Reply reply) {
+    const size_t space = arguments.find(' ');
+    const std::string name(arguments.substr(0, space));
+    const std::string_view word =
+        space == std::string_view::npos ? std::string_view() : arguments.substr(space + 1);
+    if (word != "up" && word != "down" && word != "auto") {
+        reply("error: expected `pool NAME up|down|auto`\n");
+        return;
+    }
+    const auto forced = word == "up"     ? zones::ForcedState::up
+                        : word == "down" ? zones::ForcedState::down
+                                         : zones::ForcedState::none;
+    if (!pools_.force(name, forced)) {
+        reply("error: no pool '" + name + "' is served\n");
+        return;
+    }
+    if (forced == zones::ForcedState::none)
+        forced_.erase(name);
+    else
+        forced_[name] = forced;
+    update_health_status();
+    std::string error;
+    const bool is_remembered = forced_file_.write(forced_, error);
+    const PoolHealthTable::Pool& pool = *pools_.find(name);
+    const std::string now = std::string(effective_state_name(*pool.served.state));
+    log_event("pool " + name + ": " +
+              (forced == zones::ForcedState::none ? "follows its check again"
+                                                  : "forced " + std::string(word)) +
+              " by `meridian ctl`; answering as " + now +
+              (is_remembered ? "" : " (not remembered: " + error + ")"));
+    std::string text =
+        "ok: pool " + name + " " + now +
+        (forced == zones::ForcedState::none ? " (follows its check)\n" : " (forced)\n");
+    if (!is_remembered)
+        text = "error: pool " + name + " is " + now +
+               " for now, but the state file failed: " + error + "\n";
+    else if (forced_file_.is_persistent())
+        text += "remembered across restarts in " + forced_file_.path().string() + "\n";
+    else
+        text += "not remembered across restarts: [control] has no state folder\n";
+    reply(text);
+}
+
 std::string Control::status_text() const {
     const Served& served = status_.served;
     std::string text;
@@ -217,6 +336,16 @@ std::string Control::status_text() const {
     for (const auto& zone : served.zones)
         text += row("zone", zone.origin + " serial " + std::to_string(zone.serial));
     text += row("geo policies", std::to_string(served.policies));
+    for (const auto& pool : status_.pools) {
+        std::string line = pool.name + " " + (pool.is_usable ? "up" : "down");
+        if (pool.forced != "none") line += " (forced " + pool.forced + ")";
+        if (pool.checked != "unchecked")
+            line += "; check says " + pool.checked + ", " + std::to_string(pool.transitions) +
+                    " transitions";
+        else
+            line += "; no check";
+        text += row("pool", line);
+    }
     text += row("loaded", utc_text(served.published));
     char last[32];
     std::snprintf(last, sizeof last, "%.0f ms", status_.last_reload_seconds * 1000);

@@ -1,11 +1,12 @@
-// The main thread's side of running a PoP: health (self-check, rise/fall, drains), the HTTP
-// endpoint (/health, /ready, /metrics), the control socket (`meridian ctl`), reloads off the
-// loop, and the status both show. Everything here runs on the main thread's libuv loop; the
-// workers never wait for it.
+// The main thread's side of running a PoP: health (self-check, rise/fall, drains), pool
+// health checks and forced pool states, the HTTP endpoint (/health, /ready, /metrics), the
+// control socket (`meridian ctl`), reloads off the loop, and the status both show. Everything here
+// runs on the main thread's libuv loop; the workers never wait for it.
 #pragma once
 
 #include <uv.h>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,9 +14,12 @@
 #include "server/config.hpp"
 #include "server/control_socket.hpp"
 #include "server/drain_file.hpp"
+#include "server/forced_pools_file.hpp"
 #include "server/health.hpp"
 #include "server/http_endpoint.hpp"
 #include "server/metrics.hpp"
+#include "server/pool_check.hpp"
+#include "server/pool_health.hpp"
 #include "server/reload_queue.hpp"
 #include "server/self_check.hpp"
 #include "server/server_status.hpp"
@@ -33,7 +37,7 @@ class Control {
     // Opens the HTTP endpoint and the control socket that [control] asks for, before the
     // workers start; false and `error` when one cannot be opened.
     bool open(std::string& error);
-    // Starts the self-checks, once the workers answer.
+    // Starts the self-checks, once the workers answer, and the pool checks.
     bool start(std::string& error);
     void request_reload();  // SIGHUP
     // Hears every reload's outcome on the loop (NOTIFY out acts on the zones that changed).
@@ -54,15 +58,25 @@ class Control {
   private:
     void run_command(std::string_view command, ControlSocket::Reply reply);
     void set_drained(bool drained, ControlSocket::Reply reply);
+    void force_pool(std::string_view arguments, ControlSocket::Reply reply);
     void record_check(bool answered, const std::string& problem);
+    void record_pool_round(const std::string& name, bool passed, const std::string& problem);
     void record_reload(const ReloadOutcome& outcome);
+    // Follows the served pools: their states, and a check runner for each pool with a check.
+    void follow_pools(const std::vector<ServedPool>& pools);
     void update_health_status();
+    void update_pool_status();
 
     uv_loop_t* loop_;
     const Config& config_;
     TrafficCounters& counters_;
     Health health_;
     DrainFile drain_file_;
+    ForcedPoolsFile forced_file_;
+    std::map<std::string, zones::ForcedState> forced_;
+    PoolHealthTable pools_;
+    std::map<std::string, PoolCheckRunner*> runners_;  // each deletes itself on close()
+    bool are_checks_running_ = false;
     ServerStatus status_;
     ReloadQueue reloads_;
     std::unique_ptr<HttpEndpoint> http_;

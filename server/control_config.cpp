@@ -1,31 +1,7 @@
 // Reading [control]. Defaults are in ControlSettings; README.md "Running a fleet" explains them.
 #include "server/control_config.hpp"
 
-#include <cmath>
-#include <cstdio>
-
 namespace meridian::server {
-
-namespace {
-
-// Seconds as an integer or a fraction ("0.2"), for intervals shorter than a second in tests
-// and labs; returned in milliseconds.
-std::optional<unsigned> read_milliseconds(TomlReader& reader, const toml::key& key,
-                                          const toml::node& node, double min, double max) {
-    std::optional<double> seconds;
-    if (const auto* f = node.as_floating_point()) seconds = f->get();
-    if (const auto* i = node.as_integer()) seconds = static_cast<double>(i->get());
-    if (!seconds || !(*seconds >= min && *seconds <= max)) {
-        char range[64];
-        std::snprintf(range, sizeof range, "between %g and %g", min, max);
-        reader.error(place_of(node.source()),
-                     "'" + std::string(key.str()) + "' must be a number of seconds " + range);
-        return std::nullopt;
-    }
-    return static_cast<unsigned>(std::lround(*seconds * 1000));
-}
-
-}  // namespace
 
 void read_control_table(TomlReader& reader, const toml::key& key, const toml::node& node,
                         ControlSettings& control) {
@@ -57,8 +33,10 @@ void read_control_table(TomlReader& reader, const toml::key& key, const toml::no
         } else if (name == "drain_seconds") {
             if (auto v = reader.read_integer(field, value, 0, 3600)) control.drain_seconds = *v;
         } else if (name == "check_interval") {
-            if (auto v = read_milliseconds(reader, field, value, 0.05, 60))
+            if (auto v = reader.read_milliseconds(field, value, 0.05, 60))
                 control.check_interval_ms = *v;
+        } else if (name == "hold_down") {
+            if (auto v = reader.read_milliseconds(field, value, 0, 3600)) control.hold_down_ms = *v;
         } else if (name == "rise") {
             if (auto v = reader.read_integer(field, value, 1, 100)) control.rise = *v;
         } else if (name == "fall") {

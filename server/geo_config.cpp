@@ -130,6 +130,88 @@ void read_net(TomlReader& reader, const toml::table& table, GeoipSettings& geoip
     }
 }
 
+// check = { type = "tcp" | "http", port = 443, interval = 10, timeout = 2, rise = 2,
+// fall = 3, hold_down = 0, path = "/", host = "...", expect = 200 }, inline or [pool.check].
+std::optional<PoolCheck> read_pool_check(TomlReader& reader, const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) {
+        reader.error(place_of(node.source()),
+                     "'check' must be a table like { type = \"tcp\", port = 443 }");
+        return std::nullopt;
+    }
+    PoolCheck check;
+    check.place = place_of(node.source());
+    bool has_type = false, has_port = false, has_http_key = false;
+    const size_t errors_before = reader.error_count();
+    for (auto&& [key, value] : *table) {
+        const std::string_view name = key.str();
+        if (name == "type") {
+            auto type = reader.read_string(key, value);
+            if (!type) continue;
+            has_type = true;
+            if (*type == "tcp")
+                check.type = PoolCheck::Type::tcp;
+            else if (*type == "http")
+                check.type = PoolCheck::Type::http;
+            else
+                reader.error(place_of(value.source()),
+                             "check type '" + *type + "' is not \"tcp\" or \"http\"");
+        } else if (name == "port") {
+            has_port = true;
+            if (auto v = reader.read_integer(key, value, 1, 65535))
+                check.port = static_cast<uint16_t>(*v);
+        } else if (name == "interval") {
+            if (auto v = reader.read_milliseconds(key, value, 0.05, 3600)) check.interval_ms = *v;
+        } else if (name == "timeout") {
+            if (auto v = reader.read_milliseconds(key, value, 0.01, 600)) check.timeout_ms = *v;
+        } else if (name == "rise") {
+            if (auto v = reader.read_integer(key, value, 1, 100)) check.rise = *v;
+        } else if (name == "fall") {
+            if (auto v = reader.read_integer(key, value, 1, 100)) check.fall = *v;
+        } else if (name == "hold_down") {
+            if (auto v = reader.read_milliseconds(key, value, 0, 3600)) check.hold_down_ms = *v;
+        } else if (name == "path") {
+            has_http_key = true;
+            auto path = reader.read_string(key, value);
+            if (!path) continue;
+            // The path goes into the request line as written: no spaces or control bytes.
+            bool is_valid = path->starts_with("/");
+            for (const char c : *path) is_valid = is_valid && c > ' ' && c != 0x7F;
+            if (is_valid)
+                check.path = *path;
+            else
+                reader.error(place_of(value.source()),
+                             "check path '" + *path + "' must start with / and hold no spaces");
+        } else if (name == "host") {
+            has_http_key = true;
+            auto host = reader.read_string(key, value);
+            if (!host) continue;
+            bool is_valid = !host->empty();
+            for (const char c : *host) is_valid = is_valid && c > ' ' && c != 0x7F;
+            if (is_valid)
+                check.host = *host;
+            else
+                reader.error(place_of(value.source()),
+                             "check host '" + *host + "' is not a host name");
+        } else if (name == "expect") {
+            has_http_key = true;
+            if (auto v = reader.read_integer(key, value, 100, 599)) check.expect = *v;
+        } else {
+            reader.unknown_key(key, "[[pool]] check");
+        }
+    }
+    if (!has_type) reader.error(check.place, "missing 'type' in check (\"tcp\" or \"http\")");
+    if (!has_port) reader.error(check.place, "missing 'port' in check");
+    if (has_type && check.type == PoolCheck::Type::tcp && has_http_key)
+        reader.error(check.place, "'path', 'host' and 'expect' only apply to type = \"http\"");
+    if (check.timeout_ms > check.interval_ms)
+        reader.error(check.place, "check timeout (" + std::to_string(check.timeout_ms) +
+                                      " ms) is longer than its interval (" +
+                                      std::to_string(check.interval_ms) + " ms)");
+    if (reader.error_count() != errors_before) return std::nullopt;
+    return check;
+}
+
 }  // namespace
 
 void read_geoip_table(TomlReader& reader, const toml::key& key, const toml::node& node,
@@ -195,6 +277,8 @@ void read_pool_tables(TomlReader& reader, const toml::key& key, const toml::node
                 }
             } else if (name == "location") {
                 entry.pool.coordinates = reader.read_coordinates(field, value);
+            } else if (name == "check") {
+                entry.check = read_pool_check(reader, value);
             } else {
                 reader.unknown_key(field, "[[pool]]");
             }

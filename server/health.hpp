@@ -4,39 +4,52 @@
 // Ready means answering: the snapshot is loaded and self-queries through the real UDP sockets
 // are answered. It changes only through hysteresis (RFC 4786 §4.4.4: a route that flaps is
 // worse than one that is late): `rise` answered self-checks in a row to become ready, `fall`
-// unanswered ones in a row to stop being ready. Serving means ready and not draining; an
+// unanswered ones in a row to stop being ready, and after a change the opposite one waits at
+// least the hold-down. Ready also needs every checked pool's state known (a PoP that does not
+// yet know which datacenters are up should not attract traffic). Serving means ready and not
+// draining; an
 // operator's drain and the drain before a stop both keep answering queries while /health
 // already says 503, so the route is withdrawn before the answers stop.
 #pragma once
 
+#include <chrono>
 #include <string_view>
+
+#include "server/hysteresis.hpp"
 
 namespace meridian::server {
 
 class Health {
   public:
-    Health(unsigned rise, unsigned fall) : rise_(rise), fall_(fall) {}
+    Health(unsigned rise, unsigned fall,
+           std::chrono::milliseconds hold_down = std::chrono::milliseconds(0))
+        : answering_(rise, fall, hold_down) {}
 
     // One self-check's outcome. Returns true when readiness changed.
-    bool record_check(bool answered);
+    bool record_check(bool answered, Hysteresis::Clock::time_point now = Hysteresis::Clock::now());
+    // Whether every checked pool has a known state. Returns true when readiness changed.
+    bool set_pools_known(bool known);
     void set_drained(bool drained) { is_drained_ = drained; }
     void begin_stop() { is_stopping_ = true; }
 
-    bool is_ready() const { return is_ready_; }      // /ready
+    bool is_ready() const {  // /ready
+        return answering_.state() == Hysteresis::State::up && are_pools_known_;
+    }
+    bool is_answering() const { return answering_.state() == Hysteresis::State::up; }
+    bool are_pools_known() const { return are_pools_known_; }
+    bool is_held_down() const { return answering_.is_held_down(); }
     bool is_serving() const;                         // /health
     bool is_drained() const { return is_drained_; }  // by an operator (meridian ctl drain)
     bool is_stopping() const { return is_stopping_; }
     // One word: "starting", "serving", "failing", "drained" or "stopping".
     std::string_view state() const;
-    unsigned streak() const { return streak_; }  // same outcomes in a row, the last included
+    // Same outcomes in a row, the last included.
+    unsigned streak() const { return answering_.streak(); }
 
   private:
-    unsigned rise_;
-    unsigned fall_;
-    bool is_ready_ = false;
+    Hysteresis answering_;
+    bool are_pools_known_ = true;
     bool has_been_ready_ = false;
-    bool last_answered_ = false;
-    unsigned streak_ = 0;
     bool is_drained_ = false;
     bool is_stopping_ = false;
 };

@@ -1,7 +1,6 @@
 // Per-worker traffic counters: recording on the query path, summing on scrape.
 #include "server/metrics.hpp"
 
-#include "server/exchange_summary.hpp"
 #include "wire/constants.hpp"
 
 namespace meridian::server {
@@ -74,10 +73,14 @@ std::string_view rcode_label(size_t rcode) {
     return kRcodeLabels[rcode < kRcodeBuckets ? rcode : 0];
 }
 
-void WorkerCounters::record(zones::Transport transport, std::span<const uint8_t> query,
-                            std::span<const uint8_t> response) {
+std::string_view steering_source_label(size_t source) {
+    constexpr std::array<std::string_view, zones::kSteeringSources> kLabels = {
+        "none", "ecs", "resolver", "net", "local", "fallback"};
+    return kLabels[source < kLabels.size() ? source : 0];
+}
+
+void WorkerCounters::record(zones::Transport transport, const zones::AnswerSummary& summary) {
     const size_t t = static_cast<size_t>(transport);
-    const ExchangeSummary summary = summarize_exchange(query, response);
     if (!summary.is_answered) {
         dropped[t].add();
         return;
@@ -86,6 +89,20 @@ void WorkerCounters::record(zones::Transport transport, std::span<const uint8_t>
     responses[t][summary.rcode < kRcodeBuckets ? summary.rcode : 0].add();
     if (summary.has_client_subnet) client_subnet_queries[t].add();
     if (summary.is_truncated) truncated[t].add();
+    if (summary.steering == zones::SteeringSource::none) return;
+    steered_by_source[static_cast<size_t>(summary.steering)].add();
+    if (summary.steering == zones::SteeringSource::fallback) return;
+    if (summary.pool_slot < kCountedPools)
+        steered_by_pool[summary.pool_slot].add();
+    else
+        steered_other_pool.add();
+}
+
+void summarize_written_answer(zones::AnswerSummary& summary, std::span<const uint8_t> response) {
+    summary.is_answered = response.size() >= wire::kHeaderSize;
+    if (!summary.is_answered) return;
+    summary.rcode = response[3] & 0x0F;
+    summary.is_truncated = (response[2] & 0x02) != 0;
 }
 
 TrafficCounters::TrafficCounters(unsigned workers)
@@ -110,6 +127,11 @@ TrafficTotals TrafficCounters::sum() const {
         totals.tcp_open += block.tcp_open.get();
         totals.tcp_buffers_in_use += block.tcp_buffers_in_use.get();
         totals.tcp_buffer_allocations += block.tcp_buffer_allocations.get();
+        for (size_t p = 0; p < kCountedPools; ++p)
+            totals.steered_by_pool[p] += block.steered_by_pool[p].get();
+        totals.steered_other_pool += block.steered_other_pool.get();
+        for (size_t s = 0; s < zones::kSteeringSources; ++s)
+            totals.steered_by_source[s] += block.steered_by_source[s].get();
     }
     return totals;
 }

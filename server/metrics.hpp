@@ -46,6 +46,11 @@ std::string_view qtype_label(size_t bucket);
 inline constexpr size_t kRcodeBuckets = 17;
 std::string_view rcode_label(size_t rcode);
 
+// Steered answers are counted by PoolState::slot(); slots from this one on (a config with
+// more pools than that, or many renamed over reloads) share one "other" counter.
+inline constexpr size_t kCountedPools = 256;
+std::string_view steering_source_label(size_t source);  // "ecs", "resolver", ...
+
 struct alignas(64) WorkerCounters {
     // Answered queries by transport and question type, and their answers by rcode.
     Counter queries[kTransports][kQtypeBuckets];
@@ -61,14 +66,21 @@ struct alignas(64) WorkerCounters {
     // connections hold none); and how many buffers the worker has had to allocate.
     Counter tcp_buffers_in_use;
     Counter tcp_buffer_allocations;
+    // Answers of steered names by the pool that answered, and by what decided.
+    Counter steered_by_pool[kCountedPools];
+    Counter steered_other_pool;
+    Counter steered_by_source[zones::kSteeringSources];
 
-    // One answered or dropped query; `response` is empty when it was dropped.
-    void record(zones::Transport transport, std::span<const uint8_t> query,
-                std::span<const uint8_t> response);
+    // One answered or dropped query, as zones::respond summarized it.
+    void record(zones::Transport transport, const zones::AnswerSummary& summary);
     void record_dropped(zones::Transport transport) {
         dropped[static_cast<size_t>(transport)].add();
     }
 };
+
+// A transfer or signed answer is written by server/transfer_out rather than zones::respond:
+// its rcode and TC are read back from the header it wrote (`response` empty: not answered).
+void summarize_written_answer(zones::AnswerSummary& summary, std::span<const uint8_t> response);
 
 // The sum of every worker's counters at one moment, for the scrape.
 struct TrafficTotals {
@@ -83,6 +95,9 @@ struct TrafficTotals {
     uint64_t tcp_open = 0;
     uint64_t tcp_buffers_in_use = 0;
     uint64_t tcp_buffer_allocations = 0;
+    uint64_t steered_by_pool[kCountedPools] = {};
+    uint64_t steered_other_pool = 0;
+    uint64_t steered_by_source[zones::kSteeringSources] = {};
 };
 
 // One WorkerCounters block per worker, created before the workers start.

@@ -125,6 +125,66 @@ void write_traffic(PrometheusText& out, const TrafficTotals& traffic) {
     out.sample("meridian_tcp_buffer_allocations_total", "", traffic.tcp_buffer_allocations);
 }
 
+// Steered answers by pool need the pools' names; counts of pools no longer served are left
+// out (a counter that disappears is how Prometheus sees a series end).
+void write_steering(PrometheusText& out, const TrafficTotals& traffic, const ServerStatus& status) {
+    out.family("meridian_steered_answers_total", "counter",
+               "Answers of GeoDNS-steered names by the pool that answered.");
+    for (const auto& pool : status.pools)
+        if (pool.slot < kCountedPools)
+            out.sample("meridian_steered_answers_total", label("pool", pool.name),
+                       traffic.steered_by_pool[pool.slot]);
+    if (traffic.steered_other_pool > 0)
+        out.sample("meridian_steered_answers_total", label("pool", "(other)"),
+                   traffic.steered_other_pool);
+    out.family("meridian_steering_decisions_total", "counter",
+               "Answers of GeoDNS-steered names by what decided: a config net, the database "
+               "location of the ECS subnet or of the resolver's address, a local policy, or "
+               "fallback to the zone's own records.");
+    for (size_t source = 1; source < zones::kSteeringSources; ++source)
+        out.sample("meridian_steering_decisions_total",
+                   label("source", steering_source_label(source)),
+                   traffic.steered_by_source[source]);
+}
+
+void write_pools(PrometheusText& out, const ServerStatus& status) {
+    out.family("meridian_pool_state", "gauge",
+               "Each pool's state as answers use it (forced or checked; unknown answers as up); "
+               "1 for the current one.");
+    for (const auto& pool : status.pools) {
+        const bool is_unknown = pool.forced == "none" && pool.checked == "unknown";
+        for (const char* state : {"up", "down", "unknown"}) {
+            const bool is_current = std::string_view(state) == "unknown"
+                                        ? is_unknown
+                                        : !is_unknown && (pool.is_usable == (state[0] == 'u'));
+            out.sample("meridian_pool_state",
+                       label("pool", pool.name) + "," + label("state", state),
+                       uint64_t{is_current});
+        }
+    }
+    out.family("meridian_pool_forced", "gauge",
+               "1 while an operator forces the pool up or down (meridian ctl pool).");
+    for (const auto& pool : status.pools)
+        for (const char* state : {"up", "down"})
+            out.sample("meridian_pool_forced",
+                       label("pool", pool.name) + "," + label("state", state),
+                       uint64_t{pool.forced == state});
+    out.family("meridian_pool_transitions_total", "counter",
+               "Changes of a pool's checked state after rise/fall and hold-down.");
+    for (const auto& pool : status.pools)
+        if (pool.checked != "unchecked")
+            out.sample("meridian_pool_transitions_total", label("pool", pool.name),
+                       pool.transitions);
+    out.family("meridian_pool_checks_total", "counter", "Pool check rounds, by outcome.");
+    for (const auto& pool : status.pools) {
+        if (pool.checked == "unchecked") continue;
+        out.sample("meridian_pool_checks_total",
+                   label("pool", pool.name) + "," + label("result", "passed"), pool.rounds_passed);
+        out.sample("meridian_pool_checks_total",
+                   label("pool", pool.name) + "," + label("result", "failed"), pool.rounds_failed);
+    }
+}
+
 void write_status(PrometheusText& out, const ServerStatus& status) {
     out.family("meridian_build_info", "gauge", "The running version; always 1.");
     out.sample("meridian_build_info", label("version", kVersion), uint64_t{1});
@@ -144,6 +204,11 @@ void write_status(PrometheusText& out, const ServerStatus& status) {
     out.family("meridian_zone_serial", "gauge", "The SOA serial of each zone served.");
     for (const auto& zone : served.zones)
         out.sample("meridian_zone_serial", label("zone", zone.origin), uint64_t{zone.serial});
+    out.family("meridian_zone_load_duration_seconds", "gauge",
+               "How long the last parse of each zone took (kept while the file is unchanged).");
+    for (const auto& zone : served.zones)
+        out.sample("meridian_zone_load_duration_seconds", label("zone", zone.origin),
+                   zone.load_seconds);
     out.family("meridian_zones", "gauge", "Zones served.");
     out.sample("meridian_zones", "", uint64_t{served.zones.size()});
     out.family("meridian_geo_policies", "gauge", "GeoDNS policies compiled.");
@@ -187,7 +252,9 @@ void write_status(PrometheusText& out, const ServerStatus& status) {
 std::string render_metrics(const TrafficTotals& traffic, const ServerStatus& status) {
     PrometheusText out;
     write_traffic(out, traffic);
+    write_steering(out, traffic, status);
     write_status(out, status);
+    write_pools(out, status);
     return out.take();
 }
 

@@ -88,7 +88,8 @@ bool same_control(const ControlSettings& a, const ControlSettings& b) {
         a.http.has_value() == b.http.has_value() && (!a.http || same_address(*a.http, *b.http));
     return a.is_enabled == b.is_enabled && same_http && a.socket == b.socket &&
            a.state == b.state && a.drain_seconds == b.drain_seconds &&
-           a.check_interval_ms == b.check_interval_ms && a.rise == b.rise && a.fall == b.fall;
+           a.check_interval_ms == b.check_interval_ms && a.rise == b.rise && a.fall == b.fall &&
+           a.hold_down_ms == b.hold_down_ms;
 }
 
 }  // namespace
@@ -97,19 +98,33 @@ SnapshotLoader::Loaded SnapshotLoader::load() {
     Loaded loaded;
     loaded.build.zone_cache = &zone_cache_;
     loaded.build.secondaries = &secondaries_;
+    loaded.build.pool_registry = &pool_registry_;
     loaded.config = load_config(config_paths_, loaded.diagnostics);
     if (loaded.config)
         loaded.snapshot = build_snapshot(*loaded.config, loaded.diagnostics, &loaded.build);
+    if (loaded.snapshot)
+        for (const auto& [origin, seconds] : loaded.build.zone_load_seconds)
+            zone_load_seconds_[origin] = seconds;
     return loaded;
 }
 
-Served describe_served(const zones::Snapshot& snapshot, const Config& config) {
+Served describe_served(const zones::Snapshot& snapshot, const Config& config,
+                       const std::map<std::string, double>& zone_load_seconds) {
     Served served;
     for (const auto& zone : snapshot.catalog.zones()) {
-        served.zones.push_back({origin_text(*zone), zone->serial()});
+        const auto seconds = zone_load_seconds.find(zone->origin());
+        served.zones.push_back({origin_text(*zone), zone->serial(),
+                                seconds == zone_load_seconds.end() ? 0.0 : seconds->second});
         if (served.first_origin.empty()) served.first_origin = zone->origin();
     }
     served.policies = snapshot.steering.size();
+    const auto& states = snapshot.steering.pool_states;
+    for (size_t i = 0; i < config.pools.size() && i < states.size(); ++i) {
+        const PoolEntry& entry = config.pools[i];
+        ServedPool pool{entry.pool.name, entry.ipv4, entry.check, states[i]};
+        pool.addresses.insert(pool.addresses.end(), entry.ipv6.begin(), entry.ipv6.end());
+        served.pools.push_back(std::move(pool));
+    }
     served.config_hash = config.config_hash;
     served.policy_hash = config.policy_hash;
     served.published = std::chrono::system_clock::now();
@@ -150,7 +165,7 @@ ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& r
     const size_t policies = loaded.snapshot->steering.size();
     slot.publish(std::move(loaded.snapshot));
     // This thread publishes, so the snapshot cannot be freed under it.
-    outcome.served = describe_served(slot.current(), *loaded.config);
+    outcome.served = describe_served(slot.current(), *loaded.config, loader.zone_load_seconds());
     outcome.is_published = true;
     std::string line = "reloaded in " + elapsed() + " ms: " + changes + "; " +
                        std::to_string(build.zones_parsed) + " zone files parsed, " +

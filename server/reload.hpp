@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,11 +36,16 @@ class SnapshotLoader {
 
     const std::vector<std::filesystem::path>& config_paths() const { return config_paths_; }
     SecondaryStore& secondaries() { return secondaries_; }
+    // Seconds the last parse of each zone took, by origin in wire form; a zone reused
+    // unchanged keeps the time of the parse that produced it. Read by whoever loads.
+    const std::map<std::string, double>& zone_load_seconds() const { return zone_load_seconds_; }
 
   private:
     std::vector<std::filesystem::path> config_paths_;
     zones::ZoneCache zone_cache_;
     SecondaryStore secondaries_;
+    PoolRegistry pool_registry_;
+    std::map<std::string, double> zone_load_seconds_;
 };
 
 // What is being served, copied out of a snapshot and its config for the main thread (status,
@@ -47,16 +53,26 @@ class SnapshotLoader {
 struct ServedZone {
     std::string origin;  // text, "example.com."
     uint32_t serial = 0;
+    double load_seconds = 0;  // how long its last parse took
+};
+// A pool with what its check needs; `state` is the object the snapshot's steering reads.
+struct ServedPool {
+    std::string name;
+    std::vector<std::string> addresses;  // 4- or 16-byte wire addresses
+    std::optional<PoolCheck> check;
+    std::shared_ptr<zones::PoolState> state;
 };
 struct Served {
     std::vector<ServedZone> zones;
     std::string first_origin;  // wire form, for the self-check's SOA query; empty: no zone
     size_t policies = 0;
+    std::vector<ServedPool> pools;
     std::string config_hash;
     std::string policy_hash;
     std::chrono::system_clock::time_point published;
 };
-Served describe_served(const zones::Snapshot& snapshot, const Config& config);
+Served describe_served(const zones::Snapshot& snapshot, const Config& config,
+                       const std::map<std::string, double>& zone_load_seconds = {});
 
 struct ReloadOutcome {
     bool is_published = false;

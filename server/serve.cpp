@@ -151,7 +151,7 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     TrafficCounters counters(count);
     // The main thread reads the snapshot only here, before any reload can replace it.
     Control control(&loop, config, loader, slot, counters, count,
-                    describe_served(slot.current(), config));
+                    describe_served(slot.current(), config, loader.zone_load_seconds()));
     const std::vector<ZoneChange> notify_at_start = zones_to_notify(slot.current());
     main.control = &control;
     // NOTIFY out for the zones a reload changed, from this loop, off the workers.

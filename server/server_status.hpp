@@ -5,10 +5,23 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "server/reload.hpp"
 
 namespace meridian::server {
+
+// One pool as /metrics and `ctl status` show it.
+struct PoolStatus {
+    std::string name;
+    uint16_t slot = 0;      // its steered-answer counters (zones::PoolState::slot())
+    bool is_usable = true;  // what the query path does: up, or skipped
+    std::string checked;    // "up", "down", "unknown"; "unchecked" without a check
+    std::string forced;     // "none", "up", "down"
+    uint64_t transitions = 0;
+    uint64_t rounds_passed = 0;
+    uint64_t rounds_failed = 0;
+};
 
 struct ServerStatus {
     std::string identity;
@@ -30,6 +43,8 @@ struct ServerStatus {
     uint64_t checks_failed = 0;
     uint64_t health_changes = 0;
     std::string last_check_problem;  // empty when the last self-check was answered
+    bool are_pools_known = true;     // every checked pool has concluded up or down
+    std::vector<PoolStatus> pools;
 };
 
 }  // namespace meridian::server

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -95,9 +96,14 @@ class SnapshotBuilder {
                 continue;
             }
             auto outcome = zones::ZoneCache::Outcome::parsed;
+            const auto started = std::chrono::steady_clock::now();
             auto loaded = context_.zone_cache
                               ? context_.zone_cache->load(entry.file, entry.origin, outcome)
                               : zones::load_zone_file(entry.file, entry.origin);
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            if (outcome == zones::ZoneCache::Outcome::parsed && loaded.zone)
+                context_.zone_load_seconds.emplace_back(loaded.zone->origin(), seconds);
             const bool kept = outcome == zones::ZoneCache::Outcome::kept_previous;
             ++(outcome == zones::ZoneCache::Outcome::reused ? context_.zones_reused
                                                             : context_.zones_parsed);
@@ -288,6 +294,11 @@ class SnapshotBuilder {
     void compile_policies(const std::vector<PlacedPolicy>& placed, zones::SteeringTable& table) {
         table.ecs_enabled = config_.geoip.ecs;
         table.ecs_from = config_.geoip.ecs_from;
+        for (size_t i = 0; i < config_.pools.size(); ++i)
+            table.pool_states.push_back(
+                context_.pool_registry
+                    ? context_.pool_registry->obtain(config_.pools[i].pool.name)
+                    : std::make_shared<zones::PoolState>(static_cast<uint16_t>(i)));
         const std::vector<geoip::Pool> pools = config_.geoip_pools();
         geoip::NetTable nets;
         try {
@@ -323,10 +334,11 @@ class SnapshotBuilder {
             steered.depends_on_client = rules.mode != geoip::Policy::Mode::local;
             const uint32_t ttl_a = ttl_for(policy, wire::type::kA);
             const uint32_t ttl_aaaa = ttl_for(policy, wire::type::kAAAA);
-            for (const auto& pool : config_.pools)
+            for (size_t i = 0; i < config_.pools.size(); ++i)
                 steered.pools.push_back(
-                    {zones::OwnedRRset{wire::type::kA, ttl_a, pool.ipv4},
-                     zones::OwnedRRset{wire::type::kAAAA, ttl_aaaa, pool.ipv6}});
+                    {zones::OwnedRRset{wire::type::kA, ttl_a, config_.pools[i].ipv4},
+                     zones::OwnedRRset{wire::type::kAAAA, ttl_aaaa, config_.pools[i].ipv6},
+                     table.pool_states[i].get()});
             warn_about_partial_nodata(policy, steered);
             table.add(policy.owner, std::move(steered));
         }

@@ -3,9 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "geoip/database.hpp"
 #include "server/config.hpp"
+#include "server/pool_registry.hpp"
 #include "server/secondary_store.hpp"
 #include "zones/diagnostic.hpp"
 #include "zones/snapshot.hpp"
@@ -17,10 +21,13 @@ namespace meridian::server {
 struct BuildContext {
     zones::ZoneCache* zone_cache = nullptr;  // reuse zones whose files have not changed
     SecondaryStore* secondaries = nullptr;  // the secondary zones' versions (transferred or cached)
+    PoolRegistry* pool_registry = nullptr;  // pool states to share; null: fresh ones (unknown)
     std::shared_ptr<const geoip::Database> database;  // out: the database compiled from
     size_t zones_parsed = 0;                          // out
     size_t zones_reused = 0;                          // out: unchanged, from `zone_cache`
     size_t zones_kept = 0;  // out: broken on disk, previous version from `zone_cache`
+    // out: how long each zone parsed this time took, by origin in wire form
+    std::vector<std::pair<std::string, double>> zone_load_seconds;
 };
 
 // Returns null when anything is an error (all problems are in `diagnostics`, warnings too).

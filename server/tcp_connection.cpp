@@ -176,16 +176,18 @@ bool TcpConnection::answer_batch() {
         }
         uint8_t* answer = output + output_end;
         zones::Deferral deferred = zones::Deferral::none;
-        size_t answer_length =
-            zones::respond(snapshot, query, {answer + 2, wire::kMaxMessageSize}, origin, &deferred);
+        zones::AnswerSummary summary;
+        size_t answer_length = zones::respond(snapshot, query, {answer + 2, wire::kMaxMessageSize},
+                                              origin, summary, &deferred);
         if (deferred != zones::Deferral::none) {
             // Transfers and signed messages: the first message now, the rest as the socket
             // drains. The stream holds its zone version, not the snapshot.
             transfer_ = answer_deferred(snapshot, query, origin, tsig::current_time());
             answer_length = transfer_ ? transfer_->next({answer + 2, wire::kMaxMessageSize}) : 0;
             if (answer_length == 0) transfer_.reset();
+            summarize_written_answer(summary, {answer + 2, answer_length});
         }
-        pool_.counters_.record(zones::Transport::tcp, query, {answer + 2, answer_length});
+        pool_.counters_.record(zones::Transport::tcp, summary);
         if (answer_length > 0) {
             answer[0] = static_cast<uint8_t>(answer_length >> 8);
             answer[1] = static_cast<uint8_t>(answer_length);

@@ -1,6 +1,9 @@
 // Typed TOML reading with file:line diagnostics.
 #include "server/toml_reader.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 namespace meridian::server {
 
 std::string ConfigPlace::to_string(const std::string& fallback) const {
@@ -28,6 +31,21 @@ std::optional<std::string> TomlReader::read_string(const toml::key& key, const t
     if (const auto* value = node.as_string()) return value->get();
     error(place_of(node.source()), "'" + std::string(key.str()) + "' must be a string");
     return std::nullopt;
+}
+
+std::optional<unsigned> TomlReader::read_milliseconds(const toml::key& key, const toml::node& node,
+                                                      double min, double max) {
+    std::optional<double> seconds;
+    if (const auto* f = node.as_floating_point()) seconds = f->get();
+    if (const auto* i = node.as_integer()) seconds = static_cast<double>(i->get());
+    if (!seconds || !(*seconds >= min && *seconds <= max)) {
+        char range[64];
+        std::snprintf(range, sizeof range, "between %g and %g", min, max);
+        error(place_of(node.source()),
+              "'" + std::string(key.str()) + "' must be a number of seconds " + range);
+        return std::nullopt;
+    }
+    return static_cast<unsigned>(std::lround(*seconds * 1000));
 }
 
 std::optional<int64_t> TomlReader::read_integer(const toml::key& key, const toml::node& node,

@@ -47,6 +47,10 @@ class TomlReader {
     std::optional<int64_t> read_integer(const toml::key& key, const toml::node& node, int64_t min,
                                         int64_t max);
     std::optional<bool> read_bool(const toml::key& key, const toml::node& node);
+    // Seconds as an integer or a fraction ("0.2", for intervals shorter than a second in
+    // tests and labs), within [min, max]; returned in milliseconds.
+    std::optional<unsigned> read_milliseconds(const toml::key& key, const toml::node& node,
+                                              double min, double max);
     // An array of strings; an element of the wrong type is reported and skipped.
     std::optional<std::vector<std::string>> read_strings(const toml::key& key,
                                                          const toml::node& node);
@@ -59,6 +63,12 @@ class TomlReader {
     std::optional<std::filesystem::path> read_path(const toml::key& key, const toml::node& node);
 
     const std::string& file() const { return file_; }
+    // Errors reported so far (by this reader or anyone sharing its diagnostics).
+    size_t error_count() const {
+        size_t count = 0;
+        for (const auto& d : diagnostics_) count += d.is_error;
+        return count;
+    }
 
   private:
     std::string file_;

@@ -129,13 +129,16 @@ void UdpListener::answer_pending_queries() {
             }
             const std::span<uint8_t> response{batch_.answer(answers), batch_.answer_size};
             zones::Deferral deferred = zones::Deferral::none;
-            size_t length = zones::respond(snapshot, question, response, origin, &deferred);
+            zones::AnswerSummary summary;
+            size_t length =
+                zones::respond(snapshot, question, response, origin, summary, &deferred);
             if (deferred != zones::Deferral::none) {
                 // IXFR, AXFR or a signed query: one message over UDP, off the plain path.
                 auto stream = answer_deferred(snapshot, question, origin, tsig::current_time());
                 length = stream ? stream->next(response) : 0;
+                summarize_written_answer(summary, response.first(length));
             }
-            counters_.record(zones::Transport::udp, question, {batch_.answer(answers), length});
+            counters_.record(zones::Transport::udp, summary);
             if (length == 0) continue;
             msghdr& answer = batch_.sent[answers].msg_hdr;
             batch_.sent_iov[answers] = {batch_.answer(answers), length};

@@ -134,7 +134,7 @@ ClientAddress resolver_address(const sockaddr* client) {
 
 // Answers the question; returns the ECS scope the answer carries.
 uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const QueryOrigin& origin,
-                     wire::MessageWriter& writer) {
+                     wire::MessageWriter& writer, AnswerSummary& summary) {
     if (query.qclass == wire::klass::kCH) {
         answer_chaos(query, snapshot.settings, writer);
         return 0;
@@ -179,6 +179,8 @@ uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const Q
     SteeringOutcome outcome;
     const SteeringContext steering{snapshot.steering, client, outcome};
     answer_from_zone(*zone, query, writer, &steering);
+    summary.steering = outcome.source;
+    summary.pool_slot = outcome.pool_slot;
     // RFC 7871 §7.2.1: scope 0 for answers that do not depend on the client, and for those
     // decided by the resolver's own address rather than the subnet it sent.
     return from_ecs && outcome.depends_on_client ? outcome.scope : 0;
@@ -202,6 +204,7 @@ ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& orig
     }
     ClientAddress subnet;
     subnet.is_known = true;
+    subnet.is_subnet = true;
     subnet.family = edns.client_subnet.family == 1 ? geoip::Family::v4 : geoip::Family::v6;
     std::memcpy(subnet.bytes, edns.client_subnet.address, 16);
     subnet.source_prefix = edns.client_subnet.source_prefix;
@@ -210,10 +213,14 @@ ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& orig
 }
 
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
-               std::span<uint8_t> response, const QueryOrigin& origin, Deferral* deferred) {
+               std::span<uint8_t> response, const QueryOrigin& origin, AnswerSummary& summary,
+               Deferral* deferred) {
+    summary = {};
     wire::Query query;
     const wire::ParseStatus status = wire::parse_query(message, query);
     if (status == wire::ParseStatus::drop) return 0;
+    summary.qtype = query.qtype;
+    summary.has_client_subnet = query.edns.has_client_subnet;
     if (deferred) {
         *deferred = Deferral::none;
         if (status == wire::ParseStatus::ok && query.has_tsig) {
@@ -239,35 +246,48 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
     }
     wire::MessageWriter writer(response, limit);
     if (!writer.begin_response(query)) return 0;
+    const auto finish = [&] {
+        const size_t length = writer.finish();
+        summary.is_answered = length > 0;
+        summary.rcode = writer.rcode();
+        summary.is_truncated = writer.is_truncated();
+        return length;
+    };
 
     if (status == wire::ParseStatus::formerr) {
         writer.set_rcode(wire::rcode::kFormErr);
-        return writer.finish();
+        return finish();
     }
     if (query.opcode != wire::opcode::kQuery) {
         writer.set_rcode(wire::rcode::kNotImp);
-        return writer.finish();
+        return finish();
     }
     if (query.qdcount != 1) {
         writer.set_rcode(wire::rcode::kFormErr);
-        return writer.finish();
+        return finish();
     }
     if (!query.edns.present) {
-        answer_query(snapshot, query, origin, writer);
-        return writer.finish();
+        answer_query(snapshot, query, origin, writer, summary);
+        return finish();
     }
     // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version, 0.
     if (query.edns.version > 0) {
         writer.set_rcode(wire::rcode::kBadVers);
         writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
-        return writer.finish();
+        return finish();
     }
     // The OPT record always goes out (RFC 6891 §7): keep room for it while answering.
     ResponseOptions options = build_options(query, settings);
     writer.reserve(11 + options.length);
-    options.set_scope(answer_query(snapshot, query, origin, writer));
+    options.set_scope(answer_query(snapshot, query, origin, writer, summary));
     writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, options.view());
-    return writer.finish();
+    return finish();
+}
+
+size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
+               std::span<uint8_t> response, const QueryOrigin& origin, Deferral* deferred) {
+    AnswerSummary summary;
+    return respond(snapshot, query, response, origin, summary, deferred);
 }
 
 }  // namespace meridian::zones

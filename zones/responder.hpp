@@ -24,11 +24,26 @@ struct QueryOrigin {
 // TSIG-signed messages, which need keys, ACLs and multi-message streams (server/transfer_out).
 enum class Deferral : uint8_t { none, transfer, signed_message };
 
+// What the server's metrics count about one exchange, filled in while answering so nothing
+// has to parse the packets again.
+struct AnswerSummary {
+    uint16_t qtype = 0;                              // 0 when the question could not be read
+    uint16_t rcode = 0;                              // the full rcode, BADVERS (16) included
+    bool is_answered = false;                        // false: dropped without an answer
+    bool has_client_subnet = false;                  // the query carried an ECS option (RFC 7871)
+    bool is_truncated = false;                       // the answer has TC set
+    SteeringSource steering = SteeringSource::none;  // none: no steered name was answered
+    uint16_t pool_slot = 0;  // PoolState::slot() of the answering pool, unless fallback
+};
+
 // Writes the response into `response` (which must hold 65535 octets for TCP, and at least
 // the configured UDP payload for UDP). Returns its length, or 0 when the query must be
 // dropped without an answer. Never throws, never allocates. With `deferred`, a transfer or
 // signed message is not answered (0) and `*deferred` says which; without it, transfers
 // are REFUSED and signed queries answered unsigned.
+size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
+               std::span<uint8_t> response, const QueryOrigin& origin, AnswerSummary& summary,
+               Deferral* deferred = nullptr);
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
                std::span<uint8_t> response, const QueryOrigin& origin,
                Deferral* deferred = nullptr);

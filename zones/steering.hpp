@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,14 +12,17 @@
 
 #include "geoip/network.hpp"
 #include "geoip/prefix_tree.hpp"
+#include "zones/pool_state.hpp"
 #include "zones/zone.hpp"
 
 namespace meridian::zones {
 
-// One pool's answers for one steered name (the policy's TTL is already in them).
+// One pool's answers for one steered name (the policy's TTL is already in them), and the
+// pool's health (null: always usable), owned by the SteeringTable.
 struct PoolAnswers {
     OwnedRRset a;
     OwnedRRset aaaa;
+    const PoolState* state = nullptr;
     const OwnedRRset& for_type(uint16_t type) const { return type == 1 ? a : aaaa; }
 };
 
@@ -32,15 +36,27 @@ struct SteeredName {
 // The address whose location decides, as the responder found it.
 struct ClientAddress {
     bool is_known = false;
+    bool is_subnet = false;  // the ECS subnet, not the resolver's own address
     geoip::Family family = geoip::Family::v4;
     uint8_t bytes[16] = {};
     uint8_t source_prefix = 0;  // bits of `bytes` that count
 };
 
+// What decided a steered answer, for the metrics: the config net, the database location of
+// the ECS subnet or of the resolver's address, a "local" policy, or nothing (fallback: the
+// zone's own records, because the client is unlocated, no rule names it, or every pool of
+// its decision is down or has no address of the type).
+enum class SteeringSource : uint8_t { none, ecs, resolver, net, local, fallback };
+inline constexpr size_t kSteeringSources = 6;
+
 // What steering did to a response, so the responder can set the ECS scope.
 struct SteeringOutcome {
     bool depends_on_client = false;
     uint8_t scope = 0;  // RFC 7871 §7.2.1 SCOPE PREFIX-LENGTH
+    // The last steered name of the answer: how it was decided and, unless fallback, the
+    // PoolState::slot() of the pool that answered.
+    SteeringSource source = SteeringSource::none;
+    uint16_t pool_slot = 0;
 };
 
 class SteeringTable {
@@ -58,14 +74,18 @@ class SteeringTable {
 
     bool ecs_enabled = true;              // [geoip] ecs
     std::vector<geoip::Prefix> ecs_from;  // [geoip] ecs_from; empty = every resolver
+    // Every pool's health, by geoip::PoolIndex; shared with the checks that write them and
+    // with the next snapshot, so a reload keeps the states of pools that still exist.
+    std::vector<std::shared_ptr<PoolState>> pool_states;
 
   private:
     std::unordered_map<std::string, SteeredName, NameHash, std::equal_to<>> names_;
 };
 
-// Steers one question at `node_name` for `qtype` (A or AAAA). Returns the RRset to answer
-// with, or null to answer from the zone's own records (unknown location, no rule, or no
-// usable pool with addresses of that type). Records the dependence on the client.
+// Steers one question at `node_name` for `qtype` (A or AAAA). Returns the RRset of the first
+// pool of the decision that is up and has addresses of that type, or null to answer from
+// the zone's own records (unknown location, no rule, or no such pool). Records the
+// dependence on the client, and the source and pool for the metrics.
 const OwnedRRset* steer(const SteeredName& name, uint16_t qtype, const ClientAddress& client,
                         SteeringOutcome& outcome);
 

@@ -1,14 +1,14 @@
-// Traffic counters: what each query and answer is counted as (question type, rcode, ECS,
-// TC, dropped), sums over workers, and no allocation while recording.
+// Traffic counters: what zones::respond reports about each query and answer (question type,
+// rcode, ECS, TC, dropped, the steered pool and what decided), sums over workers, and no
+// allocation while answering and recording.
 #include <doctest/doctest.h>
 
-#include "server/exchange_summary.hpp"
 #include "server/metrics.hpp"
 #include "support/answer_fixture.hpp"
 #include "support/counting_allocator.hpp"
+#include "support/steered_name.hpp"
+#include "wire/name.hpp"
 
-using meridian::server::ExchangeSummary;
-using meridian::server::summarize_exchange;
 using meridian::server::TrafficCounters;
 using meridian::server::WorkerCounters;
 using namespace meridian::testing;
@@ -30,15 +30,21 @@ big TXT "6123456789012345678901234567890123456789012345678901234567890123456789"
 big TXT "7123456789012345678901234567890123456789012345678901234567890123456789"
 )";
 
+using meridian::zones::AnswerSummary;
+using meridian::zones::SteeringSource;
+
 struct Exchange {
     std::vector<uint8_t> query;
     std::vector<uint8_t> response;
-    ExchangeSummary summary;
+    AnswerSummary summary;
 };
 
-Exchange exchange(AnswerFixture& fixture, const std::vector<uint8_t>& query) {
-    Exchange result{query, fixture.respond_bytes(query), {}};
-    result.summary = summarize_exchange(result.query, result.response);
+Exchange exchange(AnswerFixture& fixture, const std::vector<uint8_t>& query,
+                  const sockaddr* client = nullptr) {
+    Exchange result{query, std::vector<uint8_t>(65535), {}};
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, client};
+    result.response.resize(meridian::zones::respond(fixture.snapshot(), query, result.response,
+                                                    origin, result.summary));
     return result;
 }
 
@@ -93,46 +99,73 @@ TEST_CASE("summary_reports_truncation") {
 }
 
 TEST_CASE("summary_of_a_dropped_query_is_unanswered") {
+    AnswerFixture f(ZoneTexts{{"example.com.", kZone}});
     auto query = make_query("www.example.com.", LDNS_RR_TYPE_A);
     query[2] |= 0x80;  // QR
-    const auto summary = summarize_exchange(query, {});
-    CHECK_FALSE(summary.is_answered);
-    CHECK(summary.qtype == 1);
+    const auto dropped = exchange(f, query);
+    CHECK(dropped.response.empty());
+    CHECK_FALSE(dropped.summary.is_answered);
 }
 
-TEST_CASE("summary_never_reads_past_a_cut_or_lying_message") {
+TEST_CASE("summary_says_which_pool_answered_and_what_decided") {
     AnswerFixture f(ZoneTexts{{"example.com.", kZone}});
-    const auto query =
-        make_query("www.example.com.", LDNS_RR_TYPE_A,
-                   {.edns = true, .client_subnet = client_subnet_option("2001:db8::", 48)});
-    // Every prefix of a valid query: the summary of each is whatever it can read, and (under
-    // the sanitizer build) no read goes past the end.
-    for (size_t length = 0; length <= query.size(); ++length) {
-        const std::vector<uint8_t> cut(query.begin(), query.begin() + length);
-        const auto summary = summarize_exchange(cut, {});
-        if (length < query.size()) CHECK_FALSE(summary.has_client_subnet);
-    }
-    // Lengths that point far past the end: the OPT's RDLENGTH, then an option's length.
-    auto lying = query;
-    const size_t rdlength_at = lying.size() - (4 + 4 + 6) - 2;
-    lying[rdlength_at] = 0xFF;
-    CHECK_FALSE(summarize_exchange(lying, {}).has_client_subnet);
-    auto long_option = query;
-    long_option[long_option.size() - 12] = 0xFF;                   // ECS OPTION-LENGTH, high octet
-    CHECK(summarize_exchange(long_option, {}).has_client_subnet);  // the code was read
-    // A question name that never ends.
-    std::vector<uint8_t> endless = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < 300; ++i) endless.insert(endless.end(), {1, 'a'});
-    CHECK(summarize_exchange(endless, {}).qtype == 0);
+    f.snapshot().steering.add(meridian::wire::wire_from_text("www.example.com."),
+                              steered(meridian::geoip::Policy::Mode::map));
+    const auto ecs = [](const char* address, uint8_t source) {
+        return QueryOptions{.edns = true, .client_subnet = client_subnet_option(address, source)};
+    };
+    // 198.51.100.0/24 is a net naming fra (index 0) directly.
+    auto net = exchange(f, make_query("www.example.com.", LDNS_RR_TYPE_A, ecs("198.51.100.0", 24)));
+    CHECK(net.summary.steering == SteeringSource::net);
+    CHECK(net.summary.pool_slot == 0);
+    // Unlocated: fallback to the zone's record.
+    auto unlocated =
+        exchange(f, make_query("www.example.com.", LDNS_RR_TYPE_A, ecs("100.64.0.0", 10)));
+    CHECK(unlocated.summary.steering == SteeringSource::fallback);
+    // Not a steered name: no steering at all.
+    auto plain = exchange(f, make_query("ns.example.com.", LDNS_RR_TYPE_A));
+    CHECK(plain.summary.steering == SteeringSource::none);
+    // Counted per pool and per source.
+    TrafficCounters counters(1);
+    counters.worker(0).record(meridian::zones::Transport::udp, net.summary);
+    counters.worker(0).record(meridian::zones::Transport::udp, unlocated.summary);
+    counters.worker(0).record(meridian::zones::Transport::udp, plain.summary);
+    const auto totals = counters.sum();
+    CHECK(totals.steered_by_pool[0] == 1);
+    CHECK(totals.steered_by_source[static_cast<size_t>(SteeringSource::net)] == 1);
+    CHECK(totals.steered_by_source[static_cast<size_t>(SteeringSource::fallback)] == 1);
+    CHECK(totals.steered_by_source[static_cast<size_t>(SteeringSource::none)] == 0);
+}
+
+TEST_CASE("a_net_location_counts_as_net_and_a_local_policy_as_local") {
+    AnswerFixture f(ZoneTexts{{"example.com.", kZone}});
+    f.snapshot().steering.add(meridian::wire::wire_from_text("www.example.com."),
+                              steered(meridian::geoip::Policy::Mode::map));
+    // 203.0.113.0/24 is a net giving a location (SG), which the map turns into sin: the net
+    // decided, whether it matched the ECS subnet or the resolver.
+    sockaddr_in resolver{};
+    resolver.sin_family = AF_INET;
+    inet_pton(AF_INET, "203.0.113.9", &resolver.sin_addr);
+    auto by_resolver = exchange(f, make_query("www.example.com.", LDNS_RR_TYPE_A),
+                                reinterpret_cast<const sockaddr*>(&resolver));
+    CHECK(by_resolver.summary.steering == SteeringSource::net);
+    CHECK(by_resolver.summary.pool_slot == 1);
+    // The local policy has its own source.
+    AnswerFixture local(ZoneTexts{{"example.com.", kZone}});
+    local.snapshot().steering.add(meridian::wire::wire_from_text("www.example.com."),
+                                  steered(meridian::geoip::Policy::Mode::local));
+    CHECK(exchange(local, make_query("www.example.com.", LDNS_RR_TYPE_A)).summary.steering ==
+          SteeringSource::local);
 }
 
 TEST_CASE("totals_sum_every_workers_block") {
     TrafficCounters counters(3);
-    const auto query = make_query("www.example.com.", LDNS_RR_TYPE_A);
-    const std::vector<uint8_t> answer(query.begin(), query.end());  // rcode 0, no TC
-    counters.worker(0).record(meridian::zones::Transport::udp, query, answer);
-    counters.worker(2).record(meridian::zones::Transport::udp, query, answer);
-    counters.worker(1).record(meridian::zones::Transport::tcp, query, answer);
+    AnswerSummary answer;
+    answer.qtype = 1;
+    answer.is_answered = true;
+    counters.worker(0).record(meridian::zones::Transport::udp, answer);
+    counters.worker(2).record(meridian::zones::Transport::udp, answer);
+    counters.worker(1).record(meridian::zones::Transport::tcp, answer);
     counters.worker(1).record_dropped(meridian::zones::Transport::udp);
     counters.worker(0).tcp_open.set(2);
     counters.worker(2).tcp_open.set(1);
@@ -157,15 +190,17 @@ TEST_CASE("recording_a_query_allocates_nothing") {
         make_query("www.example.com.", LDNS_RR_TYPE_A, {.edns = true, .edns_version = 1}),
         {0x12, 0x34, 0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0},  // a response: dropped
     };
-    std::vector<std::vector<uint8_t>> responses;
-    for (const auto& query : queries) responses.push_back(f.respond_bytes(query));
+    std::vector<uint8_t> response(65535);
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, nullptr};
     TrafficCounters counters(1);
     WorkerCounters& block = counters.worker(0);
     allocations = 0;
     counting = true;
-    for (size_t i = 0; i < queries.size(); ++i) {
-        block.record(meridian::zones::Transport::udp, queries[i], responses[i]);
-        block.record(meridian::zones::Transport::tcp, queries[i], responses[i]);
+    for (const auto& query : queries) {
+        AnswerSummary summary;
+        meridian::zones::respond(f.snapshot(), query, response, origin, summary);
+        block.record(meridian::zones::Transport::udp, summary);
+        block.record(meridian::zones::Transport::tcp, summary);
     }
     block.record_dropped(meridian::zones::Transport::udp);
     block.tcp_open.set(1);

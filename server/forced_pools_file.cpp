@@ -1,0 +1,66 @@
+// Reading and writing the forced pool states file.
+#include "server/forced_pools_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace meridian::server {
+
+std::filesystem::path ForcedPoolsFile::path() const {
+    return folder_ ? *folder_ / "forced-pools" : std::filesystem::path();
+}
+
+std::map<std::string, zones::ForcedState> ForcedPoolsFile::read(std::string& problem) const {
+    std::map<std::string, zones::ForcedState> forced;
+    if (!folder_) return forced;
+    std::ifstream file(path());
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+        if (line.empty() || line.front() == '#') continue;
+        std::istringstream words(line);
+        std::string name, state, extra;
+        words >> name >> state;
+        if (!(words >> extra) && (state == "up" || state == "down"))
+            forced[name] = state == "up" ? zones::ForcedState::up : zones::ForcedState::down;
+        else
+            problem = path().string() + ":" + std::to_string(number) +
+                      ": expected \"POOL up\" or \"POOL down\"";
+    }
+    return forced;
+}
+
+bool ForcedPoolsFile::write(const std::map<std::string, zones::ForcedState>& forced,
+                            std::string& error) const {
+    if (!folder_) return true;
+    std::error_code code;
+    if (forced.empty()) {
+        std::filesystem::remove(path(), code);
+        if (code) error = "remove " + path().string() + ": " + code.message();
+        return !code;
+    }
+    std::filesystem::create_directories(*folder_, code);
+    if (code) {
+        error = "create " + folder_->string() + ": " + code.message();
+        return false;
+    }
+    // Written beside and renamed into place, so a crash never leaves half a file.
+    const auto temporary = *folder_ / "forced-pools.new";
+    {
+        std::ofstream file(temporary, std::ios::trunc);
+        file << "# pools forced by `meridian ctl pool NAME up|down`; `... auto` removes one\n";
+        for (const auto& [name, state] : forced)
+            file << name << (state == zones::ForcedState::up ? " up\n" : " down\n");
+        if (!file.flush()) {
+            error = "write " + temporary.string() + ": " + std::strerror(errno);
+            return false;
+        }
+    }
+    std::filesystem::rename(temporary, path(), code);
+    if (code) error = "rename " + temporary.string() + ": " + code.message();
+    return !code;
+}
+
+}  // namespace meridian::server
