@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -30,6 +31,10 @@ constexpr const char* kUsage =
     "  undrain   /health reports 200 again once the server is ready\n"
     "  status    health, identity, config and policy hashes, zone serials, reloads\n"
     "  reload    re-read the config and changed zones, as SIGHUP does, and say how it went\n"
+    "  pools     each pool's state: up or down, what its check says, what is forced\n"
+    "  pool NAME down|up|auto\n"
+    "            force a pool down (steered answers skip it) or up (whatever its check\n"
+    "            says), or let its check decide again; remembered like a drain\n"
     "The socket is [control] socket from --config, else /run/meridian/control.sock.\n";
 
 constexpr const char* kDefaultSocket = "/run/meridian/control.sock";
@@ -57,12 +62,21 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
             if (arguments.timeout_seconds <= 0) return std::nullopt;
         } else if (!argument.starts_with("-") && arguments.command.empty()) {
             arguments.command = argument;
+        } else if (arguments.command.starts_with("pool ") || arguments.command == "pool") {
+            // pool NAME up|down|auto: the two words after "pool".
+            if (std::count(arguments.command.begin(), arguments.command.end(), ' ') >= 2)
+                return std::nullopt;
+            arguments.command += " " + argument;
         } else {
             return std::nullopt;
         }
     }
-    const bool is_known = arguments.command == "drain" || arguments.command == "undrain" ||
-                          arguments.command == "status" || arguments.command == "reload";
+    const auto& command = arguments.command;
+    const bool is_pool =
+        command.starts_with("pool ") && std::count(command.begin(), command.end(), ' ') == 2 &&
+        (command.ends_with(" up") || command.ends_with(" down") || command.ends_with(" auto"));
+    const bool is_known = command == "drain" || command == "undrain" || command == "status" ||
+                          command == "reload" || command == "pools" || is_pool;
     if (!is_known || (arguments.has_socket && !arguments.configs.empty())) return std::nullopt;
     return arguments;
 }
@@ -83,6 +97,47 @@ std::optional<std::filesystem::path> socket_from_config(const Arguments& argumen
 
 }  // namespace
 
+std::optional<std::string> ask_server(const std::filesystem::path& path, const std::string& command,
+                                      std::chrono::milliseconds timeout, std::string& error) {
+    Socket socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.string().size() >= sizeof address.sun_path) {
+        error = path.string() + ": path too long for a unix socket";
+        return std::nullopt;
+    }
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    if (!socket.is_open() ||
+        ::connect(socket.fd(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        error = "cannot reach the server at " + path.string() + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    const std::string line = command + "\n";
+    if (::send(socket.fd(), line.data(), line.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(line.size())) {
+        error = "sending to " + path.string() + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    std::string reply;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd readable{socket.fd(), POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) == 0) {
+            error = "no complete reply from " + path.string() + " within " +
+                    std::to_string(timeout.count()) + " ms";
+            return std::nullopt;
+        }
+        char buffer[4096];
+        const ssize_t received = ::recv(socket.fd(), buffer, sizeof buffer, 0);
+        if (received < 0 && errno == EINTR) continue;
+        if (received <= 0) break;
+        reply.append(buffer, static_cast<size_t>(received));
+    }
+    return reply;
+}
+
 int ctl_command(int argc, char** argv) {
     const auto arguments = parse_arguments(argc, argv);
     if (!arguments) {
@@ -95,46 +150,15 @@ int ctl_command(int argc, char** argv) {
         if (!configured) return 1;
         path = *configured;
     }
-    Socket socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.string().size() >= sizeof address.sun_path) {
-        std::fprintf(stderr, "meridian: %s: path too long for a unix socket\n", path.c_str());
+    std::string error;
+    const auto reply = ask_server(path, arguments->command,
+                                  std::chrono::seconds(arguments->timeout_seconds), error);
+    if (!reply) {
+        std::fprintf(stderr, "meridian: %s\n", error.c_str());
         return 1;
     }
-    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-    if (!socket.is_open() ||
-        ::connect(socket.fd(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        std::fprintf(stderr, "meridian: cannot reach the server at %s: %s\n", path.c_str(),
-                     std::strerror(errno));
-        return 1;
-    }
-    const std::string line = arguments->command + "\n";
-    if (::send(socket.fd(), line.data(), line.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(line.size())) {
-        std::fprintf(stderr, "meridian: sending to %s: %s\n", path.c_str(), std::strerror(errno));
-        return 1;
-    }
-    std::string reply;
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(arguments->timeout_seconds);
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        pollfd readable{socket.fd(), POLLIN, 0};
-        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) == 0) {
-            std::fprintf(stderr, "meridian: no complete reply from %s within %d s\n", path.c_str(),
-                         arguments->timeout_seconds);
-            return 1;
-        }
-        char buffer[4096];
-        const ssize_t received = ::recv(socket.fd(), buffer, sizeof buffer, 0);
-        if (received < 0 && errno == EINTR) continue;
-        if (received <= 0) break;
-        reply.append(buffer, static_cast<size_t>(received));
-    }
-    std::fputs(reply.c_str(), stdout);
-    return reply.starts_with("ok") ? 0 : 1;
+    std::fputs(reply->c_str(), stdout);
+    return reply->starts_with("ok") ? 0 : 1;
 }
 
 }  // namespace meridian::server

@@ -1,6 +1,8 @@
 // `meridian explain`: builds the snapshot exactly as `serve` would, answers one query through
 // the real responder, and retraces the steering decision step by step with the slow path,
-// so what it prints is what a resolver at that address would get.
+// so what it prints is what a resolver at that address would get. Pool states (checks,
+// forced) live in the running server: explain asks it over the control socket, and without
+// an answer says so and takes every pool as up, as a server does before its checks conclude.
 #include "server/explain_command.hpp"
 
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 
 #include "geoip/explain.hpp"
 #include "server/config.hpp"
+#include "server/ctl_command.hpp"
 #include "server/snapshot_builder.hpp"
 #include "wire/name.hpp"
 #include "zones/ldns_include.hpp"
@@ -182,13 +185,84 @@ int ecs_scope(const ldns_pkt* packet) {
     return -1;
 }
 
+// Where the pool states came from, and each pool's as the running server reported it.
+struct PoolStates {
+    std::string source;                        // for the "pool states" row
+    std::map<std::string, std::string> notes;  // pool name -> "down (forced)", ...
+};
+
+zones::CheckedState checked_from(std::string_view word) {
+    return word == "up"     ? zones::CheckedState::up
+           : word == "down" ? zones::CheckedState::down
+                            : zones::CheckedState::unknown;
+}
+
+// Asks the running server for its pool states (`meridian ctl pools`) and sets them in the
+// snapshot, so the responder skips the pools the server skips.
+PoolStates fetch_pool_states(const Config& config, const zones::Snapshot& snapshot) {
+    PoolStates states;
+    if (config.pools.empty()) return states;
+    if (!config.control.is_enabled || config.control.socket.empty()) {
+        states.source =
+            "unknown: the config has no [control] socket to ask the running "
+            "server; every pool is taken as up";
+        return states;
+    }
+    std::string error;
+    const auto reply =
+        ask_server(config.control.socket, "pools", std::chrono::milliseconds(2000), error);
+    if (!reply || !reply->starts_with("ok")) {
+        states.source = "unknown (" + (reply ? reply->substr(0, reply->find('\n')) : error) +
+                        "); every pool is taken as up";
+        return states;
+    }
+    states.source = "from the running server at " + config.control.socket.string();
+    size_t at = reply->find('\n');
+    while (at != std::string::npos && at + 1 < reply->size()) {
+        const size_t end = reply->find('\n', at + 1);
+        const std::string line = reply->substr(at + 1, end - at - 1);
+        at = end;
+        // "fra down checked=up forced=down transitions=1 ..."
+        std::vector<std::string> words;
+        for (size_t start = 0; start < line.size();) {
+            size_t space = line.find(' ', start);
+            if (space == std::string::npos) space = line.size();
+            words.push_back(line.substr(start, space - start));
+            start = space + 1;
+        }
+        if (words.size() < 4 || !words[2].starts_with("checked=") ||
+            !words[3].starts_with("forced="))
+            continue;
+        const std::string checked = words[2].substr(8), forced = words[3].substr(7);
+        for (size_t i = 0; i < config.pools.size() && i < snapshot.steering.pool_states.size();
+             ++i) {
+            if (config.pools[i].pool.name != words[0]) continue;
+            zones::PoolState& state = *snapshot.steering.pool_states[i];
+            state.set_checked(checked_from(checked));
+            state.set_forced(forced == "up"     ? zones::ForcedState::up
+                             : forced == "down" ? zones::ForcedState::down
+                                                : zones::ForcedState::none);
+            std::string note = words[1];
+            if (forced != "none")
+                note += " (forced " + forced + ")";
+            else if (checked == "unchecked")
+                note += " (no check)";
+            else
+                note += " (its check says " + checked + ")";
+            states.notes[words[0]] = note;
+        }
+    }
+    return states;
+}
+
 class Explainer {
   public:
     Explainer(const Config& config, const zones::Snapshot& snapshot,
-              std::shared_ptr<const geoip::Database> database)
+              std::shared_ptr<const geoip::Database> database, PoolStates states)
         : config_(config),
           snapshot_(snapshot),
           database_(std::move(database)),
+          states_(std::move(states)),
           pools_(config.geoip_pools()),
           nets_(config.geoip.nets) {
         for (const auto& entry : config.geo) {
@@ -334,6 +408,7 @@ class Explainer {
         else
             decider += " (the resolver's address; no ECS)";
         row("deciding", decider);
+        if (!states_.source.empty()) row("pool states", states_.source);
         const bool is_address_type = type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_AAAA;
         for (const auto& owner : owners) {
             const GeoEntry& entry = *policies_.at(owner);
@@ -400,17 +475,26 @@ class Explainer {
         bool chosen = false;
         for (const auto& name : why.pools) {
             const PoolEntry* pool = nullptr;
-            for (const auto& entry : config_.pools)
-                if (entry.pool.name == name) pool = &entry;
+            const zones::PoolState* state = nullptr;
+            for (size_t i = 0; i < config_.pools.size(); ++i) {
+                if (config_.pools[i].pool.name != name) continue;
+                pool = &config_.pools[i];
+                if (i < snapshot_.steering.pool_states.size())
+                    state = snapshot_.steering.pool_states[i].get();
+            }
             const size_t count = pool ? (is_a ? pool->ipv4.size() : pool->ipv6.size()) : 0;
+            const auto note = states_.notes.find(name);
             std::string text = name + ": ";
-            if (chosen)
+            if (state && !state->is_usable())
+                text += "skipped: " + (note != states_.notes.end() ? note->second : "down");
+            else if (chosen)
                 text += "standby (an earlier pool answers)";
             else if (count == 0)
                 text += std::string("skipped: no ") + type_name + " addresses";
             else {
                 text += "chosen (" + std::to_string(count) + " " + type_name +
                         (count == 1 ? " address)" : " addresses)");
+                if (note != states_.notes.end()) text += ", " + note->second;
                 chosen = true;
             }
             row(name == why.pools.front() ? "pools" : "", text);
@@ -422,6 +506,7 @@ class Explainer {
     const Config& config_;
     const zones::Snapshot& snapshot_;
     std::shared_ptr<const geoip::Database> database_;
+    PoolStates states_;
     std::vector<geoip::Pool> pools_;
     geoip::NetTable nets_;
     std::map<std::string, const GeoEntry*> policies_;
@@ -448,7 +533,8 @@ int explain_command(int argc, char** argv) {
         std::fprintf(stderr, "meridian: %s has errors\n", files.c_str());
         return 1;
     }
-    return Explainer(*config, *snapshot, context.database).run(*arguments);
+    PoolStates states = fetch_pool_states(*config, *snapshot);
+    return Explainer(*config, *snapshot, context.database, std::move(states)).run(*arguments);
 }
 
 }  // namespace meridian::server
