@@ -96,6 +96,47 @@ alias CNAME www
     CHECK(answer(reply) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});
 }
 
+TEST_CASE("skipping_down_pools_allocates_nothing") {
+    AnswerFixture f(ZoneTexts{{"example.com.", R"($TTL 60
+@ SOA ns h 1 1 1 1 1
+@ NS ns
+ns A 192.0.2.1
+www A 192.0.2.53
+)"}});
+    REQUIRE(f.errors == "");
+    auto name = steered(meridian::geoip::Policy::Mode::map);
+    auto& states = f.snapshot().steering.pool_states;
+    for (uint16_t slot = 0; slot < 3; ++slot) {
+        states.push_back(std::make_shared<meridian::zones::PoolState>(slot));
+        name.pools[slot].state = states[slot].get();
+    }
+    f.snapshot().steering.add(meridian::wire::wire_from_text("www.example.com."), std::move(name));
+    states[2]->set_checked(meridian::zones::CheckedState::down);  // iad: North America gets fra
+    states[1]->set_forced(meridian::zones::ForcedState::down);    // sin: Singapore falls back
+    const std::vector<std::vector<uint8_t>> queries = {
+        make_query("www.example.com.", LDNS_RR_TYPE_A,
+                   {.edns = true, .client_subnet = client_subnet_option("2001:db8:aa::", 48)}),
+        make_query("www.example.com.", LDNS_RR_TYPE_A,
+                   {.edns = true, .client_subnet = client_subnet_option("203.0.113.0", 24)}),
+    };
+    std::vector<uint8_t> response(65535);
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, nullptr};
+    meridian::zones::AnswerSummary summary;
+    size_t answered = 0;
+    allocations = 0;
+    counting = true;
+    for (int round = 0; round < 100; ++round)
+        for (const auto& query : queries)
+            answered +=
+                meridian::zones::respond(f.snapshot(), query, response, origin, summary) > 0;
+    counting = false;
+    CHECK(answered == 100 * queries.size());
+    CHECK(allocations.load() == 0);
+    CHECK(summary.steering == meridian::zones::SteeringSource::fallback);  // the last: Singapore
+    const auto north_america = AnswerFixture::parse(f.respond_bytes(queries[0]));
+    CHECK(answer(north_america) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});
+}
+
 TEST_CASE("the_counter_sees_allocations") {
     allocations = 0;
     counting = true;

@@ -194,3 +194,88 @@ TEST_CASE("first_and_last_address_of_the_scope_agree") {
         CHECK(answer(f.ask_ecs(high, 32)) == answer(p));
     }
 }
+
+namespace {
+
+// The Geo fixture with a health state for each pool (fra, sin, iad), as the server wires
+// them: owned by the steering table, read by the answer path.
+struct GeoWithHealth : Geo {
+    explicit GeoWithHealth(geoip::Policy::Mode mode = geoip::Policy::Mode::map) : Geo(mode) {
+        zones::SteeredName name = steered(mode);
+        for (uint16_t slot = 0; slot < 3; ++slot) {
+            snapshot().steering.pool_states.push_back(std::make_shared<zones::PoolState>(slot));
+            name.pools[slot].state = snapshot().steering.pool_states[slot].get();
+        }
+        snapshot().steering.add(wire::wire_from_text("www.example.com."), std::move(name));
+    }
+    zones::PoolState& state(size_t pool) { return *snapshot().steering.pool_states[pool]; }
+};
+
+}  // namespace
+
+TEST_CASE("a_down_pool_is_skipped_for_the_next_of_the_list_with_the_same_scope") {
+    GeoWithHealth f;
+    // North America prefers iad, then fra.
+    auto before = f.ask_ecs("2001:db8:aa::", 48);
+    REQUIRE(answer(before) == a_answer("192.0.2.30"));
+    f.state(2).set_checked(zones::CheckedState::down);
+    auto after = f.ask_ecs("2001:db8:aa::", 48);
+    CHECK(answer(after) == a_answer("192.0.2.10"));
+    // Health is the same for every client of the leaf: the scope does not change.
+    CHECK(ecs_scope(after) == ecs_scope(before));
+    // Unknown answers as up; up again answers again.
+    f.state(2).set_checked(zones::CheckedState::unknown);
+    CHECK(answer(f.ask_ecs("2001:db8:aa::", 48)) == a_answer("192.0.2.30"));
+}
+
+TEST_CASE("every_pool_down_falls_back_to_the_zone_records_with_the_same_scope") {
+    GeoWithHealth f;
+    auto before = f.ask_ecs("2001:db8:aa::", 48);
+    f.state(2).set_checked(zones::CheckedState::down);
+    f.state(0).set_forced(zones::ForcedState::down);
+    auto after = f.ask_ecs("2001:db8:aa::", 48);
+    CHECK(answer(after) == std::vector<std::string>{"www.example.com. 300 IN A 192.0.2.53"});
+    CHECK(ecs_scope(after) == ecs_scope(before));
+    // A pool forced up answers whatever its check says.
+    f.state(2).set_forced(zones::ForcedState::up);
+    CHECK(answer(f.ask_ecs("2001:db8:aa::", 48)) == a_answer("192.0.2.30"));
+}
+
+TEST_CASE("a_down_pool_of_a_local_policy_falls_back_with_scope_zero") {
+    GeoWithHealth f(geoip::Policy::Mode::local);
+    f.state(0).set_checked(zones::CheckedState::down);
+    auto p = f.ask_ecs("203.0.113.0", 24);
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 300 IN A 192.0.2.53"});
+    CHECK(ecs_scope(p) == 0);
+}
+
+TEST_CASE("steering_outcome_names_the_pool_and_what_decided") {
+    // A tree without nets: one decision (iad, fra) for every IPv4 address, as a database
+    // would give; the ECS subnet or the resolver's address decides.
+    geoip::PrefixTreeBuilder builder;
+    const std::vector<geoip::PoolIndex> pools = {2, 0};
+    const auto leaf = geoip::PrefixTreeBuilder::leaf(builder.intern_decision(pools));
+    zones::SteeredName name = steered(geoip::Policy::Mode::map);
+    name.tree = builder.finish(leaf, geoip::PrefixTreeBuilder::leaf(geoip::kFallback));
+    zones::PoolState iad(7);
+    name.pools[2].state = &iad;
+    zones::ClientAddress client;
+    client.is_known = true;
+    client.source_prefix = 24;
+    zones::SteeringOutcome by_resolver;
+    REQUIRE(zones::steer(name, 1, client, by_resolver));
+    CHECK(by_resolver.source == zones::SteeringSource::resolver);
+    CHECK(by_resolver.pool_slot == 7);
+    client.is_subnet = true;
+    zones::SteeringOutcome by_ecs;
+    REQUIRE(zones::steer(name, 1, client, by_ecs));
+    CHECK(by_ecs.source == zones::SteeringSource::ecs);
+    iad.set_checked(zones::CheckedState::down);
+    zones::SteeringOutcome next;
+    REQUIRE(zones::steer(name, 1, client, next));
+    CHECK(next.pool_slot == 0);  // fra, which has no state: its index
+    client.family = geoip::Family::v6;
+    zones::SteeringOutcome unlocated;
+    CHECK_FALSE(zones::steer(name, 1, client, unlocated));
+    CHECK(unlocated.source == zones::SteeringSource::fallback);
+}
