@@ -254,7 +254,17 @@ void read_pool_tables(TomlReader& reader, const toml::key& key, const toml::node
         for (auto&& [field, value] : table) {
             const std::string_view name = field.str();
             if (name == "name") {
-                if (auto v = reader.read_string(field, value)) entry.pool.name = *v;
+                auto v = reader.read_string(field, value);
+                if (!v) continue;
+                // One word: `meridian ctl pool NAME down` and the forced-pools file split on
+                // spaces.
+                bool is_word = true;
+                for (const char c : *v) is_word = is_word && c > ' ' && c != 0x7F;
+                if (is_word)
+                    entry.pool.name = *v;
+                else
+                    reader.error(place_of(value.source()),
+                                 "pool name '" + *v + "' must be one word without spaces");
             } else if (name == "addresses") {
                 has_addresses = true;
                 const auto* list = value.as_array();

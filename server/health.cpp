@@ -12,7 +12,8 @@ bool Health::record_check(bool answered, Hysteresis::Clock::time_point now) {
 
 bool Health::set_pools_known(bool known) {
     const bool was_ready = is_ready();
-    are_pools_known_ = known;
+    if (!have_pools_been_known_) are_pools_known_ = known;
+    have_pools_been_known_ = have_pools_been_known_ || known;
     has_been_ready_ = has_been_ready_ || is_ready();
     return was_ready != is_ready();
 }

@@ -27,7 +27,10 @@ class Health {
 
     // One self-check's outcome. Returns true when readiness changed.
     bool record_check(bool answered, Hysteresis::Clock::time_point now = Hysteresis::Clock::now());
-    // Whether every checked pool has a known state. Returns true when readiness changed.
+    // Whether every checked pool has a known state. Only the first time counts: a PoP that
+    // does not yet know which datacenters are up should not attract traffic, but a pool a
+    // reload adds (unknown, answering as up) must not withdraw a serving PoP's route.
+    // Returns true when readiness changed.
     bool set_pools_known(bool known);
     void set_drained(bool drained) { is_drained_ = drained; }
     void begin_stop() { is_stopping_ = true; }
@@ -49,6 +52,7 @@ class Health {
   private:
     Hysteresis answering_;
     bool are_pools_known_ = true;
+    bool have_pools_been_known_ = false;  // once known, a later unknown pool changes nothing
     bool has_been_ready_ = false;
     bool is_drained_ = false;
     bool is_stopping_ = false;

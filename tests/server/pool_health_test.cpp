@@ -132,6 +132,10 @@ check = "tcp:80"
 name = "e"
 addresses = ["192.0.2.5"]
 check = { type = "http", port = 80, path = "no slash", expect = 999 }
+
+[[pool]]
+name = "two words"
+addresses = ["192.0.2.6"]
 )");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
@@ -153,6 +157,8 @@ check = { type = "http", port = 80, path = "no slash", expect = 999 }
     CHECK_MESSAGE(has_error_at(diagnostics, 27, "check path 'no slash' must start with /"),
                   all(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 27, "'expect' must be between 100 and 599"),
+                  all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 30, "pool name 'two words' must be one word"),
                   all(diagnostics));
 }
 
@@ -235,6 +241,9 @@ TEST_CASE("health_is_not_ready_while_a_checked_pool_is_unknown") {
     CHECK(health.state() == "starting");
     CHECK(health.set_pools_known(true));
     CHECK(health.is_ready());
+    CHECK(health.is_serving());
+    // A pool a reload adds is unknown until its check concludes; the route stays.
+    CHECK_FALSE(health.set_pools_known(false));
     CHECK(health.is_serving());
 }
 
