@@ -576,8 +576,9 @@ class Knot(ManagedServer):
         self.log = self.tmpdir / "knot.log"
         self.process = None
 
-    def config_text(self):
-        zones = "\n".join(f"  - domain: {origin}\n    file: {file}" for file, origin in self.zones)
+    def server_sections(self):
+        """The server, database and log sections every Knot of the tests shares: loopback,
+        one worker of each kind, its own folders, everything logged to stderr."""
         extra = "".join(f"  {line}\n" for line in self.server_lines)
         return f"""server:
   listen: {LOOPBACK}@{self.port}
@@ -590,7 +591,11 @@ class Knot(ManagedServer):
 log:
   - target: stderr
     any: info
-template:
+"""
+
+    def config_text(self):
+        zones = "\n".join(f"  - domain: {origin}\n    file: {file}" for file, origin in self.zones)
+        return self.server_sections() + f"""template:
   - id: default
     storage: {self.tmpdir / 'zones'}
     journal-content: none

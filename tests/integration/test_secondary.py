@@ -54,18 +54,7 @@ class KnotPrimary(Knot):
 
     def config_text(self):
         zones = "\n".join(f"  - domain: {origin}\n    file: {file}" for file, origin in self.zones)
-        return f"""server:
-  listen: {LOOPBACK}@{self.port}
-  udp-workers: 1
-  tcp-workers: 1
-  background-workers: 1
-  rundir: {self.tmpdir / 'run'}
-database:
-  storage: {self.tmpdir / 'storage'}
-log:
-  - target: stderr
-    any: info
-key:
+        return self.server_sections() + f"""key:
   - id: {KEY_NAME}
     algorithm: hmac-sha256
     secret: {SECRET}

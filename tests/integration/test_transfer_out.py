@@ -27,7 +27,7 @@ import dns.tsig  # noqa: E402
 import dns.tsigkeyring  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, ManagedServer, Meridian, _running, expect, free_port, query, require_program,
+    LOOPBACK, Knot, Meridian, _running, expect, free_port, query, require_program,
     read_frame, run_tests, toml_string, udp_raw)
 
 ORIGIN = "xfr.test."
@@ -48,7 +48,7 @@ VERSION_2 = "www A 192.0.2.20\nnew TXT \"added in 2\"\nmail MX 10 mx1\nmx1 A 192
 VERSION_3 = "www A 192.0.2.20\nnew TXT \"added in 2\"\nmail MX 20 mx1\nmx1 A 192.0.2.25\n"
 
 
-class KnotSecondary(ManagedServer):
+class KnotSecondary(Knot):
     """knotd following Meridian for ORIGIN: `master:` with the TSIG key, NOTIFY accepted from
     Meridian with the key, the journal kept (IXFR), the zone never written to a file."""
 
@@ -56,6 +56,7 @@ class KnotSecondary(ManagedServer):
         self.binary = require_program("knotd")
         self.port = port
         self.primary_port = primary_port
+        self.server_lines = []
         self.tmpdir = Path(tempfile.mkdtemp(prefix="meridian-knot2-"))
         for folder in ("run", "storage", "zones"):
             (self.tmpdir / folder).mkdir()
@@ -64,18 +65,7 @@ class KnotSecondary(ManagedServer):
         self.process = None
 
     def config_text(self):
-        return f"""server:
-  listen: {LOOPBACK}@{self.port}
-  udp-workers: 1
-  tcp-workers: 1
-  background-workers: 1
-  rundir: {self.tmpdir / 'run'}
-database:
-  storage: {self.tmpdir / 'storage'}
-log:
-  - target: stderr
-    any: info
-key:
+        return self.server_sections() + f"""key:
   - id: {KEY_NAME}
     algorithm: hmac-sha256
     secret: {SECRET}
