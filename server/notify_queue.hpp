@@ -54,6 +54,12 @@ class MessageQueue {
     QueuedMessage* claim();
     void commit(QueuedMessage* message);
     void close();
+    // Whether producers hand messages here at all; read by the workers for NOTIFY only, so
+    // one without a secondary zone to answer for is answered as any other opcode (NOTIMP).
+    void set_accepting(bool is_accepting) {
+        is_accepting_.store(is_accepting, std::memory_order_relaxed);
+    }
+    bool is_accepting() const { return is_accepting_.load(std::memory_order_relaxed); }
 
   private:
     enum State : uint8_t { kFree, kWriting, kReady };
@@ -65,6 +71,7 @@ class MessageQueue {
 
     uv_async_t wakeup_;
     std::atomic<bool> is_closed_{false};  // producers may still claim while the loop stops
+    std::atomic<bool> is_accepting_{true};
     Handler handler_;
     std::unique_ptr<Slot[]> slots_;
 };

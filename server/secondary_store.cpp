@@ -41,4 +41,9 @@ void SecondaryStore::confirm(const std::string& origin, WallClock::time_point wh
     if (it != versions_.end()) it->second.refreshed = when;
 }
 
+void SecondaryStore::forget(const std::string& origin) {
+    std::lock_guard lock(mutex_);
+    versions_.erase(origin);
+}
+
 }  // namespace meridian::server

@@ -45,6 +45,8 @@ class SecondaryStore {
     void keep(const std::string& origin, SecondaryVersion version);
     // The primary confirmed the kept version at `when` (its expiry moves on).
     void confirm(const std::string& origin, WallClock::time_point when);
+    // `origin` is no longer a secondary zone: if it comes back, its file is read again.
+    void forget(const std::string& origin);
 
   private:
     mutable std::mutex mutex_;

@@ -168,7 +168,7 @@ bool TcpConnection::answer_batch() {
             break;
         }
         const std::span<const uint8_t> query{frame + 2, length};
-        if (pool_.notify_ && is_notify_request(query)) {
+        if (pool_.notify_ && is_notify_request(query) && pool_.notify_->is_accepting()) {
             // The main loop answers it, through send_reply().
             hand_off_notify(query);
             consumed += 2 + length;

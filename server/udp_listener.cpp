@@ -114,7 +114,7 @@ void UdpListener::answer_pending_queries() {
             const zones::QueryOrigin origin{zones::Transport::udp,
                                             reinterpret_cast<const sockaddr*>(&batch_.clients[i])};
             const std::span<const uint8_t> question{batch_.query(i), batch_.received[i].msg_len};
-            if (notify_ && is_notify_request(question)) {
+            if (notify_ && is_notify_request(question) && notify_->is_accepting()) {
                 // The main loop answers it; a full queue drops it and the primary retries.
                 if (QueuedMessage* handed = notify_->claim()) {
                     if (handed->set_message(question)) {

@@ -177,6 +177,40 @@ file = "cache/example.com.zone"
     CHECK(snapshot->catalog.unavailable()[0] == origin);
 }
 
+TEST_CASE("forgotten_secondary_zone_is_read_again_from_its_file") {
+    TempFolder folder;
+    folder.write("cache/example.com.zone", R"($ORIGIN example.com.
+@   SOA ns1 hostmaster 7 10 5 100 300
+    NS  ns1
+ns1 A   192.0.2.1
+)");
+    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
+[[zone]]
+origin = "example.com."
+primaries = ["192.0.2.1:53"]
+file = "cache/example.com.zone"
+)");
+    Diagnostics diagnostics;
+    const auto config = load_config(path, diagnostics);
+    REQUIRE(config);
+    server::SecondaryStore store;
+    server::BuildContext context;
+    context.secondaries = &store;
+    REQUIRE(server::build_snapshot(*config, diagnostics, &context));
+    const std::string origin = lower_wire("example.com.");
+    REQUIRE(store.find(origin));
+    // A reload removed the zone: a later one that adds it back reads its file, not the
+    // version kept while it was a secondary zone before.
+    store.forget(origin);
+    CHECK_FALSE(store.find(origin));
+    context.zones_parsed = 0;
+    auto snapshot = server::build_snapshot(*config, diagnostics, &context);
+    REQUIRE(snapshot);
+    CHECK(context.zones_parsed == 1);
+    REQUIRE(store.find(origin));
+    CHECK(store.find(origin)->zone->serial() == 7);
+}
+
 TEST_CASE("unreadable_copy_is_a_warning_not_an_error") {
     TempFolder folder;
     folder.write("cache/example.com.zone", "this is not a zone file\n");
