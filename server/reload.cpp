@@ -64,25 +64,6 @@ std::string restart_only_changes(const ServerSettings& running, const ServerSett
     return changed;
 }
 
-// The secondary zones and how they are transferred: the transfer side reads them at start.
-bool same_secondaries(const Config& a, const Config& b) {
-    const auto describe = [](const Config& config) {
-        std::vector<std::string> entries;
-        for (const auto& zone : config.zones) {
-            if (!zone.is_secondary()) continue;
-            std::string entry = zone.origin + " " + zone.file.string() + " " + zone.tsig;
-            for (const auto& primary : zone.primaries) entry += " " + primary.text;
-            for (const auto& key : config.tsig_keys)
-                if (!zone.tsig.empty() && key.key.name == tsig::canonical_key_name(zone.tsig))
-                    entry += " " + key.key.algorithm + " " + key.key.secret;
-            entries.push_back(std::move(entry));
-        }
-        std::sort(entries.begin(), entries.end());
-        return entries;
-    };
-    return describe(a) == describe(b);
-}
-
 bool same_control(const ControlSettings& a, const ControlSettings& b) {
     const bool same_http =
         a.http.has_value() == b.http.has_value() && (!a.http || same_address(*a.http, *b.http));
@@ -154,11 +135,6 @@ ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& r
                   " take effect on restart; everything else is reloaded");
     if (!same_control(running.control, loaded.config->control))
         log_event("reload: changes to [control] take effect on restart");
-    if (!same_secondaries(running, *loaded.config))
-        log_event(
-            "reload: changes to secondary zones (primaries, tsig, file, keys, zones added "
-            "or removed) take effect on restart; until then a new secondary zone answers "
-            "SERVFAIL and the others are transferred as before");
     const std::string changes = describe_zone_changes(slot.current(), *loaded.snapshot);
     outcome.changed_zones = advance_transfer_history(slot.current(), *loaded.snapshot);
     const auto& build = loaded.build;
@@ -167,6 +143,7 @@ ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& r
     // This thread publishes, so the snapshot cannot be freed under it.
     outcome.served = describe_served(slot.current(), *loaded.config, loader.zone_load_seconds());
     outcome.is_published = true;
+    outcome.config = std::make_shared<const Config>(std::move(*loaded.config));
     std::string line = "reloaded in " + elapsed() + " ms: " + changes + "; " +
                        std::to_string(build.zones_parsed) + " zone files parsed, " +
                        std::to_string(build.zones_reused) + " unchanged";

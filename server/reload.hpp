@@ -79,6 +79,7 @@ struct ReloadOutcome {
     double seconds = 0;
     std::string summary;                    // the log line: what changed, or why nothing did
     std::optional<Served> served;           // set when published
+    std::shared_ptr<const Config> config;   // set when published: what it was built from
     std::vector<ZoneChange> changed_zones;  // serials that changed, with secondaries to notify
 };
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "server/log.hpp"
 #include "wire/name.hpp"
@@ -57,6 +58,25 @@ bool is_from(const sockaddr_storage& client, const ListenAddress& primary) {
     return false;
 }
 
+bool same_primaries(const std::vector<ListenAddress>& a, const std::vector<ListenAddress>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i].length != b[i].length ||
+            std::memcmp(&a[i].address, &b[i].address, a[i].length) != 0)
+            return false;
+    return true;
+}
+
+std::optional<tsig::Key> key_of(const ZoneEntry& entry, const tsig::Keyring& keyring) {
+    const tsig::Key* key = entry.tsig.empty() ? nullptr : keyring.find(entry.tsig);
+    return key ? std::optional<tsig::Key>(*key) : std::nullopt;
+}
+
+bool same_key(const std::optional<tsig::Key>& a, const std::optional<tsig::Key>& b) {
+    if (a.has_value() != b.has_value()) return false;
+    return !a || (a->name == b->name && a->algorithm == b->algorithm && a->secret == b->secret);
+}
+
 struct PacketDeleter {
     void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
 };
@@ -66,76 +86,168 @@ using PacketPtr = std::unique_ptr<ldns_pkt, PacketDeleter>;
 
 struct SecondaryZones::ZoneState {
     SecondaryZones* owner = nullptr;
-    ZoneEntry entry;
+    ZoneEntry entry;               // the config's, read on the loop only: a reload may replace it
     std::string origin;            // lowercase wire form
     std::string name;              // text, for the log
     std::optional<tsig::Key> key;  // signs transfers, and every NOTIFY must carry it
     uv_timer_t timer;
     uv_work_t work;
-    bool is_fetching = false;
-    bool is_wanted_again = false;      // a NOTIFY arrived while fetching
+    bool is_fetching = false;          // a transfer, or the write of its result, is on the pool
+    bool is_wanted_again = false;      // a NOTIFY or a reload arrived while fetching
+    bool is_writing = false;           // ... and it is at the write
+    bool is_stale = false;             // a reload changed the primaries or key meanwhile
     bool is_expiry_announced = false;  // the reload that stops serving it was asked for
+    bool is_retired = false;           // a reload removed it
+    bool is_timer_closed = false;
     WallClock::time_point next_refresh;
     uint32_t bootstrap_retry = kFirstRetry;
     // The fetch in progress: filled on the loop, run on the pool, read back on the loop.
     FetchRequest request;
     FetchResult result;
+    std::filesystem::path write_path;  // the file being written, chosen on the loop
     std::string write_error;
     std::chrono::steady_clock::time_point started;
-    std::string reason;  // what started it, for the log
+    std::string reason;       // what started it, for the log
+    std::string next_reason;  // why it is wanted again, when not for a NOTIFY
 };
 
 SecondaryZones::SecondaryZones(uv_loop_t* loop, const Config& config, SecondaryStore& store,
                                std::function<void()> publish)
     : loop_(loop), store_(store), publish_(std::move(publish)) {
     const tsig::Keyring keyring = config.keyring();
-    for (const auto& entry : config.zones) {
-        if (!entry.is_secondary()) continue;
-        auto zone = std::make_unique<ZoneState>();
-        zone->owner = this;
-        zone->entry = entry;
-        zone->origin = wire::wire_from_text(entry.origin);
-        wire::to_lower({reinterpret_cast<const uint8_t*>(zone->origin.data()), zone->origin.size()},
-                       reinterpret_cast<uint8_t*>(zone->origin.data()));
-        zone->name = text_of(zone->origin);
-        if (const tsig::Key* key = entry.tsig.empty() ? nullptr : keyring.find(entry.tsig))
-            zone->key = *key;
-        uv_timer_init(loop, &zone->timer);
-        zone->timer.data = zone.get();
-        zone->work.data = zone.get();
-        zones_.push_back(std::move(zone));
-    }
-    if (!zones_.empty())
-        notify_ = std::make_unique<MessageQueue>(
-            loop, [this](const QueuedMessage& notify) { answer_notify(notify); });
+    for (const auto& entry : config.zones)
+        if (entry.is_secondary()) zones_.push_back(make_zone(entry, keyring));
+    notify_ = std::make_unique<MessageQueue>(
+        loop, [this](const QueuedMessage& notify) { answer_notify(notify); });
+    notify_->set_accepting(!zones_.empty());
 }
 
 SecondaryZones::~SecondaryZones() = default;
 
+std::unique_ptr<SecondaryZones::ZoneState> SecondaryZones::make_zone(const ZoneEntry& entry,
+                                                                     const tsig::Keyring& keyring) {
+    auto zone = std::make_unique<ZoneState>();
+    zone->owner = this;
+    zone->entry = entry;
+    zone->origin = wire::wire_from_text(entry.origin);
+    wire::to_lower({reinterpret_cast<const uint8_t*>(zone->origin.data()), zone->origin.size()},
+                   reinterpret_cast<uint8_t*>(zone->origin.data()));
+    zone->name = text_of(zone->origin);
+    zone->key = key_of(entry, keyring);
+    uv_timer_init(loop_, &zone->timer);
+    zone->timer.data = zone.get();
+    zone->work.data = zone.get();
+    return zone;
+}
+
 void SecondaryZones::start() {
-    const auto now = WallClock::now();
-    for (auto& zone : zones_) {
-        // A copy already past its expiry was left out of the first snapshot.
-        const auto version = store_.find(zone->origin);
-        zone->is_expiry_announced = version && version->is_expired(now);
-        zone->reason = version ? "start, serial " + std::to_string(version->zone->serial()) +
-                                     " from " + zone->entry.file.string()
-                               : "start, no copy yet";
-        refresh(*zone);
-    }
+    for (auto& zone : zones_) begin(*zone, "start");
+}
+
+// The first refresh of a zone, at start or when a reload adds it: served from its file
+// meanwhile if the snapshot build could read one.
+void SecondaryZones::begin(ZoneState& zone, std::string reason) {
+    // A copy already past its expiry was left out of the snapshot.
+    const auto version = store_.find(zone.origin);
+    zone.is_expiry_announced = version && version->is_expired(WallClock::now());
+    zone.reason = version ? reason + ", serial " + std::to_string(version->zone->serial()) +
+                                " from " + zone.entry.file.string()
+                          : reason + ", no copy yet";
+    refresh(zone);
 }
 
 void SecondaryZones::close() {
     is_closed_ = true;
-    for (auto& zone : zones_) {
-        auto* handle = reinterpret_cast<uv_handle_t*>(&zone->timer);
-        if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+    for (auto* zones : {&zones_, &retired_})
+        for (auto& zone : *zones) {
+            auto* handle = reinterpret_cast<uv_handle_t*>(&zone->timer);
+            if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+        }
+    notify_->close();
+}
+
+void SecondaryZones::reconcile(const Config& config) {
+    if (is_closed_) return;
+    const tsig::Keyring keyring = config.keyring();
+    std::unordered_map<std::string, std::unique_ptr<ZoneState>*> running;
+    for (auto& zone : zones_) running[zone->origin] = &zone;
+    std::vector<std::unique_ptr<ZoneState>> kept;
+    std::vector<ZoneState*> added;
+    for (const auto& entry : config.zones) {
+        if (!entry.is_secondary()) continue;
+        std::string origin = wire::wire_from_text(entry.origin);
+        wire::to_lower({reinterpret_cast<const uint8_t*>(origin.data()), origin.size()},
+                       reinterpret_cast<uint8_t*>(origin.data()));
+        const auto it = running.find(origin);
+        if (it == running.end() || !*it->second) {
+            kept.push_back(make_zone(entry, keyring));
+            added.push_back(kept.back().get());
+            log_event("secondary " + added.back()->name + ": added by reload");
+            continue;
+        }
+        std::unique_ptr<ZoneState> zone = std::move(*it->second);
+        const std::optional<tsig::Key> key = key_of(entry, keyring);
+        std::string changed;
+        const auto note = [&](const std::string& what) {
+            changed += (changed.empty() ? "" : ", ") + what;
+        };
+        if (!same_primaries(zone->entry.primaries, entry.primaries)) note("primaries");
+        if (!same_key(zone->key, key)) note("tsig key");
+        const bool is_new_source = !changed.empty();
+        if (zone->entry.file != entry.file) note("file (now " + entry.file.string() + ")");
+        zone->entry = entry;
+        zone->key = key;
+        if (!changed.empty()) {
+            log_event("secondary " + zone->name + ": reload changed its " + changed +
+                      "; refreshing now");
+            if (zone->is_fetching) {
+                // A transfer from the previous primaries or with the previous key is dropped
+                // when it comes back, and the refresh runs again with the new ones.
+                // One already being written is kept: it is a version the primary served.
+                zone->is_stale = zone->is_stale || (is_new_source && !zone->is_writing);
+                zone->next_reason = "reload changed its " + changed;
+            } else {
+                zone->reason = "reload changed its " + changed;
+            }
+            refresh(*zone);
+        }
+        kept.push_back(std::move(zone));
     }
-    if (notify_) notify_->close();
+    for (auto& zone : zones_) {
+        if (!zone) continue;
+        log_event("secondary " + zone->name + ": removed by reload" +
+                  (zone->is_fetching ? "; the transfer in progress will be dropped" : ""));
+        store_.forget(zone->origin);
+        retire(std::move(zone));
+    }
+    zones_ = std::move(kept);
+    notify_->set_accepting(!zones_.empty());
+    for (ZoneState* zone : added) begin(*zone, "added by reload");
+}
+
+// Stops a zone for good: its timer closes, it leaves the queue, and a transfer in progress
+// comes back to a zone that keeps nothing and publishes nothing.
+void SecondaryZones::retire(std::unique_ptr<ZoneState> zone) {
+    zone->is_retired = true;
+    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), zone.get()), waiting_.end());
+    auto* handle = reinterpret_cast<uv_handle_t*>(&zone->timer);
+    uv_close(handle, on_timer_closed);
+    retired_.push_back(std::move(zone));
+}
+
+void SecondaryZones::on_timer_closed(uv_handle_t* handle) {
+    auto& zone = *static_cast<ZoneState*>(handle->data);
+    zone.is_timer_closed = true;
+    zone.owner->collect(zone);
+}
+
+void SecondaryZones::collect(ZoneState& zone) {
+    if (!zone.is_retired || !zone.is_timer_closed || zone.is_fetching) return;
+    std::erase_if(retired_, [&](const auto& retired) { return retired.get() == &zone; });
 }
 
 void SecondaryZones::refresh(ZoneState& zone) {
-    if (is_closed_) return;
+    if (is_closed_ || zone.is_retired) return;
     if (zone.is_fetching) {
         zone.is_wanted_again = true;
         return;
@@ -158,36 +270,82 @@ void SecondaryZones::refresh(ZoneState& zone) {
     zone.write_error.clear();
     zone.started = std::chrono::steady_clock::now();
     zone.is_fetching = true;
+    zone.is_stale = false;
     uv_queue_work(loop_, &zone.work, run_fetch, fetched);
 }
 
 void SecondaryZones::run_fetch(uv_work_t* work) {
     auto& zone = *static_cast<ZoneState*>(work->data);
     zone.result = fetch_zone(zone.request);
-    if (zone.result.status != FetchResult::Status::transferred) return;
-    // Written before it is served, so what a restart reads is never older than what was
-    // answered; a file that cannot be written does not stop the new version being served.
-    if (!zones::write_file_atomically(zone.entry.file, zones::zone_to_text(*zone.result.zone),
-                                      zone.write_error))
-        zone.write_error = "not kept on disk: " + zone.write_error;
 }
 
 void SecondaryZones::fetched(uv_work_t* work, int) {
     auto& zone = *static_cast<ZoneState*>(work->data);
     SecondaryZones& self = *zone.owner;
-    zone.is_fetching = false;
-    --self.fetches_;
-    if (self.is_closed_) return;
-    self.finish_refresh(zone);
-    if (!self.waiting_.empty()) {
-        ZoneState* next = self.waiting_.front();
-        self.waiting_.pop_front();
-        self.refresh(*next);
+    if (!self.is_closed_ && !zone.is_retired && !zone.is_stale &&
+        zone.result.status == FetchResult::Status::transferred) {
+        self.start_write(zone);
+        return;
     }
+    self.finish_fetch(zone);
+}
+
+// Written before it is served, so what a restart reads is never older than what was answered;
+// the path is the one configured when the write starts, so a reload that moved the file
+// does not get the old one written.
+void SecondaryZones::start_write(ZoneState& zone) {
+    zone.write_path = zone.entry.file;
+    zone.write_error.clear();
+    zone.is_writing = true;
+    uv_queue_work(loop_, &zone.work, run_write, written);
+}
+
+void SecondaryZones::run_write(uv_work_t* work) {
+    auto& zone = *static_cast<ZoneState*>(work->data);
+    // A file that cannot be written does not stop the new version being served.
+    if (!zones::write_file_atomically(zone.write_path, zones::zone_to_text(*zone.result.zone),
+                                      zone.write_error))
+        zone.write_error = "not kept on disk: " + zone.write_error;
+}
+
+void SecondaryZones::written(uv_work_t* work, int) {
+    auto& zone = *static_cast<ZoneState*>(work->data);
+    SecondaryZones& self = *zone.owner;
+    // A reload moved the file during the write: the new path gets it too.
+    if (!self.is_closed_ && !zone.is_retired && zone.write_path != zone.entry.file) {
+        self.start_write(zone);
+        return;
+    }
+    self.finish_fetch(zone);
+}
+
+void SecondaryZones::finish_fetch(ZoneState& zone) {
+    zone.is_fetching = false;
+    zone.is_writing = false;
+    --fetches_;
+    if (is_closed_) return;
+    const bool is_retired = zone.is_retired;
+    if (is_retired) {
+        collect(zone);  // nothing kept, nothing published: the zone is no longer ours
+    } else if (zone.is_stale) {
+        log_event("secondary " + zone.name + " (" + zone.reason +
+                  "): dropped, a reload changed the zone's primaries or key meanwhile");
+        zone.is_wanted_again = true;
+    } else {
+        finish_refresh(zone);
+    }
+    if (!waiting_.empty()) {
+        ZoneState* next = waiting_.front();
+        waiting_.pop_front();
+        refresh(*next);
+    }
+    if (is_retired) return;  // `zone` may be gone
     if (zone.is_wanted_again) {
         zone.is_wanted_again = false;
-        zone.reason = "NOTIFY during the previous refresh";
-        self.refresh(zone);
+        zone.reason = zone.next_reason.empty() ? "NOTIFY during the previous refresh"
+                                               : std::move(zone.next_reason);
+        zone.next_reason.clear();
+        refresh(zone);
     }
 }
 

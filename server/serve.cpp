@@ -157,13 +157,14 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
     // NOTIFY out for the zones a reload changed, from this loop, off the workers.
     Notifier notifier(&loop);
     main.notifier = &notifier;
-    control.set_reload_listener([&notifier](const ReloadOutcome& outcome) {
-        for (const auto& change : outcome.changed_zones) notifier.notify(change);
-    });
     // Transfers publish through the same reloads as SIGHUP, one at a time.
     SecondaryZones secondaries(&loop, config, loader.secondaries(),
                                [&control] { control.request_reload(); });
     main.secondaries = &secondaries;
+    control.set_reload_listener([&notifier, &secondaries](const ReloadOutcome& outcome) {
+        for (const auto& change : outcome.changed_zones) notifier.notify(change);
+        if (outcome.config) secondaries.reconcile(*outcome.config);
+    });
     std::string error;
     bool is_ready =
         open_workers(config, slot, counters, count, secondaries.notify_queue(), workers);

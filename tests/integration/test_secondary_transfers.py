@@ -1,6 +1,8 @@
 """How Meridian as a secondary copes with what a primary may send, against a scripted primary
 (dnspython on loopback): IXFR refused -> AXFR; the whole zone in answer to IXFR; differences
-that do not apply -> AXFR; a transfer cut off midway changes nothing. Every wait is bounded."""
+that do not apply -> AXFR; a transfer cut off midway changes nothing; reloads that add a
+secondary zone, move it to another primary, remove it, or fail to load. Every wait is
+bounded."""
 
 import os
 import signal
@@ -23,15 +25,16 @@ from meridian_harness import (  # noqa: E402
     LOOPBACK, Meridian, expect, free_port, query, run_meridian, run_tests)
 
 ORIGIN = "scripted.example."
+ADDED = "added.example."  # the zone the reload tests add, move and remove
 
 
-def version(serial):
+def version(serial, origin=ORIGIN):
     """The zone at `serial`: www's address follows the serial."""
-    return [dns.rrset.from_text(ORIGIN, 60, "IN", "SOA",
-                                f"ns1.{ORIGIN} hostmaster.{ORIGIN} {serial} 3600 600 1209600 60"),
-            dns.rrset.from_text(ORIGIN, 60, "IN", "NS", f"ns1.{ORIGIN}"),
-            dns.rrset.from_text("ns1." + ORIGIN, 60, "IN", "A", "192.0.2.1"),
-            dns.rrset.from_text("www." + ORIGIN, 60, "IN", "A", f"192.0.2.{serial}")]
+    return [dns.rrset.from_text(origin, 60, "IN", "SOA",
+                                f"ns1.{origin} hostmaster.{origin} {serial} 3600 600 1209600 60"),
+            dns.rrset.from_text(origin, 60, "IN", "NS", f"ns1.{origin}"),
+            dns.rrset.from_text("ns1." + origin, 60, "IN", "A", "192.0.2.1"),
+            dns.rrset.from_text("www." + origin, 60, "IN", "A", f"192.0.2.{serial}")]
 
 
 class ScriptedPrimary:
@@ -43,6 +46,7 @@ class ScriptedPrimary:
         self.serial = 1
         self.mode = "ixfr"
         self.requests = []  # "SOA", "IXFR", "AXFR" in the order received
+        self.asked = []  # (request, zone) in the order received
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((LOOPBACK, self.port))
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -67,10 +71,12 @@ class ScriptedPrimary:
             except OSError:
                 return
             request = dns.message.from_wire(data)
+            origin = request.question[0].name.to_text()
             self.requests.append("SOA")
+            self.asked.append(("SOA", origin))
             response = dns.message.make_response(request)
             response.flags |= dns.flags.AA
-            response.answer.append(version(self.serial)[0])
+            response.answer.append(version(self.serial, origin)[0])
             self.udp.sendto(response.to_wire(), client)
 
     def serve_tcp(self):
@@ -96,17 +102,19 @@ class ScriptedPrimary:
 
     def transfer(self, connection, request):
         qtype = request.question[0].rdtype
+        origin = request.question[0].name.to_text()
         self.requests.append(dns.rdatatype.to_text(qtype))
+        self.asked.append((dns.rdatatype.to_text(qtype), origin))
         response = dns.message.make_response(request)
         response.flags |= dns.flags.AA
-        new = version(self.serial)
+        new = version(self.serial, origin)
         if qtype == dns.rdatatype.IXFR and self.mode == "refuse":
             response.set_rcode(dns.rcode.NOTIMP)
             self.send(connection, response)
             return
         if qtype == dns.rdatatype.IXFR and self.mode in ("ixfr", "bad_delete"):
             theirs = request.authority[0][0].serial
-            old = version(theirs)
+            old = version(theirs, origin)
             deleted = old[3] if self.mode == "ixfr" else dns.rrset.from_text(
                 "www." + ORIGIN, 60, "IN", "A", "203.0.113.1")  # a record they never had
             response.answer = [new[0], old[0], deleted, new[0], new[3], new[0]]
@@ -120,16 +128,16 @@ class ScriptedPrimary:
         self.send(connection, response)
 
 
-def serial_of(server):
+def serial_of(server, origin=ORIGIN):
     try:
-        reply = query(server.port, ORIGIN, "SOA", timeout=1.0)
+        reply = query(server.port, origin, "SOA", timeout=1.0)
     except dns.exception.Timeout:
         return None
     return reply.answer[0][0].serial if reply.rcode() == 0 and reply.answer else None
 
 
-def www_of(server):
-    reply = query(server.port, "www." + ORIGIN, "A", timeout=1.0)
+def www_of(server, origin=ORIGIN):
+    reply = query(server.port, "www." + origin, "A", timeout=1.0)
     return reply.answer[0][0].address if reply.answer else None
 
 
@@ -143,10 +151,14 @@ def wait_for(what, condition, timeout=15.0):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def notify(server):
-    message = dns.message.make_query(ORIGIN, "SOA")
+def notify_reply(server, origin=ORIGIN):
+    message = dns.message.make_query(origin, "SOA")
     message.set_opcode(dns.opcode.NOTIFY)
-    reply = dns.query.udp(message, LOOPBACK, port=server.port, timeout=2.0)
+    return dns.query.udp(message, LOOPBACK, port=server.port, timeout=2.0)
+
+
+def notify(server):
+    reply = notify_reply(server)
     expect(reply.rcode() == dns.rcode.NOERROR, "NOTIFY from the primary's address", "NOERROR",
            reply)
 
@@ -159,13 +171,30 @@ def change(context, serial, mode):
     return before
 
 
+def secondary_zone(origin, port, file):
+    return f'''
+[[zone]]
+origin = "{origin}"
+primaries = ["{LOOPBACK}:{port}"]
+file = "{file}"
+'''
+
+
+def reload_with(meridian, extra_config, expected):
+    """Rewrites the config with `extra_config`, sends SIGHUP, waits for `expected` in the log
+    and returns the log since the SIGHUP."""
+    meridian.extra_config = extra_config
+    meridian.write_config()
+    before = len(meridian.log_text())
+    os.kill(meridian.process.pid, signal.SIGHUP)
+    wait_for(repr(expected), lambda: expected in meridian.log_text()[before:])
+    return meridian.log_text()[before:]
+
+
 def setup():
     primary = ScriptedPrimary()
-    meridian = Meridian(zones=[], extra_config=f'''[[zone]]
-origin = "{ORIGIN}"
-primaries = ["{LOOPBACK}:{primary.port}"]
-file = "cache/scripted.example.zone"
-''')
+    meridian = Meridian(zones=[], extra_config=secondary_zone(
+        ORIGIN, primary.port, "cache/scripted.example.zone"))
     meridian.start()
     wait_for("the first AXFR", lambda: serial_of(meridian) == 1)
     return {"primary": primary, "meridian": meridian, "context": None}
@@ -223,24 +252,96 @@ def test_transfer_cut_off_midway_changes_nothing(meridian, primary):
     expect("192.0.2.5" in kept and "192.0.2.6" not in kept, "the kept copy", "version 5", kept)
 
 
-def test_reload_leaves_secondary_changes_for_a_restart(meridian, primary):
-    meridian.extra_config += f'''
+def test_reload_adds_a_secondary_zone(meridian, primary):
+    primary.mode = "ixfr"
+    first = secondary_zone(ORIGIN, primary.port, "cache/scripted.example.zone")
+    log = reload_with(meridian, first + secondary_zone(ADDED, primary.port,
+                                                      "cache/added.example.zone"),
+                      f"secondary {ADDED}: added by reload")
+    wait_for("the added zone's first transfer",
+             lambda: serial_of(meridian, ADDED) == primary.serial)
+    expect(www_of(meridian, ADDED) == f"192.0.2.{primary.serial}", "www in the added zone",
+           f"192.0.2.{primary.serial}", www_of(meridian, ADDED))
+    expect(("AXFR", ADDED) in primary.asked, "the primary's requests", f"an AXFR of {ADDED}",
+           primary.asked)
+    kept = meridian.tmpdir / "cache" / "added.example.zone"
+    wait_for("the added zone's kept copy", kept.exists)
+    expect(serial_of(meridian) == 5, "the secondary zone that was there", 5, serial_of(meridian))
+    expect("take effect on restart" not in log, "the reload's log", "no restart note", log)
+
+
+def test_reload_moves_a_secondary_zone_to_another_primary(meridian, primary):
+    second = ScriptedPrimary()
+    try:
+        second.serial = 20
+        before = len(primary.asked)
+        first = secondary_zone(ORIGIN, primary.port, "cache/scripted.example.zone")
+        log = reload_with(meridian, first + secondary_zone(ADDED, second.port,
+                                                          "cache/added.example.zone"),
+                          f"secondary {ADDED}: reload changed its primaries; refreshing now")
+        wait_for("the transfer from the new primary", lambda: serial_of(meridian, ADDED) == 20)
+        expect(("SOA", ADDED) in second.asked and ("IXFR", ADDED) in second.asked,
+               "the new primary's requests", f"an SOA query and an IXFR of {ADDED}", second.asked)
+        expect((ADDED not in [name for _, name in primary.asked[before:]]),
+               "the old primary's requests since", f"none for {ADDED}", primary.asked[before:])
+        log = meridian.log_text()
+        expect(f"from {LOOPBACK}:{second.port}, serial {primary.serial} -> 20" in log,
+               "the log", "the transfer from the new primary", log[-2000:])
+        expect(www_of(meridian, ADDED) == "192.0.2.20", "www in the moved zone", "192.0.2.20",
+               www_of(meridian, ADDED))
+    finally:
+        second.stop()
+
+
+def test_reload_removes_a_secondary_zone(meridian, primary):
+    reload_with(meridian, secondary_zone(ORIGIN, primary.port, "cache/scripted.example.zone"),
+                f"secondary {ADDED}: removed by reload")
+    reply = query(meridian.port, "www." + ADDED, "A", timeout=1.0)
+    expect(reply.rcode() == dns.rcode.REFUSED, "a query for the removed zone", "REFUSED", reply)
+    reply = notify_reply(meridian, ADDED)
+    expect(reply.rcode() == dns.rcode.REFUSED, "a NOTIFY for the removed zone", "REFUSED", reply)
+    expect(f"NOTIFY for {ADDED} from {LOOPBACK} refused: not a secondary zone here"
+           in meridian.log_text(), "the log", "the refused NOTIFY", meridian.log_text()[-2000:])
+    asked = len(primary.asked)
+    time.sleep(0.5)  # a refresh the NOTIFY wrongly started would have asked by now
+    expect(ADDED not in [name for _, name in primary.asked[asked:]], "the primary's requests",
+           f"none for {ADDED}", primary.asked[asked:])
+    expect(serial_of(meridian) == 5, "the secondary zone that stays", 5, serial_of(meridian))
+
+
+def test_broken_config_on_reload_keeps_the_secondary_zones(meridian, primary):
+    good = meridian.extra_config
+    try:
+        # The broken config drops the zone that is served and adds one that cannot load.
+        reload_with(meridian, f'''
 [[zone]]
-origin = "added.example."
-primaries = ["{LOOPBACK}:{primary.port}"]
+origin = "{ADDED}"
+primaries = ["nowhere:53"]
 file = "cache/added.example.zone"
-'''
-    meridian.write_config()
-    before = len(meridian.log_text())
-    os.kill(meridian.process.pid, signal.SIGHUP)
-    wait_for("the reload", lambda: "reloaded in" in meridian.log_text()[before:])
-    log = meridian.log_text()[before:]
-    expect("changes to secondary zones" in log and "take effect on restart" in log,
-           "the reload's log", "a note that the change waits for a restart", log)
-    reply = query(meridian.port, "www.added.example.", "A", timeout=1.0)
-    expect(reply.rcode() == dns.rcode.SERVFAIL, "the new zone until a restart", "SERVFAIL",
-           reply)
-    expect(serial_of(meridian) == 5, "the running secondary zone", 5, serial_of(meridian))
+''', "reload failed")
+        expect(serial_of(meridian) == 5, "the secondary zone after the failed reload", 5,
+               serial_of(meridian))
+        reply = query(meridian.port, "www." + ADDED, "A", timeout=1.0)
+        expect(reply.rcode() == dns.rcode.REFUSED, "the zone the broken config named",
+               "REFUSED", reply)
+        # Its NOTIFY is still accepted and its primary still asked; the new version waits
+        # for a config that loads, since publishing it is a reload.
+        start = len(meridian.log_text())
+        primary.serial = 7
+        notify(meridian)
+        wait_for("the refresh after the failed reload", lambda: "serial 5 -> 7" in
+                 meridian.log_text()[start:])
+        expect(f"{ORIGIN} (NOTIFY from {LOOPBACK}): IXFR from {LOOPBACK}:{primary.port}"
+               in meridian.log_text()[start:] and "removed by reload" not in
+               meridian.log_text()[start:], "the log", "an IXFR from the first primary",
+               meridian.log_text()[start:])
+        expect(serial_of(meridian) == 5, "while the config is broken", 5, serial_of(meridian))
+        reload_with(meridian, good, "reloaded in")
+        wait_for("serial 7 once the config loads", lambda: serial_of(meridian) == 7)
+    finally:
+        if meridian.extra_config != good:
+            meridian.extra_config = good
+            meridian.write_config()
 
 
 def test_check_validates_secondary_zones(meridian):
