@@ -26,6 +26,7 @@ from meridian_harness import (  # noqa: E402
 
 ORIGIN = "scripted.example."
 ADDED = "added.example."  # the zone the reload tests add, move and remove
+SLOW_SECONDS = 1.5
 
 
 def version(serial, origin=ORIGIN):
@@ -39,7 +40,8 @@ def version(serial, origin=ORIGIN):
 
 class ScriptedPrimary:
     """UDP SOA answers and TCP transfers on one free loopback port, in a thread. `mode` says
-    how the next IXFR is answered: "ixfr", "refuse", "whole", "bad_delete", "cut"."""
+    how the next IXFR is answered: "ixfr", "refuse", "whole", "bad_delete", "cut"; "slow"
+answers every transfer as AXFR after SLOW_SECONDS."""
 
     def __init__(self):
         self.port = free_port()
@@ -108,6 +110,8 @@ class ScriptedPrimary:
         response = dns.message.make_response(request)
         response.flags |= dns.flags.AA
         new = version(self.serial, origin)
+        if self.mode == "slow":
+            time.sleep(SLOW_SECONDS)
         if qtype == dns.rdatatype.IXFR and self.mode == "refuse":
             response.set_rcode(dns.rcode.NOTIMP)
             self.send(connection, response)
@@ -307,6 +311,63 @@ def test_reload_removes_a_secondary_zone(meridian, primary):
     expect(ADDED not in [name for _, name in primary.asked[asked:]], "the primary's requests",
            f"none for {ADDED}", primary.asked[asked:])
     expect(serial_of(meridian) == 5, "the secondary zone that stays", 5, serial_of(meridian))
+
+
+def test_reload_removing_a_zone_mid_transfer_drops_the_transfer(meridian, primary):
+    first = secondary_zone(ORIGIN, primary.port, "cache/scripted.example.zone")
+    kept = meridian.tmpdir / "cache" / "in-flight.example.zone"
+    primary.mode = "slow"
+    try:
+        asked = len(primary.asked)
+        reload_with(meridian, first + secondary_zone(ADDED, primary.port,
+                                                    "cache/in-flight.example.zone"),
+                    f"secondary {ADDED}: added by reload")
+        wait_for("the transfer to begin",
+                 lambda: ("AXFR", ADDED) in primary.asked[asked:], timeout=5.0)
+        log = reload_with(meridian, first, f"secondary {ADDED}: removed by reload")
+        expect("the transfer in progress will be dropped" in log, "the reload's log",
+               "the transfer in flight named", log)
+        start = len(meridian.log_text())
+        time.sleep(SLOW_SECONDS + 1.0)  # the primary has answered and the result came back
+    finally:
+        primary.mode = "ixfr"
+    log = meridian.log_text()[start:]
+    expect(f"secondary {ADDED}" not in log and not kept.exists(),
+           "after the dropped transfer", "nothing logged, published or written", log)
+    reply = query(meridian.port, "www." + ADDED, "A", timeout=1.0)
+    expect(reply.rcode() == dns.rcode.REFUSED, "a query for the removed zone", "REFUSED", reply)
+    expect(serial_of(meridian) == 5, "the secondary zone that stays", 5, serial_of(meridian))
+
+
+def test_reload_changing_primaries_mid_transfer_drops_it_and_asks_the_new_one(meridian,
+                                                                            primary):
+    first = secondary_zone(ORIGIN, primary.port, "cache/scripted.example.zone")
+    second = ScriptedPrimary()
+    primary.mode = "slow"
+    try:
+        second.serial = 30
+        asked = len(primary.asked)
+        reload_with(meridian, first + secondary_zone(ADDED, primary.port,
+                                                    "cache/moved.example.zone"),
+                    f"secondary {ADDED}: added by reload")
+        wait_for("the transfer to begin",
+                 lambda: ("AXFR", ADDED) in primary.asked[asked:], timeout=5.0)
+        start = len(meridian.log_text())
+        reload_with(meridian, first + secondary_zone(ADDED, second.port,
+                                                    "cache/moved.example.zone"),
+                    f"secondary {ADDED}: reload changed its primaries; refreshing now")
+        wait_for("serial 30 from the new primary", lambda: serial_of(meridian, ADDED) == 30)
+        log = meridian.log_text()[start:]
+        expect("dropped, a reload changed the zone's primaries or key meanwhile" in log
+               and f"AXFR from {LOOPBACK}:{second.port}, serial 30" in log
+               and f"AXFR from {LOOPBACK}:{primary.port}" not in log,
+               "the log", "the old transfer dropped, then one from the new primary", log)
+        kept = (meridian.tmpdir / "cache" / "moved.example.zone").read_text()
+        expect("192.0.2.30" in kept, "the kept copy", "serial 30 from the new primary", kept)
+    finally:
+        primary.mode = "ixfr"
+        second.stop()
+    reload_with(meridian, first, f"secondary {ADDED}: removed by reload")
 
 
 def test_broken_config_on_reload_keeps_the_secondary_zones(meridian, primary):
