@@ -790,8 +790,8 @@ def parse_args(argv):
                     "and the floor (the kernel's UDP path alone), and Meridian's GeoDNS "
                     "answers vs its static ones and vs gdnsd's plugin_geoip.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--scenarios", default="static,geo",
-                   help="comma-separated, from static (the zone's mix on --servers), geo "
+    p.add_argument("--scenarios", default="all",
+                   help="all, or comma-separated, from static (the zone's mix on --servers), geo "
                         "(steered answers with ECS on --geo-servers), load (a large zone's "
                         "start-up time, memory and reloads on --load-servers), tcp (pipelined "
                         "queries on persistent connections), idle (memory per idle TCP "
@@ -890,8 +890,10 @@ def parse_args(argv):
             if x not in allowed:
                 p.error(f"{option}: unknown {x!r} (choose from {', '.join(allowed)})")
         return items
-    args.scenarios = names("--scenarios", args.scenarios,
-                           ("static", "geo", "load") + tcp_scenario.SCENARIOS)
+    every_scenario = ("static", "geo", "load") + tcp_scenario.SCENARIOS
+    if args.scenarios.strip() == "all":
+        args.scenarios = ",".join(every_scenario)
+    args.scenarios = names("--scenarios", args.scenarios, every_scenario)
     args.load_servers = names("--load-servers", args.load_servers, ("meridian", "knot", "nsd"))
     args.tcp_servers = names("--tcp-servers", args.tcp_servers, tcp_scenario.SERVERS)
     args.workers_servers = names("--workers-servers", args.workers_servers,

@@ -21,7 +21,7 @@ if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import dns.message' 2>/dev/
 fi
 # The geo scenario (on unless --scenarios leaves it out) needs gdnsd and Perl's MaxMind DB
 # reader and writer, which convert the database for it (bench/geo_database.pl).
-scenarios="static,geo"
+scenarios="all"
 prev=""
 for arg in "$@"; do
     case "$arg" in
@@ -30,6 +30,7 @@ for arg in "$@"; do
     [ "$prev" = "--scenarios" ] && scenarios="$arg"
     prev="$arg"
 done
+[ "$scenarios" = all ] && scenarios="static,geo,load,tcp,idle,workers"
 wants_gdnsd=no
 [[ " $* " == *gdnsd* ]] && wants_gdnsd=yes
 if [[ ",$scenarios," == *,geo,* ]]; then
