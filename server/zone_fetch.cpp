@@ -18,6 +18,7 @@
 #include "wire/name.hpp"
 #include "zones/ixfr_apply.hpp"
 #include "zones/ldns_include.hpp"
+#include "zones/zone_file_writer.hpp"
 
 namespace meridian::server {
 
@@ -92,25 +93,9 @@ ZoneRecord to_zone_record(const ldns_rr* rr, ldns_buffer* buffer) {
 // §3: it says which version we have).
 ldns_rr* soa_rr(const zones::Zone& zone) {
     const zones::RRset& soa = zone.soa();
-    std::string wire = zone.origin();
-    const std::string& rdata = soa.rdatas.front();
-    const uint8_t fixed[10] = {0,
-                               uint8_t(wire::type::kSOA),
-                               0,
-                               uint8_t(wire::klass::kIN),
-                               uint8_t(soa.ttl >> 24),
-                               uint8_t(soa.ttl >> 16),
-                               uint8_t(soa.ttl >> 8),
-                               uint8_t(soa.ttl),
-                               uint8_t(rdata.size() >> 8),
-                               uint8_t(rdata.size())};
-    wire.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
-    wire += rdata;
-    ldns_rr* rr = nullptr;
-    size_t position = 0;
-    if (ldns_wire2rr(&rr, reinterpret_cast<const uint8_t*>(wire.data()), wire.size(), &position,
-                     LDNS_SECTION_AUTHORITY) != LDNS_STATUS_OK)
-        throw FetchError{"cannot encode our SOA"};
+    ldns_rr* rr =
+        zones::record_to_ldns(zone.origin(), wire::type::kSOA, soa.ttl, soa.rdatas.front());
+    if (!rr) throw FetchError{"cannot encode our SOA"};
     return rr;
 }
 

@@ -19,25 +19,14 @@ namespace meridian::zones {
 
 namespace {
 
-// One record as a line of text: ldns reads the record from its wire form (owner, type,
-// class, TTL, RDATA) and prints it, which is the inverse of what the zone loader does.
+// One record as a line of text: ldns reads the record from its wire form and prints it,
+// which is the inverse of what the zone loader does.
 std::string record_line(const std::string& owner, uint16_t type, uint32_t ttl,
                         const std::string& rdata) {
-    std::string wire = owner;
-    const uint8_t fixed[10] = {
-        uint8_t(type >> 8),        uint8_t(type),      0,
-        uint8_t(wire::klass::kIN), uint8_t(ttl >> 24), uint8_t(ttl >> 16),
-        uint8_t(ttl >> 8),         uint8_t(ttl),       uint8_t(rdata.size() >> 8),
-        uint8_t(rdata.size())};
-    wire.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
-    wire += rdata;
-    ldns_rr* rr = nullptr;
-    size_t position = 0;
-    if (ldns_wire2rr(&rr, reinterpret_cast<const uint8_t*>(wire.data()), wire.size(), &position,
-                     LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
-        return {};
-    std::unique_ptr<ldns_rr, decltype(&ldns_rr_free)> owned(rr, ldns_rr_free);
-    char* text = ldns_rr2str(rr);
+    std::unique_ptr<ldns_rr, decltype(&ldns_rr_free)> owned(record_to_ldns(owner, type, ttl, rdata),
+                                                            ldns_rr_free);
+    if (!owned) return {};
+    char* text = ldns_rr2str(owned.get());
     if (!text) return {};
     std::string line(text);
     free(text);
@@ -54,6 +43,24 @@ bool sync_folder(const std::filesystem::path& folder) {
 }
 
 }  // namespace
+
+ldns_rr* record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
+                        std::string_view rdata) {
+    std::string wire(owner);
+    const uint8_t fixed[10] = {
+        uint8_t(type >> 8),        uint8_t(type),      0,
+        uint8_t(wire::klass::kIN), uint8_t(ttl >> 24), uint8_t(ttl >> 16),
+        uint8_t(ttl >> 8),         uint8_t(ttl),       uint8_t(rdata.size() >> 8),
+        uint8_t(rdata.size())};
+    wire.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
+    wire += rdata;
+    ldns_rr* rr = nullptr;
+    size_t position = 0;
+    if (ldns_wire2rr(&rr, reinterpret_cast<const uint8_t*>(wire.data()), wire.size(), &position,
+                     LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+        return nullptr;
+    return rr;
+}
 
 std::string zone_to_text(const Zone& zone) {
     std::string text;
