@@ -1,12 +1,10 @@
 // Reading and writing the drain state file.
 #include "server/drain_file.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <system_error>
+
+#include "zones/zone_file_writer.hpp"
 
 namespace meridian::server {
 
@@ -29,29 +27,13 @@ bool DrainFile::remember(bool drained, std::string& error) const {
         if (code) error = "remove " + path().string() + ": " + code.message();
         return !code;
     }
-    std::filesystem::create_directories(*folder_, code);
-    if (code) {
-        error = "create " + folder_->string() + ": " + code.message();
-        return false;
-    }
-    // Written beside and renamed into place, so a crash never leaves half a file; the
-    // contents are for the operator who finds it, only its presence counts.
-    const auto temporary = *folder_ / "drained.new";
-    {
-        std::ofstream file(temporary, std::ios::trunc);
-        const std::time_t now = std::time(nullptr);
-        char when[64];
-        std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-        file << "drained by `meridian ctl drain` at " << when
-             << "; `meridian ctl undrain` serves again\n";
-        if (!file.flush()) {
-            error = "write " + temporary.string() + ": " + std::strerror(errno);
-            return false;
-        }
-    }
-    std::filesystem::rename(temporary, path(), code);
-    if (code) error = "rename " + temporary.string() + ": " + code.message();
-    return !code;
+    // Only its presence counts; the text is for the operator who finds it.
+    const std::time_t now = std::time(nullptr);
+    char when[64];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    const std::string text = std::string("drained by `meridian ctl drain` at ") + when +
+                             "; `meridian ctl undrain` serves again\n";
+    return zones::write_file_atomically(path(), text, error);
 }
 
 }  // namespace meridian::server

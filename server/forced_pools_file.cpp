@@ -1,11 +1,11 @@
 // Reading and writing the forced pool states file.
 #include "server/forced_pools_file.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <system_error>
+
+#include "zones/zone_file_writer.hpp"
 
 namespace meridian::server {
 
@@ -41,26 +41,11 @@ bool ForcedPoolsFile::write(const std::map<std::string, zones::ForcedState>& for
         if (code) error = "remove " + path().string() + ": " + code.message();
         return !code;
     }
-    std::filesystem::create_directories(*folder_, code);
-    if (code) {
-        error = "create " + folder_->string() + ": " + code.message();
-        return false;
-    }
-    // Written beside and renamed into place, so a crash never leaves half a file.
-    const auto temporary = *folder_ / "forced-pools.new";
-    {
-        std::ofstream file(temporary, std::ios::trunc);
-        file << "# pools forced by `meridian ctl pool NAME up|down`; `... auto` removes one\n";
-        for (const auto& [name, state] : forced)
-            file << name << (state == zones::ForcedState::up ? " up\n" : " down\n");
-        if (!file.flush()) {
-            error = "write " + temporary.string() + ": " + std::strerror(errno);
-            return false;
-        }
-    }
-    std::filesystem::rename(temporary, path(), code);
-    if (code) error = "rename " + temporary.string() + ": " + code.message();
-    return !code;
+    std::string text =
+        "# pools forced by `meridian ctl pool NAME up|down`; `... auto` removes one\n";
+    for (const auto& [name, state] : forced)
+        text += name + (state == zones::ForcedState::up ? " up\n" : " down\n");
+    return zones::write_file_atomically(path(), text, error);
 }
 
 }  // namespace meridian::server

@@ -4,12 +4,14 @@
 
 #include "server/config.hpp"
 #include "server/config_merge.hpp"
+#include "support/diagnostics.hpp"
 #include "support/temp_folder.hpp"
 
 using meridian::Diagnostics;
 using meridian::server::Config;
 using meridian::server::load_config;
 using meridian::testing::TempFolder;
+using meridian::testing::diagnostics_text;
 
 namespace {
 
@@ -26,12 +28,6 @@ file = "zones/example.com.zone"
 name = "fra"
 addresses = ["192.0.2.10"]
 )";
-
-std::string all(const Diagnostics& diagnostics) {
-    std::string text;
-    for (const auto& d : diagnostics) text += d.to_string() + "\n";
-    return text;
-}
 
 bool has_error(const Diagnostics& diagnostics, const std::string& file, int line,
                const std::string& text) {
@@ -55,7 +51,7 @@ TEST_CASE("later_file_overrides_only_the_keys_it_sets") {
     const auto pop = folder.write("pop.toml", "[server]\nidentity = \"fra1\"\npool = \"fra\"\n");
     Diagnostics diagnostics;
     const auto config = load({base, pop}, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     CHECK(config->server.identity == "fra1");
     CHECK(config->server.pool == "fra");
     CHECK(config->server.workers == 2);  // from the base, untouched
@@ -71,7 +67,7 @@ TEST_CASE("an_array_of_values_is_replaced_not_extended") {
     const auto pop = folder.write("pop.toml", "[server]\nlisten = [\"198.51.100.53:53\"]\n");
     Diagnostics diagnostics;
     const auto config = load({base, pop}, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->server.listen.size() == 1);
     CHECK(config->server.listen[0].text == "198.51.100.53:53");
 }
@@ -88,7 +84,7 @@ addresses = ["192.0.2.20"]
 )");
     Diagnostics diagnostics;
     const auto config = load({base, pop}, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->zones.size() == 2);
     CHECK(config->zones[0].file == folder.path() / "zones/example.com.zone");
     CHECK(config->zones[1].file == folder.path() / "zones/example.net.zone");
@@ -110,9 +106,9 @@ workerz = 3
     Diagnostics diagnostics;
     CHECK_FALSE(load({base, pop}, diagnostics));
     CHECK_MESSAGE(has_error(diagnostics, pop.string(), 3, "'udp_payload' must be between"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error(diagnostics, pop.string(), 4, "unknown key 'workerz'"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("a_duplicate_pool_across_files_names_both_places") {
@@ -124,7 +120,7 @@ TEST_CASE("a_duplicate_pool_across_files_names_both_places") {
     CHECK_FALSE(load({base, pop}, diagnostics));
     CHECK_MESSAGE(
         has_error(diagnostics, pop.string(), 1, "already defined at " + base.string() + ":10"),
-        all(diagnostics));
+        diagnostics_text(diagnostics));
 }
 
 TEST_CASE("relative_paths_resolve_against_the_file_that_sets_them") {
@@ -133,7 +129,7 @@ TEST_CASE("relative_paths_resolve_against_the_file_that_sets_them") {
     const auto pop = folder.write("pop/fra1.toml", "[[zone]]\nfile = \"local.zone\"\n");
     Diagnostics diagnostics;
     const auto config = load({base, pop}, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->zones.size() == 2);
     CHECK(config->zones[0].file == folder.path() / "etc/zones/example.com.zone");
     CHECK(config->zones[1].file == folder.path() / "pop/local.zone");
@@ -157,7 +153,7 @@ TEST_CASE("a_table_in_a_later_file_replaces_a_value_of_another_type") {
     Diagnostics diagnostics;
     CHECK_FALSE(load({base, pop}, diagnostics));
     CHECK_MESSAGE(has_error(diagnostics, pop.string(), 1, "'server' must be a table"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("printed_merged_config_loads_to_the_same_settings") {
@@ -175,8 +171,8 @@ file = "zones/example.net.zone"
     const auto printed = folder.write("merged.toml", meridian::server::to_toml_text(*merged));
     const auto direct = load({base, pop}, diagnostics);
     const auto reloaded = load({printed}, diagnostics);
-    REQUIRE_MESSAGE(direct, all(diagnostics));
-    REQUIRE_MESSAGE(reloaded, all(diagnostics));
+    REQUIRE_MESSAGE(direct, diagnostics_text(diagnostics));
+    REQUIRE_MESSAGE(reloaded, diagnostics_text(diagnostics));
     CHECK(reloaded->server.identity == direct->server.identity);
     CHECK(reloaded->server.workers == direct->server.workers);
     CHECK(reloaded->server.listen.size() == direct->server.listen.size());

@@ -7,36 +7,27 @@
 
 #include "server/config.hpp"
 #include "server/snapshot_builder.hpp"
+#include "support/diagnostics.hpp"
 #include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
 
 using meridian::Diagnostics;
 using meridian::server::load_config;
 using meridian::testing::TempFolder;
+using meridian::testing::diagnostics_text;
+using meridian::testing::has_error_at;
 
 namespace {
 
 constexpr const char* kZone = meridian::testing::kSmallExampleZone;
 
 // True when some diagnostic is "<file>:<line>: ..." and contains `text`.
-bool has_error_at(const Diagnostics& diagnostics, int line, const std::string& text) {
-    for (const auto& d : diagnostics)
-        if (d.is_error && d.line == line && d.message.find(text) != std::string::npos) return true;
-    return false;
-}
-
 // Only the errors: configs without [[zone]] also carry a warning.
 Diagnostics errors(const Diagnostics& diagnostics) {
     Diagnostics result;
     for (const auto& d : diagnostics)
         if (d.is_error) result.push_back(d);
     return result;
-}
-
-std::string all(const Diagnostics& diagnostics) {
-    std::string text;
-    for (const auto& d : diagnostics) text += d.to_string() + "\n";
-    return text;
 }
 
 }  // namespace
@@ -58,7 +49,7 @@ origin = "example.com."
 )");
     Diagnostics diagnostics;
     const auto config = load_config(path, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     CHECK(diagnostics.empty());
     const auto& server = config->server;
     REQUIRE(server.listen.size() == 2);
@@ -106,9 +97,11 @@ TEST_CASE("wrong_type_is_an_error_naming_key_and_line") {
         "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n\nworkers = \"two\"\nidentity = 3\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 4, "'workers' must be an integer"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 4, "'workers' must be an integer"),
+                  diagnostics_text(diagnostics));
     // Every error is reported, not only the first.
-    CHECK_MESSAGE(has_error_at(diagnostics, 5, "'identity' must be a string"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 5, "'identity' must be a string"),
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("bad_listen_address_is_an_error") {
@@ -120,7 +113,8 @@ TEST_CASE("bad_listen_address_is_an_error") {
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
     for (int line : {3, 4, 5, 6})
-        CHECK_MESSAGE(has_error_at(diagnostics, line, "bad listen address"), all(diagnostics));
+        CHECK_MESSAGE(has_error_at(diagnostics, line, "bad listen address"),
+                      diagnostics_text(diagnostics));
     CHECK(errors(diagnostics).size() == 4);
 }
 
@@ -142,7 +136,8 @@ TEST_CASE("duplicate_listen_address_is_an_error") {
         folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:5300\",\n\"127.0.0.1:5300\"]\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 3, "duplicate listen address"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 3, "duplicate listen address"),
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("udp_payload_out_of_range_is_an_error") {
@@ -154,7 +149,7 @@ TEST_CASE("udp_payload_out_of_range_is_an_error") {
         Diagnostics diagnostics;
         CHECK_FALSE(load_config(path, diagnostics));
         CHECK_MESSAGE(has_error_at(diagnostics, 3, "'udp_payload' must be between 512 and 4096"),
-                      all(diagnostics));
+                      diagnostics_text(diagnostics));
     }
 }
 
@@ -190,7 +185,8 @@ TEST_CASE("unknown_top_level_table_is_an_error") {
         "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n\n[zones]\nfile = \"x.zone\"\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 4, "unknown table 'zones'"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 4, "unknown table 'zones'"),
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("zone_table_errors_name_their_lines") {
@@ -200,8 +196,9 @@ TEST_CASE("zone_table_errors_name_their_lines") {
                                    "origin = \"example.com.\"\nttl = 5\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 3, "missing 'file'"), all(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 5, "unknown key 'ttl' in [[zone]]"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 3, "missing 'file'"), diagnostics_text(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 5, "unknown key 'ttl' in [[zone]]"),
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("config_without_zones_is_only_a_warning") {
@@ -219,7 +216,7 @@ TEST_CASE("missing_listen_is_an_error") {
     const auto path = folder.write("m.toml", "[server]\nworkers = 1\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 1, "missing 'listen'"), all(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 1, "missing 'listen'"), diagnostics_text(diagnostics));
 }
 
 TEST_CASE("build_snapshot_loads_zones_and_settings") {
@@ -233,7 +230,7 @@ TEST_CASE("build_snapshot_loads_zones_and_settings") {
     const auto config = load_config(path, diagnostics);
     REQUIRE(config);
     const auto snapshot = meridian::server::build_snapshot(*config, diagnostics);
-    REQUIRE_MESSAGE(snapshot, all(diagnostics));
+    REQUIRE_MESSAGE(snapshot, diagnostics_text(diagnostics));
     CHECK(snapshot->catalog.size() == 1);
     CHECK(snapshot->settings.identity == "fra1");
     CHECK(snapshot->settings.udp_payload == 1400);
@@ -253,7 +250,7 @@ TEST_CASE("duplicate_zone_origin_is_an_error_naming_the_config_line") {
     REQUIRE(config);
     CHECK_FALSE(meridian::server::build_snapshot(*config, diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 5, "duplicate zone origin 'example.com.'"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK(diagnostics.back().file == path.string());
 }
 

@@ -10,29 +10,20 @@
 #include "server/drain_file.hpp"
 #include "server/health.hpp"
 #include "server/metrics_text.hpp"
+#include "support/diagnostics.hpp"
 #include "support/temp_folder.hpp"
 
 using meridian::Diagnostics;
 using namespace meridian::server;
 using meridian::testing::TempFolder;
+using meridian::testing::diagnostics_text;
+using meridian::testing::has_error_at;
 
 namespace {
 
 constexpr const char* kServer = R"([server]
 listen = ["127.0.0.1:5300"]
 )";
-
-bool has_error_at(const Diagnostics& diagnostics, int line, const std::string& text) {
-    for (const auto& d : diagnostics)
-        if (d.is_error && d.line == line && d.message.find(text) != std::string::npos) return true;
-    return false;
-}
-
-std::string all(const Diagnostics& diagnostics) {
-    std::string text;
-    for (const auto& d : diagnostics) text += d.to_string() + "\n";
-    return text;
-}
 
 }  // namespace
 
@@ -105,12 +96,12 @@ TEST_CASE("control_table_defaults_and_every_key") {
     TempFolder folder;
     Diagnostics diagnostics;
     const auto bare = load_config(folder.write("a.toml", kServer), diagnostics);
-    REQUIRE_MESSAGE(bare, all(diagnostics));
+    REQUIRE_MESSAGE(bare, diagnostics_text(diagnostics));
     CHECK_FALSE(bare->control.is_enabled);
 
     const auto defaults =
         load_config(folder.write("b.toml", std::string(kServer) + "[control]\n"), diagnostics);
-    REQUIRE_MESSAGE(defaults, all(diagnostics));
+    REQUIRE_MESSAGE(defaults, diagnostics_text(diagnostics));
     CHECK(defaults->control.is_enabled);
     CHECK_FALSE(defaults->control.http);
     CHECK(defaults->control.socket == "/run/meridian/control.sock");
@@ -129,7 +120,7 @@ rise = 4
 fall = 1
 )");
     const auto set = load_config(path, diagnostics);
-    REQUIRE_MESSAGE(set, all(diagnostics));
+    REQUIRE_MESSAGE(set, diagnostics_text(diagnostics));
     REQUIRE(set->control.http);
     CHECK(set->control.http->text == "[::1]:8053");
     CHECK(set->control.socket == folder.path() / "run/control.sock");
@@ -141,7 +132,7 @@ fall = 1
 
     const auto no_socket = load_config(
         folder.write("d.toml", std::string(kServer) + "[control]\nsocket = \"\"\n"), diagnostics);
-    REQUIRE_MESSAGE(no_socket, all(diagnostics));
+    REQUIRE_MESSAGE(no_socket, diagnostics_text(diagnostics));
     CHECK(no_socket->control.socket.empty());
 }
 
@@ -156,13 +147,13 @@ drain = 5
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 4, "bad http address 'localhost:8053'"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 5, "'check_interval' must be a number of seconds"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 6, "'rise' must be between 1 and 100"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 7, "unknown key 'drain' in [control]"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("config_digests_ignore_order_and_comments_and_policy_digest_ignores_the_pop_part") {
@@ -188,7 +179,7 @@ TEST_CASE("config_digests_ignore_order_and_comments_and_policy_digest_ignores_th
                                  "[server]\nlisten = [\"127.0.0.1:5300\"]\nidentity = \"fra1\"\n"
                                  "[[pool]]\nname = \"fra\"\naddresses = [\"192.0.2.11\"]\n"),
                     diagnostics);
-    REQUIRE_MESSAGE((a && b && other_pop && other_pool), all(diagnostics));
+    REQUIRE_MESSAGE((a && b && other_pop && other_pool), diagnostics_text(diagnostics));
     CHECK(a->config_hash.size() == 16);
     CHECK(a->config_hash == b->config_hash);
     CHECK(a->policy_hash == b->policy_hash);

@@ -8,6 +8,7 @@
 #include "server/config.hpp"
 #include "server/snapshot_builder.hpp"
 #include "support/answer_fixture.hpp"
+#include "support/diagnostics.hpp"
 #include "support/temp_folder.hpp"
 
 using namespace meridian;
@@ -71,12 +72,6 @@ bool has_diagnostic(const Diagnostics& diagnostics, bool error, int line, const 
     return false;
 }
 
-std::string all(const Diagnostics& diagnostics) {
-    std::string text;
-    for (const auto& d : diagnostics) text += d.to_string() + "\n";
-    return text;
-}
-
 // The line of `needle`'s first occurrence in `text`, 1-based.
 int line_of(const std::string& text, const std::string& needle) {
     const size_t at = text.find(needle);
@@ -133,7 +128,7 @@ country = { "DE" = ["fra"] }
 continent = { "AS" = ["sin", "fra"] }
 default = ["fra"]
 )");
-    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
     const auto& config = *built.config;
     CHECK(config.geoip.ecs);
     REQUIRE(config.geoip.ecs_from.size() == 1);
@@ -166,7 +161,7 @@ ttl = 30
 country = { "DE" = ["fra"] }
 continent = { "AS" = ["sin", "fra"] }
 )");
-    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
     // A config net with a country: the map's country rule.
     auto p = built.ask("www.example.com.", LDNS_RR_TYPE_A, "198.51.100.7");
     CHECK(answer(p) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});
@@ -194,7 +189,7 @@ TEST_CASE("geo_policy_brings_a_missing_name_into_existence") {
 name = "cdn.edge.example.com."
 mode = "nearest"
 )");
-    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
     // Coordinates near Singapore: the nearest pool is sin; the TTL defaults to 60.
     auto p = built.ask("cdn.edge.example.com.", LDNS_RR_TYPE_A, "192.0.2.200", 32);
     CHECK(rcode(p) == LDNS_RCODE_NOERROR);
@@ -222,7 +217,7 @@ name = "www.example.com."
 mode = "local"
 )",
                 "pool = \"sin\"\n");
-    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
     auto p = built.ask("www.example.com.", LDNS_RR_TYPE_A, "198.51.100.7");
     CHECK(answer(p) == std::vector<std::string>{"www.example.com. 3600 IN A 192.0.2.20"});
     CHECK(ecs_scope(p) == 0);
@@ -255,19 +250,22 @@ country = { "DE" = [] }
     const auto& d = built.diagnostics;
     const auto& text = built.text;
     CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"192.0.2.300\""), "not an IPv4 or IPv6"),
-                  all(d));
+                  diagnostics_text(d));
     CHECK_MESSAGE(
         has_diagnostic(d, true, line_of(text, "colour"), "unknown key 'colour' in [[pool]]"),
-        all(d));
-    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"10.1.0.0/8\""), "10.1.0.0/8"), all(d));
+        diagnostics_text(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"10.1.0.0/8\""), "10.1.0.0/8"),
+                  diagnostics_text(d));
     CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "country = \"DE\"") - 2,
                                  "either 'pools' or a location"),
-                  all(d));
-    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"closest\""), "mode 'closest'"), all(d));
+                  diagnostics_text(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"closest\""), "mode 'closest'"),
+                  diagnostics_text(d));
     CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "name = \"ftp") - 1,
                                  "only applies to mode = \"map\""),
-                  all(d));
-    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"DE\" = []"), "lists no pools"), all(d));
+                  diagnostics_text(d));
+    CHECK_MESSAGE(has_diagnostic(d, true, line_of(text, "\"DE\" = []"), "lists no pools"),
+                  diagnostics_text(d));
     for (const auto& one : d)
         CHECK_MESSAGE(one.message.find("needs a [geo.map]") == std::string::npos, one.to_string());
 }
@@ -293,7 +291,7 @@ TEST_CASE("geo_placement_errors_name_the_policy_line") {
         CHECK_FALSE(built.snapshot);
         CHECK_MESSAGE(
             has_diagnostic(built.diagnostics, true, line_of(built.text, "[[geo]]"), c.message),
-            all(built.diagnostics));
+            diagnostics_text(built.diagnostics));
     }
 }
 
@@ -316,7 +314,7 @@ TEST_CASE("geo_policy_errors_name_the_policy_line") {
         CHECK_FALSE(built.snapshot);
         CHECK_MESSAGE(
             has_diagnostic(built.diagnostics, true, line_of(built.text, "[[geo]]"), c.message),
-            all(built.diagnostics));
+            diagnostics_text(built.diagnostics));
     }
     // A nearest policy needs every candidate's coordinates; a pool needs addresses.
     Built nearest(R"(
@@ -331,17 +329,17 @@ mode = "nearest"
     CHECK_FALSE(nearest.snapshot);
     CHECK_MESSAGE(has_diagnostic(nearest.diagnostics, true, line_of(nearest.text, "[[geo]]"),
                                  "coordinates for pool \"ams\""),
-                  all(nearest.diagnostics));
+                  diagnostics_text(nearest.diagnostics));
     CHECK_MESSAGE(
         has_diagnostic(nearest.diagnostics, true, line_of(nearest.text, "name = \"ams\"") - 1,
                        "pool 'ams' has no addresses"),
-        all(nearest.diagnostics));
+        diagnostics_text(nearest.diagnostics));
     // [server] pool must name a pool.
     Built own("", "pool = \"lhr\"\n");
     CHECK_FALSE(own.snapshot);
     CHECK_MESSAGE(has_diagnostic(own.diagnostics, true, line_of(own.text, "pool = \"lhr\""),
                                  "[server] pool 'lhr' is not a [[pool]]"),
-                  all(own.diagnostics));
+                  diagnostics_text(own.diagnostics));
 }
 
 TEST_CASE("geo_warns_where_a_type_is_nodata_only_in_some_places") {
@@ -354,10 +352,10 @@ mode = "map"
 continent = { "AS" = ["sin"] }
 default = ["fra"]
 )");
-    REQUIRE_MESSAGE(built.snapshot, all(built.diagnostics));
+    REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
     CHECK_MESSAGE(has_diagnostic(built.diagnostics, false, line_of(built.text, "[[geo]]"),
                                  "AAAA is NODATA for clients steered to 'sin'"),
-                  all(built.diagnostics));
+                  diagnostics_text(built.diagnostics));
     // The zone's own AAAA at www is the fallback, so no warning there.
     Built covered(R"(
 [[geo]]
@@ -382,7 +380,7 @@ TEST_CASE("geo_database_errors_and_lookup_paths") {
         const auto path = folder.write("meridian.toml", text);
         Diagnostics diagnostics;
         const auto config = load_config(path, diagnostics);
-        REQUIRE_MESSAGE(config, all(diagnostics));
+        REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
         REQUIRE(config->geoip.paths.country.size() == 2);
         CHECK(config->geoip.paths.country[1] ==
               std::vector<std::string>{"registered", "country", "code"});
@@ -390,6 +388,6 @@ TEST_CASE("geo_database_errors_and_lookup_paths") {
         CHECK_FALSE(build_snapshot(*config, diagnostics));
         CHECK_MESSAGE(
             has_diagnostic(diagnostics, true, line_of(text, "no-such.mmdb"), "no-such.mmdb"),
-            all(diagnostics));
+            diagnostics_text(diagnostics));
     }
 }

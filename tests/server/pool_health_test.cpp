@@ -10,6 +10,7 @@
 #include "server/metrics_text.hpp"
 #include "server/pool_health.hpp"
 #include "server/snapshot_builder.hpp"
+#include "support/diagnostics.hpp"
 #include "support/temp_folder.hpp"
 
 using meridian::Diagnostics;
@@ -18,24 +19,14 @@ using meridian::testing::TempFolder;
 using meridian::zones::CheckedState;
 using meridian::zones::ForcedState;
 using namespace std::chrono_literals;
+using meridian::testing::diagnostics_text;
+using meridian::testing::has_error_at;
 
 namespace {
 
 constexpr const char* kServer = R"([server]
 listen = ["127.0.0.1:5300"]
 )";
-
-bool has_error_at(const Diagnostics& diagnostics, int line, const std::string& text) {
-    for (const auto& d : diagnostics)
-        if (d.is_error && d.line == line && d.message.find(text) != std::string::npos) return true;
-    return false;
-}
-
-std::string all(const Diagnostics& diagnostics) {
-    std::string text;
-    for (const auto& d : diagnostics) text += d.to_string() + "\n";
-    return text;
-}
 
 // A served pool with a check of `rise` and `fall`, and its own state.
 ServedPool checked_pool(const std::string& name, unsigned rise = 2, unsigned fall = 3,
@@ -80,7 +71,7 @@ addresses = ["192.0.2.30"]
 )");
     Diagnostics diagnostics;
     const auto config = load_config(path, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->pools.size() == 3);
     const auto& tcp = config->pools[0].check;
     REQUIRE(tcp);
@@ -140,26 +131,29 @@ addresses = ["192.0.2.6"]
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 7, "check type 'icmp' is not \"tcp\" or \"http\""),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 7, "'port' must be between 1 and 65535"),
-                  all(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 12, "missing 'type' in check"), all(diagnostics));
+                  diagnostics_text(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 12, "missing 'type' in check"),
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 12,
                                "check timeout (2000 ms) is longer than its "
                                "interval (1000 ms)"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 17, "'rise' must be between 1 and 100"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 17, "unknown key 'retries' in [[pool]] check"),
-                  all(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 17, "only apply to type = \"http\""), all(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 22, "'check' must be a table"), all(diagnostics));
+                  diagnostics_text(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 17, "only apply to type = \"http\""),
+                  diagnostics_text(diagnostics));
+    CHECK_MESSAGE(has_error_at(diagnostics, 22, "'check' must be a table"),
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 27, "check path 'no slash' must start with /"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 27, "'expect' must be between 100 and 599"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 30, "pool name 'two words' must be one word"),
-                  all(diagnostics));
+                  diagnostics_text(diagnostics));
 }
 
 TEST_CASE("control_hold_down_has_a_default_and_is_validated") {
@@ -167,16 +161,17 @@ TEST_CASE("control_hold_down_has_a_default_and_is_validated") {
     Diagnostics diagnostics;
     const auto defaults =
         load_config(folder.write("a.toml", std::string(kServer) + "[control]\n"), diagnostics);
-    REQUIRE_MESSAGE(defaults, all(diagnostics));
+    REQUIRE_MESSAGE(defaults, diagnostics_text(diagnostics));
     CHECK(defaults->control.hold_down_ms == 10000);
     const auto set = load_config(
         folder.write("b.toml", std::string(kServer) + "[control]\nhold_down = 2.5\n"), diagnostics);
-    REQUIRE_MESSAGE(set, all(diagnostics));
+    REQUIRE_MESSAGE(set, diagnostics_text(diagnostics));
     CHECK(set->control.hold_down_ms == 2500);
     Diagnostics errors;
     CHECK_FALSE(load_config(
         folder.write("c.toml", std::string(kServer) + "[control]\nhold_down = -1\n"), errors));
-    CHECK_MESSAGE(has_error_at(errors, 4, "'hold_down' must be a number of seconds"), all(errors));
+    CHECK_MESSAGE(has_error_at(errors, 4, "'hold_down' must be a number of seconds"),
+                  diagnostics_text(errors));
 }
 
 TEST_CASE("hysteresis_needs_rise_passes_or_fall_failures_in_a_row") {
@@ -354,7 +349,7 @@ addresses = ["192.0.2.20"]
 )");
     Diagnostics diagnostics;
     const auto config = load_config(path, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     PoolRegistry registry;
     BuildContext first_context, second_context;
     first_context.pool_registry = second_context.pool_registry = &registry;

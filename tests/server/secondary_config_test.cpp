@@ -10,6 +10,7 @@
 #include "server/config.hpp"
 #include "server/secondary_store.hpp"
 #include "server/snapshot_builder.hpp"
+#include "support/diagnostics.hpp"
 #include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
 #include "wire/name.hpp"
@@ -19,20 +20,10 @@ using meridian::Diagnostics;
 using meridian::server::load_config;
 using meridian::testing::TempFolder;
 namespace server = meridian::server;
+using meridian::testing::diagnostics_text;
+using meridian::testing::has_error_at;
 
 namespace {
-
-bool has_error_at(const Diagnostics& diagnostics, int line, const std::string& text) {
-    for (const auto& d : diagnostics)
-        if (d.is_error && d.line == line && d.message.find(text) != std::string::npos) return true;
-    return false;
-}
-
-std::string all(const Diagnostics& diagnostics) {
-    std::string text;
-    for (const auto& d : diagnostics) text += d.to_string() + "\n";
-    return text;
-}
 
 constexpr const char* kServer = "[server]\nlisten = [\"127.0.0.1:5300\"]\n";
 
@@ -58,7 +49,7 @@ secret = "c2VjcmV0"
 )");
     Diagnostics diagnostics;
     const auto config = load_config(path, diagnostics);
-    REQUIRE_MESSAGE(config, all(diagnostics));
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->zones.size() == 1);
     const auto& zone = config->zones[0];
     CHECK(zone.is_secondary());
@@ -106,7 +97,7 @@ file = "f.zone"
 )");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    INFO(all(diagnostics));
+    INFO(diagnostics_text(diagnostics));
     CHECK(has_error_at(diagnostics, 4, "missing 'origin'"));
     CHECK(has_error_at(diagnostics, 10, "bad primary address 'not-an-address'"));
     CHECK(has_error_at(diagnostics, 16, "unknown TSIG key 'no-such-key'"));
@@ -127,7 +118,7 @@ file = "cache/example.com.zone"
     const auto config = load_config(path, diagnostics);
     REQUIRE(config);
     const auto snapshot = server::build_snapshot(*config, diagnostics);
-    REQUIRE_MESSAGE(snapshot, all(diagnostics));
+    REQUIRE_MESSAGE(snapshot, diagnostics_text(diagnostics));
     CHECK(snapshot->catalog.size() == 0);
     const std::string origin = lower_wire("example.com.");
     const std::string name = lower_wire("www.example.com.");
@@ -135,7 +126,8 @@ file = "cache/example.com.zone"
     CHECK(snapshot->catalog.find_zone({reinterpret_cast<const uint8_t*>(name.data()), name.size()},
                                       false, &is_unavailable) == nullptr);
     CHECK(is_unavailable);
-    CHECK(all(diagnostics).find("SERVFAIL until it is transferred") != std::string::npos);
+    CHECK(diagnostics_text(diagnostics).find("SERVFAIL until it is transferred") !=
+          std::string::npos);
 }
 
 TEST_CASE("secondary_zone_is_served_from_its_copy_until_it_expires") {
@@ -159,7 +151,7 @@ file = "cache/example.com.zone"
     server::BuildContext context;
     context.secondaries = &store;
     auto snapshot = server::build_snapshot(*config, diagnostics, &context);
-    REQUIRE_MESSAGE(snapshot, all(diagnostics));
+    REQUIRE_MESSAGE(snapshot, diagnostics_text(diagnostics));
     REQUIRE(snapshot->catalog.size() == 1);
     CHECK(snapshot->catalog.zones()[0]->serial() == 7);
     const std::string origin = lower_wire("example.com.");
@@ -224,6 +216,6 @@ file = "cache/example.com.zone"
     const auto config = load_config(path, diagnostics);
     REQUIRE(config);
     const auto snapshot = server::build_snapshot(*config, diagnostics);
-    CHECK_MESSAGE(snapshot, all(diagnostics));
-    CHECK(all(diagnostics).find("does not load") != std::string::npos);
+    CHECK_MESSAGE(snapshot, diagnostics_text(diagnostics));
+    CHECK(diagnostics_text(diagnostics).find("does not load") != std::string::npos);
 }
