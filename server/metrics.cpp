@@ -98,13 +98,6 @@ void WorkerCounters::record(zones::Transport transport, const zones::AnswerSumma
         steered_other_pool.add();
 }
 
-void summarize_written_answer(zones::AnswerSummary& summary, std::span<const uint8_t> response) {
-    summary.is_answered = response.size() >= wire::kHeaderSize;
-    if (!summary.is_answered) return;
-    summary.rcode = response[3] & 0x0F;
-    summary.is_truncated = (response[2] & 0x02) != 0;
-}
-
 TrafficCounters::TrafficCounters(unsigned workers)
     : blocks_(new WorkerCounters[workers > 0 ? workers : 1]), workers_(workers > 0 ? workers : 1) {}
 

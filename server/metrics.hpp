@@ -78,10 +78,6 @@ struct alignas(64) WorkerCounters {
     }
 };
 
-// A transfer or signed answer is written by server/transfer_out rather than zones::respond:
-// its rcode and TC are read back from the header it wrote (`response` empty: not answered).
-void summarize_written_answer(zones::AnswerSummary& summary, std::span<const uint8_t> response);
-
 // The sum of every worker's counters at one moment, for the scrape.
 struct TrafficTotals {
     uint64_t queries[kTransports][kQtypeBuckets] = {};

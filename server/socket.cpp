@@ -4,10 +4,13 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+
+#include "server/system/socket_address.hpp"
 
 namespace meridian::server {
 
@@ -33,13 +36,10 @@ bool set_option(int fd, int level, int name, std::string& error, const char* wha
     return false;
 }
 
-bool is_wildcard(const ListenAddress& address) {
-    if (address.address.ss_family == AF_INET6) {
-        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address.address);
-        return IN6_IS_ADDR_UNSPECIFIED(&v6.sin6_addr);
-    }
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address.address);
-    return v4.sin_addr.s_addr == htonl(INADDR_ANY);
+bool is_wildcard(const geoip::Address& address) {
+    for (const uint8_t byte : address.bytes)
+        if (byte != 0) return false;
+    return true;
 }
 
 // Everything both transports share: the family's options, SO_REUSEPORT and bind.
@@ -48,11 +48,12 @@ bool is_wildcard(const ListenAddress& address) {
 // leave from that address. IP_FREEBIND / IPV6_FREEBIND let the bind succeed before the
 // address exists on the host, so Meridian can start before the anycast address is put on
 // an interface, and its sockets survive the address being withdrawn and added again.
-Socket open_bound_socket(const ListenAddress& address, int type, std::string& error) {
-    const int family = address.address.ss_family;
+Socket open_bound_socket(const geoip::Address& address, int type, std::string& error) {
+    const SocketAddress bound = to_socket_address(address);
+    const int family = bound.storage.ss_family;
     Socket socket(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!socket.is_open()) {
-        error = "socket " + address.text + ": " + std::strerror(errno);
+        error = "socket " + geoip::to_string(address) + ": " + std::strerror(errno);
         return {};
     }
     const int fd = socket.fd();
@@ -77,8 +78,8 @@ Socket open_bound_socket(const ListenAddress& address, int type, std::string& er
                 : set_option(fd, IPPROTO_IP, IP_PKTINFO, error, "IP_PKTINFO");
         if (!ok) return {};
     }
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address.address), address.length) != 0) {
-        error = "bind " + address.text + ": " + std::strerror(errno);
+    if (::bind(fd, bound.get(), bound.length) != 0) {
+        error = "bind " + geoip::to_string(address) + ": " + std::strerror(errno);
         return {};
     }
     return socket;
@@ -86,15 +87,15 @@ Socket open_bound_socket(const ListenAddress& address, int type, std::string& er
 
 }  // namespace
 
-Socket open_udp_socket(const ListenAddress& address, std::string& error) {
+Socket open_udp_socket(const geoip::Address& address, std::string& error) {
     return open_bound_socket(address, SOCK_DGRAM, error);
 }
 
-Socket open_tcp_listener(const ListenAddress& address, int backlog, std::string& error) {
+Socket open_tcp_listener(const geoip::Address& address, int backlog, std::string& error) {
     Socket socket = open_bound_socket(address, SOCK_STREAM, error);
     if (!socket.is_open()) return {};
     if (::listen(socket.fd(), backlog) != 0) {
-        error = "listen " + address.text + ": " + std::strerror(errno);
+        error = "listen " + geoip::to_string(address) + ": " + std::strerror(errno);
         return {};
     }
     return socket;

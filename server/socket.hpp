@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "server/config.hpp"
+#include "geoip/network.hpp"
 
 namespace meridian::server {
 
@@ -35,9 +35,9 @@ class Socket {
 // IPV6_RECVPKTINFO so each answer can leave from the address its query reached, and with
 // IP_FREEBIND / IPV6_FREEBIND so an address not (yet) on any interface can be bound.
 // On failure returns a closed Socket and sets `error` ("bind 127.0.0.1:53: Permission denied").
-Socket open_udp_socket(const ListenAddress& address, std::string& error);
+Socket open_udp_socket(const geoip::Address& address, std::string& error);
 
 // A non-blocking TCP socket bound to `address` with SO_REUSEPORT, already listening.
-Socket open_tcp_listener(const ListenAddress& address, int backlog, std::string& error);
+Socket open_tcp_listener(const geoip::Address& address, int backlog, std::string& error);
 
 }  // namespace meridian::server

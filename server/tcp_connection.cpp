@@ -5,10 +5,8 @@
 #include <cassert>
 #include <cstring>
 
-#include "server/transfer_out.hpp"
-#include "server/tsig.hpp"
+#include "server/system/socket_address.hpp"
 #include "wire/constants.hpp"
-#include "zones/responder.hpp"
 
 namespace meridian::server {
 
@@ -16,6 +14,7 @@ TcpConnection::TcpConnection(TcpConnectionPool& pool) : pool_(pool) {}
 
 void TcpConnection::reset_state() {
     client_ = {};
+    client_address_.reset();
     input_length_ = 0;
     scratch_length_ = 0;
     output_sent_ = 0;
@@ -45,6 +44,7 @@ void TcpConnection::accept(uv_stream_t* server) {
     }
     int length = sizeof client_;
     uv_tcp_getpeername(&stream_, reinterpret_cast<sockaddr*>(&client_), &length);
+    client_address_ = from_socket_address(reinterpret_cast<const sockaddr*>(&client_));
     // Pipelined answers are small separate writes; Nagle would hold each one back until the
     // previous is acknowledged (RFC 7766 §6.2.1.1 wants them sent as soon as ready).
     uv_tcp_nodelay(&stream_, 1);
@@ -139,7 +139,7 @@ bool TcpConnection::answer_batch() {
     const HeldSnapshot held(pool_.snapshots_);
     const zones::Snapshot& snapshot = held.get();
     const zones::QueryOrigin origin{zones::Transport::tcp,
-                                    reinterpret_cast<const sockaddr*>(&client_)};
+                                    client_address_ ? &*client_address_ : nullptr};
     // Queries are in the held buffer, or, fresh from on_read, in the worker's scratch.
     const bool is_input_held = input_ != nullptr;
     const uint8_t* const input = is_input_held ? input_.get() : pool_.scratch_input_.get();
@@ -175,18 +175,10 @@ bool TcpConnection::answer_batch() {
             continue;
         }
         uint8_t* answer = output + output_end;
-        zones::Deferral deferred = zones::Deferral::none;
         zones::AnswerSummary summary;
-        size_t answer_length = zones::respond(snapshot, query, {answer + 2, wire::kMaxMessageSize},
-                                              origin, summary, &deferred);
-        if (deferred != zones::Deferral::none) {
-            // Transfers and signed messages: the first message now, the rest as the socket
-            // drains. The stream holds its zone version, not the snapshot.
-            transfer_ = answer_deferred(snapshot, query, origin, tsig::current_time());
-            answer_length = transfer_ ? transfer_->next({answer + 2, wire::kMaxMessageSize}) : 0;
-            if (answer_length == 0) transfer_.reset();
-            summarize_written_answer(summary, {answer + 2, answer_length});
-        }
+        // A transfer leaves the rest of its stream in transfer_, written as the socket drains.
+        const size_t answer_length = answer_message(
+            snapshot, query, {answer + 2, wire::kMaxMessageSize}, origin, summary, &transfer_);
         pool_.counters_.record(zones::Transport::tcp, summary);
         if (answer_length > 0) {
             answer[0] = static_cast<uint8_t>(answer_length >> 8);

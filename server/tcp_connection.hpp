@@ -8,13 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "server/metrics.hpp"
 #include "server/notify_queue.hpp"
 #include "server/snapshot_slot.hpp"
 #include "server/tcp_buffer_pool.hpp"
-#include "server/transfer_out.hpp"
+#include "server/transfer/exchange.hpp"
 
 namespace meridian::server {
 
@@ -80,6 +81,7 @@ class TcpConnection {
     uv_timer_t idle_timer_;
     uv_write_t write_request_;
     sockaddr_storage client_{};
+    std::optional<geoip::Address> client_address_;  // client_ as the answer path takes it
 
     // Bytes received and not yet consumed: at most one incomplete frame, or complete frames
     // waiting for output room. Taken from the pool in on_alloc, which libuv calls only when
@@ -98,7 +100,7 @@ class TcpConnection {
 
     // A multi-message answer (a zone transfer) being written as the client reads it; its
     // messages always go to a borrowed output buffer, since they outlive one write.
-    std::unique_ptr<ResponseStream> transfer_;
+    std::unique_ptr<MessageStream> transfer_;
 
     int open_handles_ = 0;
     bool is_reading_ = false;

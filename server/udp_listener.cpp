@@ -6,9 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "server/transfer_out.hpp"
-#include "server/tsig.hpp"
-#include "zones/responder.hpp"
+#include "server/system/socket_address.hpp"
+#include "server/transfer/exchange.hpp"
 
 namespace meridian::server {
 
@@ -111,8 +110,6 @@ void UdpListener::answer_pending_queries() {
                 counters_.record_dropped(zones::Transport::udp);
                 continue;
             }
-            const zones::QueryOrigin origin{zones::Transport::udp,
-                                            reinterpret_cast<const sockaddr*>(&batch_.clients[i])};
             const std::span<const uint8_t> question{batch_.query(i), batch_.received[i].msg_len};
             if (notify_ && is_notify_request(question) && notify_->is_accepting()) {
                 // The main loop answers it; a full queue drops it and the primary retries.
@@ -127,17 +124,13 @@ void UdpListener::answer_pending_queries() {
                 }
                 continue;
             }
+            const auto client =
+                from_socket_address(reinterpret_cast<const sockaddr*>(&batch_.clients[i]));
+            const zones::QueryOrigin origin{zones::Transport::udp, client ? &*client : nullptr};
             const std::span<uint8_t> response{batch_.answer(answers), batch_.answer_size};
-            zones::Deferral deferred = zones::Deferral::none;
             zones::AnswerSummary summary;
-            size_t length =
-                zones::respond(snapshot, question, response, origin, summary, &deferred);
-            if (deferred != zones::Deferral::none) {
-                // IXFR, AXFR or a signed query: one message over UDP, off the plain path.
-                auto stream = answer_deferred(snapshot, question, origin, tsig::current_time());
-                length = stream ? stream->next(response) : 0;
-                summarize_written_answer(summary, response.first(length));
-            }
+            const size_t length =
+                answer_message(snapshot, question, response, origin, summary, nullptr);
             counters_.record(zones::Transport::udp, summary);
             if (length == 0) continue;
             msghdr& answer = batch_.sent[answers].msg_hdr;

@@ -6,7 +6,7 @@
 
 namespace meridian::server {
 
-Worker::Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
+Worker::Worker(unsigned index, const WorkerSettings& settings, SnapshotSlot& slot,
                WorkerCounters& counters, MessageQueue* notify)
     : index_(index),
       batch_(std::make_unique<UdpBatch>(settings.udp_payload)),

@@ -9,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/snapshot_slot.hpp"
 #include "server/socket.hpp"
@@ -19,12 +18,19 @@
 
 namespace meridian::server {
 
+// What a worker's sockets need to know of the [server] settings.
+struct WorkerSettings {
+    uint16_t udp_payload = 1232;  // the largest UDP answer; the size of each answer buffer
+    unsigned tcp_idle_timeout_ms = 10000;
+    unsigned tcp_max_connections = 1024;
+};
+
 class Worker {
   public:
     // Throws std::runtime_error when libuv cannot create the loop. `counters` is this
     // worker's own block: only its thread writes it.
     // `notify` (optional) receives the NOTIFY requests this worker's sockets get.
-    Worker(unsigned index, const ServerSettings& settings, SnapshotSlot& slot,
+    Worker(unsigned index, const WorkerSettings& settings, SnapshotSlot& slot,
            WorkerCounters& counters, MessageQueue* notify = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;

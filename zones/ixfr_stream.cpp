@@ -1,18 +1,15 @@
 // IXFR out: the differences of a ZoneHistory laid out as RFC 1995 §4 wants them.
 #include "zones/ixfr_stream.hpp"
 
+#include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 #include "wire/writer.hpp"
 
 namespace meridian::zones {
 
-namespace {
+using wire::bytes_of;
 
-std::span<const uint8_t> bytes_of(std::string_view text) {
-    return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 IxfrStream::IxfrStream(std::vector<std::shared_ptr<const ZoneDiff>> diffs, const wire::Query& query)
     : diffs_(std::move(diffs)), query_(query) {

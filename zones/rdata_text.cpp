@@ -2,11 +2,10 @@
 // allocation beyond the output string's (see rdata_text.hpp for why not ldns here).
 #include "zones/rdata_text.hpp"
 
-#include <arpa/inet.h>
-
 #include <cctype>
 #include <cstring>
 
+#include "geoip/network.hpp"
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
 #include "zones/ldns_include.hpp"
@@ -99,14 +98,11 @@ bool append_character_string(const Token& token, std::string& out, std::string& 
     return true;
 }
 
-bool append_address(int family, std::string_view text, std::string& out) {
-    char buffer[64];
-    if (text.size() >= sizeof buffer) return false;
-    std::memcpy(buffer, text.data(), text.size());
-    buffer[text.size()] = '\0';
+bool append_address(geoip::Family family, std::string_view text, std::string& out) {
+    geoip::Family parsed;
     uint8_t bytes[16];
-    if (inet_pton(family, buffer, bytes) != 1) return false;
-    out.append(reinterpret_cast<const char*>(bytes), family == AF_INET ? 4 : 16);
+    if (!geoip::parse_address_bytes(text, parsed, bytes) || parsed != family) return false;
+    out.append(reinterpret_cast<const char*>(bytes), family == geoip::Family::v4 ? 4 : 16);
     return true;
 }
 
@@ -245,7 +241,8 @@ RdataOutcome parse_rdata(uint16_t type, std::span<const Token> fields, std::stri
         case wire::type::kA:
         case wire::type::kAAAA:
             if (!expect(1) || !unquoted(0)) return RdataOutcome::not_handled;
-            if (!append_address(type == wire::type::kA ? AF_INET : AF_INET6, fields[0].text, out))
+            if (!append_address(type == wire::type::kA ? geoip::Family::v4 : geoip::Family::v6,
+                                fields[0].text, out))
                 return fail(std::string("bad ") + (type == wire::type::kA ? "IPv4" : "IPv6") +
                             " address '" + std::string(fields[0].text) + "'");
             return RdataOutcome::parsed;

@@ -2,7 +2,6 @@
 // EDNS version and payload size), choose the zone or the CHAOS names, and write the response.
 #include "zones/responder.hpp"
 
-#include <netinet/in.h>
 #include <algorithm>
 #include <cstring>
 
@@ -10,7 +9,7 @@
 #include "wire/name.hpp"
 #include "wire/query.hpp"
 #include "wire/writer.hpp"
-#include "zones/answer.hpp"
+#include "zones/zone_answer.hpp"
 
 namespace meridian::zones {
 
@@ -98,43 +97,12 @@ void answer_chaos(const wire::Query& query, const ResponderSettings& settings,
         writer.set_truncated();
 }
 
-bool prefix_contains(const geoip::Prefix& prefix, geoip::Family family, const uint8_t* address) {
-    if (prefix.family != family) return false;
-    for (unsigned bit = 0; bit < prefix.length; ++bit)
-        if (geoip::address_bit(prefix.address.data(), bit) != geoip::address_bit(address, bit))
-            return false;
-    return true;
-}
-
-// The resolver's own address, with IPv4-mapped IPv6 taken as the IPv4 address it is.
-ClientAddress resolver_address(const sockaddr* client) {
-    ClientAddress address;
-    if (!client) return address;
-    if (client->sa_family == AF_INET) {
-        const auto* in = reinterpret_cast<const sockaddr_in*>(client);
-        std::memcpy(address.bytes, &in->sin_addr, 4);
-        address.family = geoip::Family::v4;
-        address.source_prefix = 32;
-        address.is_known = true;
-    } else if (client->sa_family == AF_INET6) {
-        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(client);
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            std::memcpy(address.bytes, in6->sin6_addr.s6_addr + 12, 4);
-            address.family = geoip::Family::v4;
-            address.source_prefix = 32;
-        } else {
-            std::memcpy(address.bytes, in6->sin6_addr.s6_addr, 16);
-            address.family = geoip::Family::v6;
-            address.source_prefix = 128;
-        }
-        address.is_known = true;
-    }
-    return address;
-}
-
-// Answers the question; returns the ECS scope the answer carries.
-uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const QueryOrigin& origin,
-                     wire::MessageWriter& writer, AnswerSummary& summary) {
+// Picks what answers the question (CHAOS, a refusal, or the most specific zone, with
+// steering when GeoDNS is configured) and has it written; returns the ECS scope the answer
+// carries.
+uint8_t pick_zone_and_answer(const Snapshot& snapshot, const wire::Query& query,
+                             const QueryOrigin& origin, wire::MessageWriter& writer,
+                             AnswerSummary& summary) {
     if (query.qclass == wire::klass::kCH) {
         answer_chaos(query, snapshot.settings, writer);
         return 0;
@@ -171,14 +139,15 @@ uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const Q
         return 0;
     }
     if (snapshot.steering.empty()) {
-        answer_from_zone(*zone, query, writer);
+        write_zone_answer(*zone, query, writer);
         return 0;
     }
     bool from_ecs = false;
-    const ClientAddress client = deciding_address(query, origin, snapshot.steering, from_ecs);
+    const ClientAddress client =
+        deciding_address(query, origin.client, snapshot.steering, from_ecs);
     SteeringOutcome outcome;
     const SteeringContext steering{snapshot.steering, client, outcome};
-    answer_from_zone(*zone, query, writer, &steering);
+    write_zone_answer(*zone, query, writer, &steering);
     summary.steering = outcome.source;
     summary.pool_slot = outcome.pool_slot;
     // RFC 7871 §7.2.1: scope 0 for answers that do not depend on the client, and for those
@@ -187,30 +156,6 @@ uint8_t answer_query(const Snapshot& snapshot, const wire::Query& query, const Q
 }
 
 }  // namespace
-
-ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& origin,
-                               const SteeringTable& steering, bool& from_ecs) {
-    ClientAddress resolver = resolver_address(origin.client);
-    from_ecs = false;
-    const auto& edns = query.edns;
-    if (!edns.has_client_subnet || !steering.ecs_enabled || edns.client_subnet.source_prefix == 0)
-        return resolver;
-    if (!steering.ecs_from.empty()) {
-        bool allowed = false;
-        for (const auto& prefix : steering.ecs_from)
-            allowed = allowed || (resolver.is_known &&
-                                  prefix_contains(prefix, resolver.family, resolver.bytes));
-        if (!allowed) return resolver;  // as if the resolver had sent no ECS
-    }
-    ClientAddress subnet;
-    subnet.is_known = true;
-    subnet.is_subnet = true;
-    subnet.family = edns.client_subnet.family == 1 ? geoip::Family::v4 : geoip::Family::v6;
-    std::memcpy(subnet.bytes, edns.client_subnet.address, 16);
-    subnet.source_prefix = edns.client_subnet.source_prefix;
-    from_ecs = true;
-    return subnet;
-}
 
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
                std::span<uint8_t> response, const QueryOrigin& origin, AnswerSummary& summary,
@@ -267,7 +212,7 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
         return finish();
     }
     if (!query.edns.present) {
-        answer_query(snapshot, query, origin, writer, summary);
+        pick_zone_and_answer(snapshot, query, origin, writer, summary);
         return finish();
     }
     // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version, 0.
@@ -279,7 +224,7 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
     // The OPT record always goes out (RFC 6891 §7): keep room for it while answering.
     ResponseOptions options = build_options(query, settings);
     writer.reserve(11 + options.length);
-    options.set_scope(answer_query(snapshot, query, origin, writer, summary));
+    options.set_scope(pick_zone_and_answer(snapshot, query, origin, writer, summary));
     writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, options.view());
     return finish();
 }

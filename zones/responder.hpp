@@ -2,7 +2,6 @@
 // the server's workers call and what the unit tests and fuzzers drive directly.
 #pragma once
 
-#include <sys/socket.h>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -17,7 +16,7 @@ enum class Transport : uint8_t { udp, tcp };
 // Who asked and how; the client address is what GeoDNS steers on when no ECS is present.
 struct QueryOrigin {
     Transport transport = Transport::udp;
-    const sockaddr* client = nullptr;  // may be null (tests)
+    const geoip::Address* client = nullptr;  // may be null (tests)
 };
 
 // Messages respond() leaves to its caller when asked to: zone transfers (AXFR, IXFR) and
@@ -47,12 +46,5 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,
                std::span<uint8_t> response, const QueryOrigin& origin,
                Deferral* deferred = nullptr);
-
-// RFC 7871 §7.1.2: the address whose location decides. The ECS subnet when the query
-// carries one we accept (ECS enabled, resolver allowed by `ecs_from`, SOURCE PREFIX-LENGTH
-// above 0, which asks us to use the resolver's own address); else the resolver's address,
-// IPv4-mapped IPv6 taken as IPv4. Sets `from_ecs` when the subnet decided.
-ClientAddress deciding_address(const wire::Query& query, const QueryOrigin& origin,
-                               const SteeringTable& steering, bool& from_ecs);
 
 }  // namespace meridian::zones

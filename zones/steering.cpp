@@ -3,6 +3,9 @@
 #include "zones/steering.hpp"
 
 #include <algorithm>
+#include <cstring>
+
+#include "wire/constants.hpp"
 
 namespace meridian::zones {
 
@@ -24,6 +27,18 @@ const OwnedRRset* first_usable_pool(const SteeredName& name, geoip::DecisionId d
     }
     outcome.source = SteeringSource::fallback;
     return nullptr;
+}
+
+// The resolver's own address, with IPv4-mapped IPv6 taken as the IPv4 address it is.
+ClientAddress resolver_address(const geoip::Address* client) {
+    ClientAddress address;
+    if (!client) return address;
+    const geoip::Address plain = geoip::unmapped(*client);
+    std::memcpy(address.bytes, plain.bytes.data(), 16);
+    address.family = plain.family;
+    address.source_prefix = static_cast<uint8_t>(geoip::address_bits(plain.family));
+    address.is_known = true;
+    return address;
 }
 
 }  // namespace
@@ -51,6 +66,36 @@ const OwnedRRset* steer(const SteeredName& name, uint16_t qtype, const ClientAdd
                                   : client.is_subnet                       ? SteeringSource::ecs
                                                      : SteeringSource::resolver;
     return first_usable_pool(name, decision.decision, qtype, source, outcome);
+}
+
+ClientAddress deciding_address(const wire::Query& query, const geoip::Address* client,
+                               const SteeringTable& steering, bool& from_ecs) {
+    ClientAddress resolver = resolver_address(client);
+    from_ecs = false;
+    const auto& edns = query.edns;
+    if (!edns.has_client_subnet || !steering.ecs_enabled || edns.client_subnet.source_prefix == 0)
+        return resolver;
+    if (!steering.ecs_from.empty()) {
+        bool allowed = false;
+        for (const auto& prefix : steering.ecs_from)
+            allowed = allowed || (resolver.is_known &&
+                                  geoip::contains(prefix, resolver.family, resolver.bytes));
+        if (!allowed) return resolver;  // as if the resolver had sent no ECS
+    }
+    ClientAddress subnet;
+    subnet.is_known = true;
+    subnet.is_subnet = true;
+    subnet.family = edns.client_subnet.family == 1 ? geoip::Family::v4 : geoip::Family::v6;
+    std::memcpy(subnet.bytes, edns.client_subnet.address, 16);
+    subnet.source_prefix = edns.client_subnet.source_prefix;
+    from_ecs = true;
+    return subnet;
+}
+
+const OwnedRRset* steer_name(const SteeringContext& context, const Node& node, uint16_t qtype) {
+    if (qtype != wire::type::kA && qtype != wire::type::kAAAA) return nullptr;
+    const SteeredName* steered = context.table.find(node.name);
+    return steered ? steer(*steered, qtype, context.client, context.outcome) : nullptr;
 }
 
 }  // namespace meridian::zones

@@ -1,6 +1,7 @@
-// GeoDNS in the answer path: the names that have a geo policy, each with its compiled
-// decision tree and the A/AAAA RRsets of every pool prebuilt in wire form, and the client
-// address that decides (the ECS subnet or the resolver's address, RFC 7871 §7.1.2).
+// GeoDNS in the answer path, every decision in one place: which address decides (the ECS
+// subnet or the resolver's address, RFC 7871 §7.1.2), whether a name is steered, and which
+// pool answers. The names that have a geo policy carry their compiled decision tree and the
+// A/AAAA RRsets of every pool prebuilt in wire form.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +12,9 @@
 #include <vector>
 
 #include "geoip/network.hpp"
+#include "geoip/pool_state.hpp"
 #include "geoip/prefix_tree.hpp"
-#include "zones/pool_state.hpp"
+#include "wire/query.hpp"
 #include "zones/zone.hpp"
 
 namespace meridian::zones {
@@ -22,7 +24,7 @@ namespace meridian::zones {
 struct PoolAnswers {
     OwnedRRset a;
     OwnedRRset aaaa;
-    const PoolState* state = nullptr;
+    const geoip::PoolState* state = nullptr;
     const OwnedRRset& for_type(uint16_t type) const { return type == 1 ? a : aaaa; }
 };
 
@@ -76,11 +78,30 @@ class SteeringTable {
     std::vector<geoip::Prefix> ecs_from;  // [geoip] ecs_from; empty = every resolver
     // Every pool's health, by geoip::PoolIndex; shared with the checks that write them and
     // with the next snapshot, so a reload keeps the states of pools that still exist.
-    std::vector<std::shared_ptr<PoolState>> pool_states;
+    std::vector<std::shared_ptr<geoip::PoolState>> pool_states;
 
   private:
     std::unordered_map<std::string, SteeredName, NameHash, std::equal_to<>> names_;
 };
+
+// GeoDNS inputs for one query; `outcome` tells the responder what the ECS scope must be.
+struct SteeringContext {
+    const SteeringTable& table;
+    const ClientAddress& client;
+    SteeringOutcome& outcome;
+};
+
+// RFC 7871 §7.1.2: the address whose location decides. The ECS subnet when the query
+// carries one we accept (ECS enabled, resolver allowed by `ecs_from`, SOURCE PREFIX-LENGTH
+// above 0, which asks us to use the resolver's own address); else the resolver's address,
+// IPv4-mapped IPv6 taken as IPv4 (`resolver` may be null: unknown). Sets `from_ecs` when
+// the subnet decided.
+ClientAddress deciding_address(const wire::Query& query, const geoip::Address* resolver,
+                               const SteeringTable& steering, bool& from_ecs);
+
+// Whether the question for `qtype` at `node` is steered, and if so the pool's RRset: only
+// A and AAAA at a name with a policy; null leaves the answer to the zone's own records.
+const OwnedRRset* steer_name(const SteeringContext& context, const Node& node, uint16_t qtype);
 
 // Steers one question at `node_name` for `qtype` (A or AAAA). Returns the RRset of the first
 // pool of the decision that is up and has addresses of that type, or null to answer from

@@ -1,18 +1,15 @@
 // AXFR out: walking an immutable zone record by record across messages.
 #include "zones/transfer.hpp"
 
+#include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 #include "wire/writer.hpp"
 
 namespace meridian::zones {
 
-namespace {
+using wire::bytes_of;
 
-std::span<const uint8_t> bytes_of(std::string_view text) {
-    return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 AxfrStream::AxfrStream(std::shared_ptr<const Zone> zone, const wire::Query& query)
     : zone_(std::move(zone)), query_(query), node_(zone_->nodes().begin()) {}

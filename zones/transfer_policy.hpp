@@ -3,7 +3,6 @@
 // reload changes them together with the zones they are about.
 #pragma once
 
-#include <sys/socket.h>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -31,8 +30,7 @@ struct TransferAclEntry {
 
 // One secondary to NOTIFY (RFC 1996) when the zone's serial changes.
 struct NotifyTarget {
-    sockaddr_storage address{};
-    socklen_t length = 0;
+    geoip::Address address;
     std::string text;  // as configured, for logs
     std::string key;   // canonical key name; empty: unsigned
 };
@@ -57,7 +55,7 @@ struct TransferSettings {
 // True when some entry of `policy.allow` contains the client's address and names either no
 // key or `key_name` (the canonical name of the key that verified the request; empty when
 // it was not signed). IPv4-mapped IPv6 clients match IPv4 entries.
-bool is_transfer_allowed(const ZoneTransferPolicy& policy, const sockaddr* client,
+bool is_transfer_allowed(const ZoneTransferPolicy& policy, const geoip::Address* client,
                          std::string_view key_name);
 
 }  // namespace meridian::zones

@@ -1,8 +1,8 @@
-// Writing a zone back to an RFC 1035 master file, atomically: what a secondary keeps of the
-// zones it transferred, so a restart serves them before the primary is reachable again.
+// A zone as RFC 1035 master-file text: what a secondary keeps of the zones it transferred
+// (written with server/system/atomic_file), so a restart serves them before the primary is
+// reachable again.
 #pragma once
 
-#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -20,12 +20,5 @@ std::string zone_to_text(const Zone& zone);
 // ldns_rr_free; null when ldns cannot read the RDATA as that type.
 ldns_rr* record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
                         std::string_view rdata);
-
-// Replaces `path` with `content` so that a reader (or a crash) sees the old file or the new
-// one, never a mixture: a temporary file in the same folder, fsync, rename over `path`, then
-// fsync of the folder so the rename itself survives a power cut. The folder is created when
-// missing. Returns false with the cause in `error`; the old file is then untouched.
-bool write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                           std::string& error);
 
 }  // namespace meridian::zones

@@ -3,8 +3,6 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-
 #include <array>
 #include <filesystem>
 #include <string>
@@ -24,17 +22,10 @@ inline bool have_shared(const std::filesystem::path& file) {
     return false;
 }
 
-struct Address {
-    Family family;
-    std::array<uint8_t, 16> bytes{};
-};
-
 inline Address address(const char* text) {
-    Address parsed{Family::v4, {}};
-    if (inet_pton(AF_INET, text, parsed.bytes.data()) == 1) return parsed;
-    parsed.family = Family::v6;
-    REQUIRE(inet_pton(AF_INET6, text, parsed.bytes.data()) == 1);
-    return parsed;
+    const auto parsed = parse_address(text);
+    REQUIRE(parsed);
+    return *parsed;
 }
 
 }  // namespace meridian::geoip::testing

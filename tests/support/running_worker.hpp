@@ -11,16 +11,16 @@
 
 #include <csignal>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "server/config.hpp"
-#include "server/snapshot_builder.hpp"
+#include "geoip/network.hpp"
 #include "server/socket.hpp"
 #include "server/worker.hpp"
 #include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
+#include "zones/snapshot.hpp"
+#include "zones/zone_loader.hpp"
 
 namespace meridian::testing {
 
@@ -68,43 +68,40 @@ inline void set_receive_timeout(int fd) {
 }
 
 // A worker serving example.com on a wildcard UDP socket and a loopback TCP listener, both on
-// ports the kernel chose; `server_lines` adds settings to the [server] table.
+// ports the kernel chose; `settings` are the worker's (the [server] defaults unless given).
 struct RunningWorker {
     meridian::testing::TempFolder folder;
-    std::optional<Config> config;
     std::unique_ptr<SnapshotSlot> slot;
     TrafficCounters counters{1};
     std::unique_ptr<Worker> worker;
     uint16_t udp_port = 0;
     uint16_t tcp_port = 0;
 
-    explicit RunningWorker(const std::string& server_lines = "") {
+    explicit RunningWorker(const WorkerSettings& settings = {}) {
         // As serve() does for the real binary: a write to a connection the client closed
         // must fail with EPIPE, not kill the process.
         std::signal(SIGPIPE, SIG_IGN);
-        folder.write("example.com.zone", kWorkerZone);
-        const auto path =
-            folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:1\"]\n" + server_lines +
-                                       "[[zone]]\nfile = \"example.com.zone\"\n");
-        meridian::Diagnostics diagnostics;
-        config = load_config(path, diagnostics);
-        REQUIRE(config);
-        auto snapshot = build_snapshot(*config, diagnostics);
-        REQUIRE(snapshot);
+        const auto file = folder.write("example.com.zone", kWorkerZone);
+        auto loaded = meridian::zones::load_zone_file(file, "");
+        REQUIRE(loaded.zone);
+        auto snapshot = std::make_unique<meridian::zones::Snapshot>();
+        snapshot->catalog.add(std::move(loaded.zone));
+        snapshot->settings.identity = "test-pop";
+        snapshot->settings.udp_payload = settings.udp_payload;
         slot = std::make_unique<SnapshotSlot>(std::move(snapshot), 1);
 
-        ListenAddress any = *parse_listen_address("0.0.0.0:1");
-        reinterpret_cast<sockaddr_in&>(any.address).sin_port = 0;
-        ListenAddress local = *parse_listen_address("127.0.0.1:1");
-        reinterpret_cast<sockaddr_in&>(local.address).sin_port = 0;
+        // Port 0: the kernel picks one.
+        const auto any = meridian::geoip::parse_address("0.0.0.0");
+        const auto local = meridian::geoip::parse_address("127.0.0.1");
+        REQUIRE((any && local));
         std::string error;
         std::vector<Socket> udp, tcp;
-        udp.push_back(open_udp_socket(any, error));
-        tcp.push_back(open_tcp_listener(local, 16, error));
+        udp.push_back(open_udp_socket(*any, error));
+        tcp.push_back(open_tcp_listener(*local, 16, error));
         REQUIRE_MESSAGE(error.empty(), error);
         udp_port = port_of(udp[0].fd());
         tcp_port = port_of(tcp[0].fd());
-        worker = std::make_unique<Worker>(0, config->server, *slot, counters.worker(0));
+        worker = std::make_unique<Worker>(0, settings, *slot, counters.worker(0), nullptr);
         REQUIRE(worker->open(std::move(udp), std::move(tcp), error));
         worker->start();
     }

@@ -77,11 +77,8 @@ alias CNAME www
         make_query("www.example.com.", LDNS_RR_TYPE_A),
     };
     std::vector<uint8_t> response(65535);
-    sockaddr_in resolver{};
-    resolver.sin_family = AF_INET;
-    inet_pton(AF_INET, "203.0.113.9", &resolver.sin_addr);
-    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp,
-                                              reinterpret_cast<const sockaddr*>(&resolver)};
+    const auto resolver = meridian::geoip::parse_address("203.0.113.9");
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, &*resolver};
     size_t answered = 0;
     allocations = 0;
     counting = true;
@@ -107,12 +104,12 @@ www A 192.0.2.53
     auto name = steered(meridian::geoip::Policy::Mode::map);
     auto& states = f.snapshot().steering.pool_states;
     for (uint16_t slot = 0; slot < 3; ++slot) {
-        states.push_back(std::make_shared<meridian::zones::PoolState>(slot));
+        states.push_back(std::make_shared<meridian::geoip::PoolState>(slot));
         name.pools[slot].state = states[slot].get();
     }
     f.snapshot().steering.add(meridian::wire::wire_from_text("www.example.com."), std::move(name));
-    states[2]->set_checked(meridian::zones::CheckedState::down);  // iad: North America gets fra
-    states[1]->set_forced(meridian::zones::ForcedState::down);    // sin: Singapore falls back
+    states[2]->set_checked(meridian::geoip::CheckedState::down);  // iad: North America gets fra
+    states[1]->set_forced(meridian::geoip::ForcedState::down);    // sin: Singapore falls back
     const std::vector<std::vector<uint8_t>> queries = {
         make_query("www.example.com.", LDNS_RR_TYPE_A,
                    {.edns = true, .client_subnet = client_subnet_option("2001:db8:aa::", 48)}),

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include "geoip/compile.hpp"
 #include "support/answer_fixture.hpp"
@@ -36,19 +35,10 @@ struct Geo : AnswerFixture {
     // Asks as if from `resolver` (an IPv4 or IPv6 address), optionally with ECS.
     Packet ask_from(const char* resolver, const std::string& name, ldns_rr_type type,
                     const QueryOptions& options = {}) {
-        sockaddr_storage storage{};
-        if (std::string(resolver).find(':') != std::string::npos) {
-            auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-            in6->sin6_family = AF_INET6;
-            inet_pton(AF_INET6, resolver, &in6->sin6_addr);
-        } else {
-            auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-            in->sin_family = AF_INET;
-            inet_pton(AF_INET, resolver, &in->sin_addr);
-        }
+        const auto client = geoip::parse_address(resolver);
+        REQUIRE(client);
         std::vector<uint8_t> response(65535);
-        const zones::QueryOrigin origin{zones::Transport::udp,
-                                        reinterpret_cast<const sockaddr*>(&storage)};
+        const zones::QueryOrigin origin{zones::Transport::udp, &*client};
         const auto query = make_query(name, type, options);
         response.resize(zones::respond(snapshot(), query, response, origin));
         return parse(response);
@@ -203,12 +193,12 @@ struct GeoWithHealth : Geo {
     explicit GeoWithHealth(geoip::Policy::Mode mode = geoip::Policy::Mode::map) : Geo(mode) {
         zones::SteeredName name = steered(mode);
         for (uint16_t slot = 0; slot < 3; ++slot) {
-            snapshot().steering.pool_states.push_back(std::make_shared<zones::PoolState>(slot));
+            snapshot().steering.pool_states.push_back(std::make_shared<geoip::PoolState>(slot));
             name.pools[slot].state = snapshot().steering.pool_states[slot].get();
         }
         snapshot().steering.add(wire::wire_from_text("www.example.com."), std::move(name));
     }
-    zones::PoolState& state(size_t pool) { return *snapshot().steering.pool_states[pool]; }
+    geoip::PoolState& state(size_t pool) { return *snapshot().steering.pool_states[pool]; }
 };
 
 }  // namespace
@@ -218,32 +208,32 @@ TEST_CASE("a_down_pool_is_skipped_for_the_next_of_the_list_with_the_same_scope")
     // North America prefers iad, then fra.
     auto before = f.ask_ecs("2001:db8:aa::", 48);
     REQUIRE(answer(before) == a_answer("192.0.2.30"));
-    f.state(2).set_checked(zones::CheckedState::down);
+    f.state(2).set_checked(geoip::CheckedState::down);
     auto after = f.ask_ecs("2001:db8:aa::", 48);
     CHECK(answer(after) == a_answer("192.0.2.10"));
     // Health is the same for every client of the leaf: the scope does not change.
     CHECK(ecs_scope(after) == ecs_scope(before));
     // Unknown answers as up; up again answers again.
-    f.state(2).set_checked(zones::CheckedState::unknown);
+    f.state(2).set_checked(geoip::CheckedState::unknown);
     CHECK(answer(f.ask_ecs("2001:db8:aa::", 48)) == a_answer("192.0.2.30"));
 }
 
 TEST_CASE("every_pool_down_falls_back_to_the_zone_records_with_the_same_scope") {
     GeoWithHealth f;
     auto before = f.ask_ecs("2001:db8:aa::", 48);
-    f.state(2).set_checked(zones::CheckedState::down);
-    f.state(0).set_forced(zones::ForcedState::down);
+    f.state(2).set_checked(geoip::CheckedState::down);
+    f.state(0).set_forced(geoip::ForcedState::down);
     auto after = f.ask_ecs("2001:db8:aa::", 48);
     CHECK(answer(after) == std::vector<std::string>{"www.example.com. 300 IN A 192.0.2.53"});
     CHECK(ecs_scope(after) == ecs_scope(before));
     // A pool forced up answers whatever its check says.
-    f.state(2).set_forced(zones::ForcedState::up);
+    f.state(2).set_forced(geoip::ForcedState::up);
     CHECK(answer(f.ask_ecs("2001:db8:aa::", 48)) == a_answer("192.0.2.30"));
 }
 
 TEST_CASE("a_down_pool_of_a_local_policy_falls_back_with_scope_zero") {
     GeoWithHealth f(geoip::Policy::Mode::local);
-    f.state(0).set_checked(zones::CheckedState::down);
+    f.state(0).set_checked(geoip::CheckedState::down);
     auto p = f.ask_ecs("203.0.113.0", 24);
     CHECK(answer(p) == std::vector<std::string>{"www.example.com. 300 IN A 192.0.2.53"});
     CHECK(ecs_scope(p) == 0);
@@ -257,7 +247,7 @@ TEST_CASE("steering_outcome_names_the_pool_and_what_decided") {
     const auto leaf = geoip::PrefixTreeBuilder::leaf(builder.intern_decision(pools));
     zones::SteeredName name = steered(geoip::Policy::Mode::map);
     name.tree = builder.finish(leaf, geoip::PrefixTreeBuilder::leaf(geoip::kFallback));
-    zones::PoolState iad(7);
+    geoip::PoolState iad(7);
     name.pools[2].state = &iad;
     zones::ClientAddress client;
     client.is_known = true;
@@ -270,7 +260,7 @@ TEST_CASE("steering_outcome_names_the_pool_and_what_decided") {
     zones::SteeringOutcome by_ecs;
     REQUIRE(zones::steer(name, 1, client, by_ecs));
     CHECK(by_ecs.source == zones::SteeringSource::ecs);
-    iad.set_checked(zones::CheckedState::down);
+    iad.set_checked(geoip::CheckedState::down);
     zones::SteeringOutcome next;
     REQUIRE(zones::steer(name, 1, client, next));
     CHECK(next.pool_slot == 0);  // fra, which has no state: its index

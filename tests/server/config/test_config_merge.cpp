@@ -1,0 +1,182 @@
+// Several --config files read as one: later files override keys, tables merge, arrays of
+// tables add up, and every diagnostic names the file and line that wrote the value.
+#include <doctest/doctest.h>
+
+#include "server/config/config.hpp"
+#include "server/config/config_merge.hpp"
+#include "support/diagnostics.hpp"
+#include "support/temp_folder.hpp"
+
+using meridian::Diagnostics;
+using meridian::server::Config;
+using meridian::server::load_config;
+using meridian::testing::diagnostics_text;
+using meridian::testing::TempFolder;
+
+namespace {
+
+constexpr const char* kBase = R"([server]
+listen = ["127.0.0.1:5300", "[::1]:5300"]
+workers = 2
+identity = "base"
+udp_payload = 1400
+
+[[zone]]
+file = "zones/example.com.zone"
+
+[[pool]]
+name = "fra"
+addresses = ["192.0.2.10"]
+)";
+
+bool has_error(const Diagnostics& diagnostics, const std::string& file, int line,
+               const std::string& text) {
+    for (const auto& d : diagnostics)
+        if (d.is_error && d.file == file && d.line == line &&
+            d.message.find(text) != std::string::npos)
+            return true;
+    return false;
+}
+
+std::optional<Config> load(const std::vector<std::filesystem::path>& paths,
+                           Diagnostics& diagnostics) {
+    return load_config(paths, diagnostics);
+}
+
+}  // namespace
+
+TEST_CASE("later_file_overrides_only_the_keys_it_sets") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", "[server]\nidentity = \"fra1\"\npool = \"fra\"\n");
+    Diagnostics diagnostics;
+    const auto config = load({base, pop}, diagnostics);
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
+    CHECK(config->server.identity == "fra1");
+    CHECK(config->server.pool == "fra");
+    CHECK(config->server.workers == 2);  // from the base, untouched
+    CHECK(config->server.udp_payload == 1400);
+    CHECK(config->server.listen.size() == 2);
+    CHECK(config->files.size() == 2);
+    CHECK(config->path == base);
+}
+
+TEST_CASE("an_array_of_values_is_replaced_not_extended") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", "[server]\nlisten = [\"198.51.100.53:53\"]\n");
+    Diagnostics diagnostics;
+    const auto config = load({base, pop}, diagnostics);
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
+    REQUIRE(config->server.listen.size() == 1);
+    CHECK(config->server.listen[0].text == "198.51.100.53:53");
+}
+
+TEST_CASE("arrays_of_tables_concatenate_in_file_order") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", R"([[zone]]
+file = "zones/example.net.zone"
+
+[[pool]]
+name = "sin"
+addresses = ["192.0.2.20"]
+)");
+    Diagnostics diagnostics;
+    const auto config = load({base, pop}, diagnostics);
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
+    REQUIRE(config->zones.size() == 2);
+    CHECK(config->zones[0].file == folder.path() / "zones/example.com.zone");
+    CHECK(config->zones[1].file == folder.path() / "zones/example.net.zone");
+    CHECK(*config->zones[1].place.file == pop.string());
+    CHECK(config->zones[1].place.line == 1);
+    REQUIRE(config->pools.size() == 2);
+    CHECK(config->pools[0].pool.name == "fra");
+    CHECK(config->pools[1].pool.name == "sin");
+}
+
+TEST_CASE("errors_name_the_file_and_line_that_wrote_the_value") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", R"(# this PoP
+[server]
+udp_payload = 99999
+workerz = 3
+)");
+    Diagnostics diagnostics;
+    CHECK_FALSE(load({base, pop}, diagnostics));
+    CHECK_MESSAGE(has_error(diagnostics, pop.string(), 3, "'udp_payload' must be between"),
+                  diagnostics_text(diagnostics));
+    CHECK_MESSAGE(has_error(diagnostics, pop.string(), 4, "unknown key 'workerz'"),
+                  diagnostics_text(diagnostics));
+}
+
+TEST_CASE("a_duplicate_pool_across_files_names_both_places") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop =
+        folder.write("pop.toml", "[[pool]]\nname = \"fra\"\naddresses = [\"192.0.2.11\"]\n");
+    Diagnostics diagnostics;
+    CHECK_FALSE(load({base, pop}, diagnostics));
+    CHECK_MESSAGE(
+        has_error(diagnostics, pop.string(), 1, "already defined at " + base.string() + ":10"),
+        diagnostics_text(diagnostics));
+}
+
+TEST_CASE("relative_paths_resolve_against_the_file_that_sets_them") {
+    TempFolder folder;
+    const auto base = folder.write("etc/base.toml", kBase);
+    const auto pop = folder.write("pop/fra1.toml", "[[zone]]\nfile = \"local.zone\"\n");
+    Diagnostics diagnostics;
+    const auto config = load({base, pop}, diagnostics);
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
+    REQUIRE(config->zones.size() == 2);
+    CHECK(config->zones[0].file == folder.path() / "etc/zones/example.com.zone");
+    CHECK(config->zones[1].file == folder.path() / "pop/local.zone");
+}
+
+TEST_CASE("a_syntax_error_in_any_file_names_that_file") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", "[server]\nidentity = \"fra1\n");
+    Diagnostics diagnostics;
+    CHECK_FALSE(load({base, pop}, diagnostics));
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].file == pop.string());
+    CHECK(diagnostics[0].line == 2);
+}
+
+TEST_CASE("a_table_in_a_later_file_replaces_a_value_of_another_type") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", "server = 3\n");
+    Diagnostics diagnostics;
+    CHECK_FALSE(load({base, pop}, diagnostics));
+    CHECK_MESSAGE(has_error(diagnostics, pop.string(), 1, "'server' must be a table"),
+                  diagnostics_text(diagnostics));
+}
+
+TEST_CASE("printed_merged_config_loads_to_the_same_settings") {
+    TempFolder folder;
+    const auto base = folder.write("base.toml", kBase);
+    const auto pop = folder.write("pop.toml", R"([server]
+identity = "fra1"
+
+[[zone]]
+file = "zones/example.net.zone"
+)");
+    Diagnostics diagnostics;
+    const auto merged = meridian::server::read_config_files({base, pop}, diagnostics);
+    REQUIRE(merged);
+    const auto printed = folder.write("merged.toml", meridian::server::to_toml_text(*merged));
+    const auto direct = load({base, pop}, diagnostics);
+    const auto reloaded = load({printed}, diagnostics);
+    REQUIRE_MESSAGE(direct, diagnostics_text(diagnostics));
+    REQUIRE_MESSAGE(reloaded, diagnostics_text(diagnostics));
+    CHECK(reloaded->server.identity == direct->server.identity);
+    CHECK(reloaded->server.workers == direct->server.workers);
+    CHECK(reloaded->server.listen.size() == direct->server.listen.size());
+    REQUIRE(reloaded->zones.size() == direct->zones.size());
+    for (size_t i = 0; i < direct->zones.size(); ++i)
+        CHECK(reloaded->zones[i].file == direct->zones[i].file);
+}
