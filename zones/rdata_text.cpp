@@ -8,7 +8,7 @@
 #include "geoip/network.hpp"
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 namespace meridian::zones {
 

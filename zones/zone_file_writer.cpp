@@ -7,7 +7,7 @@
 
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 namespace meridian::zones {
 
@@ -17,21 +17,17 @@ namespace {
 // which is the inverse of what the zone loader does.
 std::string record_line(const std::string& owner, uint16_t type, uint32_t ttl,
                         const std::string& rdata) {
-    std::unique_ptr<ldns_rr, decltype(&ldns_rr_free)> owned(record_to_ldns(owner, type, ttl, rdata),
-                                                            ldns_rr_free);
+    const ldns::Record owned = record_to_ldns(owner, type, ttl, rdata);
     if (!owned) return {};
-    char* text = ldns_rr2str(owned.get());
-    if (!text) return {};
-    std::string line(text);
-    free(text);
+    std::string line = ldns::take_text(ldns_rr2str(owned.get()));
     while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
     return line;
 }
 
 }  // namespace
 
-ldns_rr* record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
-                        std::string_view rdata) {
+ldns::Record record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
+                            std::string_view rdata) {
     std::string wire(owner);
     const uint8_t fixed[10] = {
         uint8_t(type >> 8),        uint8_t(type),      0,
@@ -44,8 +40,8 @@ ldns_rr* record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
     size_t position = 0;
     if (ldns_wire2rr(&rr, reinterpret_cast<const uint8_t*>(wire.data()), wire.size(), &position,
                      LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
-        return nullptr;
-    return rr;
+        rr = nullptr;
+    return ldns::Record(rr);
 }
 
 std::string zone_to_text(const Zone& zone) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 #include "zones/zone.hpp"
 
 namespace meridian::zones {
@@ -16,9 +16,9 @@ namespace meridian::zones {
 // type it knows reads back as written and unknown types use the RFC 3597 form.
 std::string zone_to_text(const Zone& zone);
 
-// One record (owner in wire form, class IN) as an ldns record the caller frees with
-// ldns_rr_free; null when ldns cannot read the RDATA as that type.
-ldns_rr* record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
-                        std::string_view rdata);
+// One record (owner in wire form, class IN) as an ldns record; null when ldns cannot read
+// the RDATA as that type.
+ldns::Record record_to_ldns(std::string_view owner, uint16_t type, uint32_t ttl,
+                            std::string_view rdata);
 
 }  // namespace meridian::zones

@@ -5,7 +5,7 @@
 // does well: every record type, RFC 3597 generic data, every mnemonic.
 #include "zones/zone_loader.hpp"
 
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -111,10 +111,7 @@ bool EntryReader::next(std::string& text, int& line) {
     return is_entry();
 }
 
-struct RdfDeleter {
-    void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
-};
-using RdfPtr = std::unique_ptr<ldns_rdf, RdfDeleter>;
+using RdfPtr = ldns::Rdf;
 
 std::string lowercase(std::string_view name) {
     std::string lower(name);
@@ -141,9 +138,8 @@ class MasterFileReader {
   public:
     MasterFileReader(Diagnostics& diagnostics, ZoneBuilder& builder, RecordParsing parsing)
         : diagnostics_(diagnostics), builder_(builder), parsing_(parsing) {
-        buffer_ = ldns_buffer_new(4096);
+        buffer_.reset(ldns_buffer_new(4096));
     }
-    ~MasterFileReader() { ldns_buffer_free(buffer_); }
 
     // Reads `file` with the given starting origin (wire form, may be empty).
     void read(const std::filesystem::path& file, std::string origin, int depth);
@@ -166,7 +162,7 @@ class MasterFileReader {
     Diagnostics& diagnostics_;
     ZoneBuilder& builder_;
     RecordParsing parsing_;
-    ldns_buffer* buffer_;
+    ldns::Buffer buffer_;
     uint32_t default_ttl_ = 3600;
     std::string previous_owner_;  // wire form, case as written
     // Reused from one entry to the next.
@@ -291,13 +287,12 @@ void MasterFileReader::read_record_with_ldns(uint16_t source, int line, const st
     ldns_rdf* previous = nullptr;
     const ldns_status status =
         ldns_rr_new_frm_str(&rr, text.c_str(), default_ttl_, origin_rdf.get(), &previous);
-    if (previous) ldns_rdf_deep_free(previous);
+    const RdfPtr previous_owner(previous);
+    const ldns::Record record(rr);
     if (status != LDNS_STATUS_OK) {
         error(source, line, ldns_get_errorstr_by_id(status));
-        if (rr) ldns_rr_free(rr);
         return;
     }
-    std::unique_ptr<ldns_rr, decltype(&ldns_rr_free)> record(rr, ldns_rr_free);
     const ldns_rdf* owner = ldns_rr_owner(rr);
     if (!ldns_dname_absolute(owner)) {
         error(source, line, "relative owner name with no $ORIGIN or zone origin");
@@ -318,17 +313,18 @@ void MasterFileReader::read_record_with_ldns(uint16_t source, int line, const st
         error(source, line, "type " + std::to_string(type) + " cannot appear in a zone");
         return;
     }
-    ldns_buffer_clear(buffer_);
-    if (ldns_rr_rdata2buffer_wire(buffer_, rr) != LDNS_STATUS_OK) {
+    ldns_buffer_clear(buffer_.get());
+    if (ldns_rr_rdata2buffer_wire(buffer_.get(), rr) != LDNS_STATUS_OK) {
         error(source, line, "cannot encode the record's data");
         return;
     }
-    if (ldns_buffer_position(buffer_) > 65535) {
+    if (ldns_buffer_position(buffer_.get()) > 65535) {
         error(source, line, "record data longer than 65535 octets");
         return;
     }
     add(source, line, type, ldns_rr_ttl(rr),
-        {reinterpret_cast<const char*>(ldns_buffer_begin(buffer_)), ldns_buffer_position(buffer_)});
+        {reinterpret_cast<const char*>(ldns_buffer_begin(buffer_.get())),
+         ldns_buffer_position(buffer_.get())});
 }
 
 void MasterFileReader::add(uint16_t source, int line, uint16_t type, uint32_t ttl,

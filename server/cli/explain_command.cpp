@@ -21,7 +21,7 @@
 #include "server/config/config.hpp"
 #include "server/reload/snapshot_builder.hpp"
 #include "wire/name.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 #include "zones/responder.hpp"
 
 namespace meridian::server {
@@ -155,9 +155,7 @@ void row(const char* label, const std::string& text) {
 std::vector<std::string> records(const ldns_rr_list* list) {
     std::vector<std::string> lines;
     for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-        char* text = ldns_rr2str(ldns_rr_list_rr(list, i));
-        std::string line(text);
-        free(text);
+        std::string line = ldns::take_text(ldns_rr2str(ldns_rr_list_rr(list, i)));
         while (!line.empty() && line.back() == '\n') line.pop_back();
         lines.push_back(line);
     }
@@ -289,9 +287,8 @@ class Explainer {
         std::vector<uint8_t> response(65535);
         response.resize(zones::respond(snapshot_, query_bytes, response, origin));
 
-        char* type_text = ldns_rr_type2str(type);
-        row("question", wire::to_text(name.view()) + " IN " + type_text);
-        free(type_text);
+        row("question",
+            wire::to_text(name.view()) + " IN " + ldns::take_text(ldns_rr_type2str(type)));
         std::string asker = "resolver " + arguments.client;
         if (!arguments.client_given) asker += " (the default; pass --client)";
         if (arguments.ecs) asker += ", ECS " + geoip::to_string(*arguments.ecs);
@@ -302,17 +299,16 @@ class Explainer {
         bool from_ecs = false;
         const zones::ClientAddress deciding =
             zones::deciding_address(query, origin.client, snapshot_.steering, from_ecs);
-        ldns_pkt* packet = nullptr;
-        if (response.empty() ||
-            ldns_wire2pkt(&packet, response.data(), response.size()) != LDNS_STATUS_OK) {
+        const ldns::Packet owned = ldns::parse_packet(response.data(), response.size());
+        if (response.empty() || !owned) {
             row("answer", "none (the query would be dropped)");
             return 0;
         }
+        ldns_pkt* packet = owned.get();
         explain_steering(packet, name, type, deciding, from_ecs, arguments);
 
-        char* rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(packet));
-        row("rcode", std::string(rcode) + (ldns_pkt_aa(packet) ? ", authoritative" : ""));
-        free(rcode);
+        row("rcode", ldns::take_text(ldns_pkt_rcode2str(ldns_pkt_get_rcode(packet))) +
+                         (ldns_pkt_aa(packet) ? ", authoritative" : ""));
         print_section("answer", ldns_pkt_answer(packet));
         print_section("authority", ldns_pkt_authority(packet));
         print_section("additional", ldns_pkt_additional(packet));
@@ -328,7 +324,6 @@ class Explainer {
                                                             static_cast<unsigned>(scope)));
             row("ecs scope", text);
         }
-        ldns_pkt_free(packet);
         return 0;
     }
 

@@ -20,7 +20,7 @@
 #include "server/snapshot_slot.hpp"
 #include "version.hpp"
 
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include "server/system/log.hpp"
 #include "server/system/socket_address.hpp"
 #include "wire/name.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 #include "zones/zone_file_writer.hpp"
 
 namespace meridian::server {
@@ -61,10 +61,7 @@ bool same_key(const std::optional<tsig::Key>& a, const std::optional<tsig::Key>&
     return !a || (a->name == b->name && a->algorithm == b->algorithm && a->secret == b->secret);
 }
 
-struct PacketDeleter {
-    void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
-};
-using PacketPtr = std::unique_ptr<ldns_pkt, PacketDeleter>;
+using PacketPtr = ldns::Packet;
 
 }  // namespace
 
@@ -455,12 +452,12 @@ void SecondaryZones::send_answer(const QueuedMessage& notify, std::span<const ui
 }
 
 void SecondaryZones::answer_notify(const QueuedMessage& notify) {
-    ldns_pkt* parsed = nullptr;
-    if (ldns_wire2pkt(&parsed, notify.message, notify.length) != LDNS_STATUS_OK) {
+    const PacketPtr request = ldns::parse_packet(notify.message, notify.length);
+    if (!request) {
         send_answer(notify, {});  // dropped; a TCP connection stops waiting for it
         return;
     }
-    PacketPtr request(parsed);
+    const ldns_pkt* parsed = request.get();
     const auto client = from_socket_address(reinterpret_cast<const sockaddr*>(&notify.client));
     const std::string from = client ? geoip::address_text(*client) : "?";
     PacketPtr reply(ldns_pkt_new());
@@ -481,9 +478,8 @@ void SecondaryZones::answer_notify(const QueuedMessage& notify) {
             if (candidate->origin == name) zone = candidate.get();
         // RFC 1996 §4.7: the answer repeats the request's question; the packet takes the
         // records, not the list.
-        ldns_rr_list* echoed = ldns_rr_list_clone(question);
-        ldns_pkt_push_rr_list(reply.get(), LDNS_SECTION_QUESTION, echoed);
-        ldns_rr_list_free(echoed);
+        const ldns::ShallowRRList echoed(ldns_rr_list_clone(question));
+        ldns_pkt_push_rr_list(reply.get(), LDNS_SECTION_QUESTION, echoed.get());
         if (!zone) {
             log_event("NOTIFY for " + text_of(name) + " from " + from +
                       " refused: not a secondary zone here");
@@ -520,14 +516,12 @@ void SecondaryZones::answer_notify(const QueuedMessage& notify) {
     ldns_pkt_set_rcode(reply.get(), rcode);
     // AA when the NOTIFY is for a zone we are a secondary of, as Knot and BIND answer.
     ldns_pkt_set_aa(reply.get(), rcode == LDNS_RCODE_NOERROR);
-    uint8_t* data = nullptr;
-    size_t size = 0;
-    if (ldns_pkt2wire(&data, reply.get(), &size) != LDNS_STATUS_OK) {
+    auto encoded = ldns::to_wire(reply.get());
+    if (!encoded) {
         send_answer(notify, {});
         return;
     }
-    std::vector<uint8_t> wire(data, data + size);
-    free(data);
+    std::vector<uint8_t> wire = std::move(*encoded);
     if (signature && signature->verdict == tsig::Verdict::valid) {
         auto signed_reply = tsig::sign(wire, *zone->key, signature->mac);
         if (signed_reply) wire = std::move(signed_reply->message);

@@ -17,7 +17,7 @@
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
 #include "zones/ixfr_apply.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 #include "zones/zone_file_writer.hpp"
 
 namespace meridian::server {
@@ -27,10 +27,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using zones::ZoneRecord;
 
-struct PacketDeleter {
-    void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
-};
-using PacketPtr = std::unique_ptr<ldns_pkt, PacketDeleter>;
+using PacketPtr = ldns::Packet;
 
 // A problem with one primary: the message for the log.
 struct FetchError {
@@ -91,22 +88,18 @@ ZoneRecord to_zone_record(const ldns_rr* rr, ldns_buffer* buffer) {
 
 // The zone's SOA as an ldns record, for the authority section of an IXFR query (RFC 1995
 // §3: it says which version we have).
-ldns_rr* soa_rr(const zones::Zone& zone) {
+ldns::Record soa_rr(const zones::Zone& zone) {
     const zones::RRset& soa = zone.soa();
-    ldns_rr* rr =
+    ldns::Record rr =
         zones::record_to_ldns(zone.origin(), wire::type::kSOA, soa.ttl, soa.rdatas.front());
     if (!rr) throw FetchError{"cannot encode our SOA"};
     return rr;
 }
 
 std::string to_wire(ldns_pkt* pkt) {
-    uint8_t* data = nullptr;
-    size_t size = 0;
-    if (ldns_pkt2wire(&data, pkt, &size) != LDNS_STATUS_OK)
-        throw FetchError{"cannot encode the query"};
-    std::string wire(reinterpret_cast<const char*>(data), size);
-    free(data);
-    return wire;
+    const auto wire = ldns::to_wire(pkt);
+    if (!wire) throw FetchError{"cannot encode the query"};
+    return std::string(wire->begin(), wire->end());
 }
 
 PacketPtr make_query(const std::string& origin, ldns_rr_type type) {
@@ -413,7 +406,9 @@ class StreamReader {
 
 Transfer run_transfer(const FetchRequest& request, const ListenAddress& primary, bool is_ixfr) {
     PacketPtr query = make_query(request.origin, is_ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
-    if (is_ixfr) ldns_pkt_push_rr(query.get(), LDNS_SECTION_AUTHORITY, soa_rr(*request.current));
+    if (is_ixfr)
+        ldns_pkt_push_rr(query.get(), LDNS_SECTION_AUTHORITY,
+                         soa_rr(*request.current).release());  // the packet owns it
     std::vector<uint8_t> mac;
     const std::string wire = signed_query(query.get(), request, mac);
     TcpExchange exchange(primary, request);
@@ -422,8 +417,7 @@ Transfer run_transfer(const FetchRequest& request, const ListenAddress& primary,
     std::optional<tsig::StreamVerifier> signatures;
     if (request.key) signatures.emplace(*request.key, mac);
     StreamReader stream(request.current ? request.current->serial() : 0, is_ixfr);
-    std::unique_ptr<ldns_buffer, decltype(&ldns_buffer_free)> buffer(ldns_buffer_new(4096),
-                                                                     ldns_buffer_free);
+    const ldns::Buffer buffer(ldns_buffer_new(4096));
     for (bool is_first = true;; is_first = false) {
         const std::vector<uint8_t> message = exchange.receive();
         if (signatures)

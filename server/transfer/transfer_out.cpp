@@ -13,7 +13,7 @@
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
 #include "wire/writer.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 namespace meridian::server {
 
@@ -55,9 +55,9 @@ size_t udp_limit(const wire::Query& query, const zones::ResponderSettings& setti
 
 // RFC 1995 §3: the client's version is the SOA in the authority section.
 std::optional<uint32_t> ixfr_client_serial(std::span<const uint8_t> message) {
-    ldns_pkt* packet = nullptr;
-    if (ldns_wire2pkt(&packet, message.data(), message.size()) != LDNS_STATUS_OK)
-        return std::nullopt;
+    const ldns::Packet owned = ldns::parse_packet(message.data(), message.size());
+    if (!owned) return std::nullopt;
+    const ldns_pkt* packet = owned.get();
     std::optional<uint32_t> serial;
     const ldns_rr_list* authority = ldns_pkt_authority(packet);
     if (authority && ldns_rr_list_rr_count(authority) >= 1) {
@@ -65,7 +65,6 @@ std::optional<uint32_t> ixfr_client_serial(std::span<const uint8_t> message) {
         if (ldns_rr_get_type(soa) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(soa) == 7)
             serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
     }
-    ldns_pkt_free(packet);
     return serial;
 }
 

@@ -12,20 +12,14 @@
 
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 namespace meridian::server::tsig {
 
 namespace {
 
-struct PacketFree {
-    void operator()(ldns_pkt* packet) const { ldns_pkt_free(packet); }
-};
-struct RdfFree {
-    void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
-};
-using Packet = std::unique_ptr<ldns_pkt, PacketFree>;
-using Rdf = std::unique_ptr<ldns_rdf, RdfFree>;
+using ldns::Packet;
+using ldns::Rdf;
 
 std::string lowercase(std::string_view text) {
     std::string result(text);
@@ -34,17 +28,11 @@ std::string lowercase(std::string_view text) {
 }
 
 Packet parse(std::span<const uint8_t> message) {
-    ldns_pkt* packet = nullptr;
-    if (ldns_wire2pkt(&packet, message.data(), message.size()) != LDNS_STATUS_OK) return nullptr;
-    return Packet(packet);
+    return ldns::parse_packet(message.data(), message.size());
 }
 
 std::string rdf_text(const ldns_rdf* rdf) {
-    char* text = ldns_rdf2str(rdf);
-    if (!text) return {};
-    std::string result = lowercase(text);
-    free(text);
-    return result;
+    return lowercase(ldns::take_text(ldns_rdf2str(rdf)));
 }
 
 // A MAC as ldns passes it between functions: an int16-length-prefixed data field. Null for
@@ -128,12 +116,7 @@ Verification verify_with(std::span<const uint8_t> message, const Key& key,
 }
 
 std::optional<std::vector<uint8_t>> to_wire(const ldns_pkt* packet) {
-    uint8_t* wire = nullptr;
-    size_t size = 0;
-    if (ldns_pkt2wire(&wire, packet, &size) != LDNS_STATUS_OK) return std::nullopt;
-    std::vector<uint8_t> result(wire, wire + size);
-    free(wire);
-    return result;
+    return ldns::to_wire(packet);
 }
 
 std::optional<Signed> sign_with(std::span<const uint8_t> message, const Key& key,
@@ -189,9 +172,8 @@ bool is_valid_secret(std::string_view base64) {
     ldns_rdf* rdf = nullptr;
     const std::string text(base64);
     if (text.empty() || ldns_str2rdf_b64(&rdf, text.c_str()) != LDNS_STATUS_OK) return false;
-    const bool has_octets = ldns_rdf_size(rdf) > 0;
-    ldns_rdf_deep_free(rdf);
-    return has_octets;
+    const Rdf owned(rdf);
+    return ldns_rdf_size(rdf) > 0;
 }
 
 std::string canonical_key_name(std::string_view name) {
@@ -264,11 +246,11 @@ std::vector<uint8_t> hmac(const Key& key, std::span<const uint8_t> data) {
     const EVP_MD* digest = digest_of(key.algorithm);
     ldns_rdf* secret = nullptr;
     if (!digest || ldns_str2rdf_b64(&secret, key.secret.c_str()) != LDNS_STATUS_OK) return {};
+    const Rdf owned(secret);
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int out_size = 0;
     const bool ok = HMAC(digest, ldns_rdf_data(secret), static_cast<int>(ldns_rdf_size(secret)),
                          data.data(), data.size(), out, &out_size) != nullptr;
-    ldns_rdf_deep_free(secret);
     if (!ok) return {};
     return {out, out + out_size};
 }

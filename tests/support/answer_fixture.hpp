@@ -4,7 +4,7 @@
 
 #include <arpa/inet.h>
 #include <unistd.h>
-#include "zones/ldns_include.hpp"
+#include "zones/ldns.hpp"
 
 #include <cstdlib>
 #include <filesystem>
