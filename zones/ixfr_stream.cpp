@@ -4,6 +4,7 @@
 #include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 #include "wire/writer.hpp"
+#include "zones/transfer.hpp"
 
 namespace meridian::zones {
 
@@ -30,11 +31,7 @@ IxfrStream::IxfrStream(std::vector<std::shared_ptr<const ZoneDiff>> diffs, const
 size_t IxfrStream::next(std::span<uint8_t> buffer, size_t limit) {
     if (is_done()) return 0;
     wire::MessageWriter writer(buffer, limit);
-    wire::Query header = query_;
-    header.has_question = is_first_message_;
-    writer.begin_response(header);
-    writer.set_authoritative(true);
-    is_first_message_ = false;
+    const wire::Query header = begin_stream_message(writer, query_, is_first_message_);
     while (!is_done()) {
         const DiffRecord& record = *records_[position_];
         if (!writer.add_record(wire::Section::answer, bytes_of(record.owner), record.type,

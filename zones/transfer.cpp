@@ -47,14 +47,20 @@ bool AxfrStream::write_current(wire::MessageWriter& writer) {
                              bytes_of(rrset.rdatas[rdata_]));
 }
 
+wire::Query begin_stream_message(wire::MessageWriter& writer, const wire::Query& query,
+                                 bool& is_first) {
+    wire::Query header = query;
+    header.has_question = is_first;
+    writer.begin_response(header);
+    writer.set_authoritative(true);
+    is_first = false;
+    return header;
+}
+
 size_t AxfrStream::next(std::span<uint8_t> buffer, size_t limit) {
     if (stage_ == Stage::done) return 0;
     wire::MessageWriter writer(buffer, limit);
-    wire::Query header = query_;
-    header.has_question = is_first_message_;
-    writer.begin_response(header);
-    writer.set_authoritative(true);
-    is_first_message_ = false;
+    const wire::Query header = begin_stream_message(writer, query_, is_first_message_);
     while (stage_ != Stage::done) {
         if (!write_current(writer)) {
             if (writer.count(wire::Section::answer) > 0) break;  // continue in the next message

@@ -15,6 +15,12 @@
 
 namespace meridian::zones {
 
+// Starts one message of a transfer stream (AXFR or IXFR): an authoritative response whose
+// question appears in the first message only (RFC 5936 §2.2.1). Clears `is_first`; returns
+// the header written, for an error message that replaces this one.
+wire::Query begin_stream_message(wire::MessageWriter& writer, const wire::Query& query,
+                                 bool& is_first);
+
 class AxfrStream {
   public:
     // Holds `zone` for the whole transfer, so a reload that replaces it meanwhile does not

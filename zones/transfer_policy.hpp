@@ -15,7 +15,7 @@
 
 namespace meridian::zones {
 
-// A TSIG key (RFC 8945) as data; server/tsig.hpp signs and verifies with it.
+// A TSIG key (RFC 8945) as data; server/transfer/tsig.hpp signs and verifies with it.
 struct TsigKey {
     std::string name;       // absolute, lowercase: "transfer-key."
     std::string algorithm;  // the wire algorithm name, absolute: "hmac-sha256."

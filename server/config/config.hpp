@@ -66,7 +66,7 @@ struct GeoipSettings {
 };
 
 // [[pool]] check = { ... }: how the main thread tells whether a pool's service is up. Every
-// address of the pool is probed each interval; see server/pool_check.hpp.
+// address of the pool is probed each interval; see server/control/pool_check.hpp.
 struct PoolCheck {
     enum class Type : uint8_t { tcp, http };
     Type type = Type::tcp;

@@ -1,7 +1,7 @@
 // What the main thread knows about every pool's health: the rise/fall/hold-down state of its
 // check, what an operator forced, and the counts /metrics shows. Each change is written to
 // the pool's geoip::PoolState, which is what the query path reads. No libuv here: the check
-// rounds come from server/pool_check.hpp, and the tests feed them by hand.
+// rounds come from server/control/pool_check.hpp, and the tests feed them by hand.
 #pragma once
 
 #include <chrono>

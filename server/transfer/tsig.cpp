@@ -74,6 +74,18 @@ bool is_in_time(const Verification& check, uint64_t now) {
     return distance <= check.fudge;
 }
 
+// The message's TSIG record read into `result`; false, with the verdict left as it is
+// (malformed) or set to unsigned, when there is no record to check.
+bool read_message_tsig(const ldns_pkt* packet, Verification& result) {
+    if (!packet) return false;
+    const ldns_rr* rr = ldns_pkt_tsig(packet);
+    if (!rr) {
+        result.verdict = Verdict::unsigned_message;
+        return false;
+    }
+    return read_tsig(rr, result);
+}
+
 // Verifies `message` as signed with `key` over `previous_mac` (all variables, or the timers
 // only for a later message of a stream).
 Verification verify_with(std::span<const uint8_t> message, const Key& key,
@@ -81,13 +93,7 @@ Verification verify_with(std::span<const uint8_t> message, const Key& key,
                          bool is_response) {
     Verification result;
     Packet packet = parse(message);
-    if (!packet) return result;
-    const ldns_rr* rr = ldns_pkt_tsig(packet.get());
-    if (!rr) {
-        result.verdict = Verdict::unsigned_message;
-        return result;
-    }
-    if (!read_tsig(rr, result)) return result;
+    if (!read_message_tsig(packet.get(), result)) return result;
     if (result.key_name != key.name || result.algorithm != key.algorithm) {
         result.verdict = Verdict::bad_key;
         return result;
@@ -208,13 +214,7 @@ Verification verify_request(std::span<const uint8_t> message, const Keyring& key
                             uint64_t now) {
     Packet packet = parse(message);
     Verification result;
-    if (!packet) return result;
-    const ldns_rr* rr = ldns_pkt_tsig(packet.get());
-    if (!rr) {
-        result.verdict = Verdict::unsigned_message;
-        return result;
-    }
-    if (!read_tsig(rr, result)) return result;
+    if (!read_message_tsig(packet.get(), result)) return result;
     const Key* key = keyring.find(result.key_name);
     // RFC 8945 §5.2.1: a key we do not know, or know with another algorithm, is BADKEY.
     if (!key || key->algorithm != result.algorithm) {
