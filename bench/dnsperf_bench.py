@@ -784,6 +784,11 @@ def print_table(rows, headers):
                         for i, (c, w) in enumerate(zip(r, widths))))
 
 
+def add_servers_option(p, flag, servers, scenarios):
+    """A scenario's comma-separated server list, by default every server it can measure."""
+    p.add_argument(flag, default=servers, help=f"{scenarios}: comma-separated, from {servers}")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="dnsperf benchmark: server CPU per answered query, Meridian vs Knot/NSD "
@@ -808,22 +813,19 @@ def parse_args(argv):
                         "scenario (default: ../shared/geoip/real/geo-whois-asn-country.mmdb "
                         "beside the repository, else a synthetic database; 'synthetic' "
                         "asks for that one)")
-    p.add_argument("--load-servers", default="meridian,knot,nsd",
-                   help="load scenario: comma-separated, from meridian,knot,nsd")
+    add_servers_option(p, "--load-servers", "meridian,knot,nsd", "load scenario")
     p.add_argument("--load-names", type=int, default=1000000,
                    help="load scenario: host names in the large zone")
     p.add_argument("--load-rate", type=int, default=20000,
                    help="load scenario: dnsperf -Q during the reload under load")
     p.add_argument("--load-duration", type=int, default=8,
                    help="load scenario: least seconds of the dnsperf run around the reload")
-    p.add_argument("--tcp-servers", default="meridian,knot,nsd,gdnsd",
-                   help="tcp and idle scenarios: comma-separated, from meridian,knot,nsd,gdnsd")
+    add_servers_option(p, "--tcp-servers", "meridian,knot,nsd,gdnsd", "tcp and idle scenarios")
     p.add_argument("--tcp-rate", type=int, default=20000,
                    help="tcp scenario: offered queries/s over TCP (dnsperf -m tcp -Q)")
     p.add_argument("--idle-connections", type=int, default=5000,
                    help="idle scenario: idle TCP connections opened to each server")
-    p.add_argument("--workers-servers", default="meridian,knot,nsd,gdnsd",
-                   help="workers scenario: comma-separated, from meridian,knot,nsd,gdnsd")
+    add_servers_option(p, "--workers-servers", "meridian,knot,nsd,gdnsd", "workers scenario")
     p.add_argument("--workers-rate", type=int, default=80000,
                    help="workers scenario: offered queries/s with 1 and with 2 workers")
     p.add_argument("--workers-clients", type=int, default=16,
@@ -1190,20 +1192,45 @@ def bench(args, work, servers):
     return 0
 
 
+def run_warnings(label, runs, duration, rate, short_of_rate, busy="(a busy machine?)"):
+    """Warnings about one row's runs: short_of_rate(the rates achieved) when a run answered
+    under 95% of RATE, and one when other processes took more than 15% of a CPU."""
+    warnings = []
+    achieved = [r["completed"] / duration for r in runs]
+    if min(achieved) < 0.95 * rate:
+        warnings.append(short_of_rate(achieved))
+    other = [r["other_cpu_s"] / max(r["wall_s"], 1e-9) for r in runs]
+    if max(other) > 0.15:
+        warnings.append(f"{label}: up to {max(other) * 100:.0f}% of a CPU went to neither "
+                        f"the server nor dnsperf {busy}; numbers are noisy")
+    return warnings
+
+
 def rate_notes(args, loads):
     """Warnings about rows whose numbers are not comparable: short of the rate, busy machine."""
     notes = []
     for ld in loads:
-        achieved = [r["completed"] / args.duration for r in ld.runs]
-        if min(achieved) < 0.95 * args.rate:
-            notes.append(f"{ld.label}: answered {min(achieved):.0f}-{max(achieved):.0f} q/s of "
-                         f"{args.rate} offered; CPU per query at a lower rate is not comparable "
-                         "(lower --rate, or see dnsperf/other CPU%)")
-        other = [r["other_cpu_s"] / max(r["wall_s"], 1e-9) for r in ld.runs]
-        if max(other) > 0.15:
-            notes.append(f"{ld.label}: up to {max(other) * 100:.0f}% of a CPU went to neither "
-                         "the server nor dnsperf (a busy machine?); numbers are noisy")
+        notes += run_warnings(
+            ld.label, ld.runs, args.duration, args.rate,
+            lambda achieved: (f"{ld.label}: answered {min(achieved):.0f}-{max(achieved):.0f} "
+                              f"q/s of {args.rate} offered; CPU per query at a lower rate is not "
+                              "comparable (lower --rate, or see dnsperf/other CPU%)"))
     return notes
+
+
+def print_codes_and_notes(args, loads):
+    """Each row's response codes in its last CPU run, then the rate_notes."""
+    print("Response codes (last CPU run): " + "; ".join(
+        f"{ld.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(ld.runs[-1]["rcodes"].items()))
+        for ld in loads))
+    for n in rate_notes(args, loads):
+        print(f"Note: {n}")
+
+
+def print_warnings(title, warnings):
+    print(f"{title}: {len(warnings)} warning(s):")
+    for w in warnings:
+        print(f"  {w}")
 
 
 def common_columns(ld):
@@ -1264,15 +1291,9 @@ def report_static(args, loads, warnings, query_file):
     print("max QPS: one unthrottled dnsperf run; whichever of server CPU% and dnsperf CPU% "
           "is near 100 is the limit (often dnsperf).")
     print()
-    print("Response codes (last CPU run): " + "; ".join(
-        f"{ld.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(ld.runs[-1]["rcodes"].items()))
-        for ld in loads))
-    for n in rate_notes(args, loads):
-        print(f"Note: {n}")
+    print_codes_and_notes(args, loads)
     if warnings:
-        print(f"Sanity check: {len(warnings)} warning(s):")
-        for w in warnings:
-            print(f"  {w}")
+        print_warnings("Sanity check", warnings)
     else:
         print("Sanity check: all servers gave the same, expected answers to "
               f"{len(sample_queries(args.names))} sample queries"
@@ -1335,15 +1356,9 @@ def report_geo(args, geo, loads, warnings):
               f"{g['steered+ECS']:.2f} us/q (meridian/gdnsd {m['steered+ECS'] / g['steered+ECS']:.2f})"
               + (f"; gdnsd's own steered/static: {g['static'] / g['steered+ECS'] * 100:.0f}%."
                  if "static" in g else "."))
-    print("Response codes (last CPU run): " + "; ".join(
-        f"{ld.label}: " + ", ".join(f"{k} {v}" for k, v in sorted(ld.runs[-1]["rcodes"].items()))
-        for ld in loads))
-    for n in rate_notes(args, loads):
-        print(f"Note: {n}")
+    print_codes_and_notes(args, loads)
     if warnings:
-        print(f"Sanity check (static sample queries): {len(warnings)} warning(s):")
-        for w in warnings:
-            print(f"  {w}")
+        print_warnings("Sanity check (static sample queries)", warnings)
     elif warnings is not None:
         print(f"Sanity check: the servers gave the same, expected answers to "
               f"{len(sample_queries(args.names))} static sample queries.")

@@ -63,44 +63,48 @@ def reconfigure(server, replacements):
     server.write_config(server.config_path, text)
 
 
+def config_changes(kind, workers, tcp_clients, idle_timeout):
+    """The (old, new) config lines that give a server of KIND WORKERS UDP (and TCP) workers,
+    and with TCP_CLIENTS its connection limit and IDLE_TIMEOUT (added to the last new line)."""
+    if kind == "meridian":
+        changes = [("workers = 1\n", f"workers = {workers}\n")]
+        limits = f"tcp_max_connections = {tcp_clients}\ntcp_idle_timeout = {idle_timeout}\n"
+    elif kind == "knot":
+        changes = [("    udp-workers: 1\n", f"    udp-workers: {workers}\n"),
+                   ("    tcp-workers: 1\n", f"    tcp-workers: {workers}\n")]
+        limits = f"    tcp-max-clients: {tcp_clients}\n    tcp-idle-timeout: {idle_timeout}\n"
+    elif kind == "nsd":
+        lines = f"    server-count: {workers}\n"
+        if workers > 1:  # one socket per server process, as Meridian, Knot and gdnsd have
+            lines += "    reuseport: yes\n"
+        changes = [("    server-count: 1\n", lines)]
+        limits = f"    tcp-count: {tcp_clients}\n    tcp-timeout: {idle_timeout}\n"
+    elif kind == "gdnsd":
+        changes = [("    udp_threads => 1\n    tcp_threads => 1\n",
+                    f"    udp_threads => {workers}\n    tcp_threads => {workers}\n")]
+        # gdnsd's tcp_timeout is at most 1800 s.
+        limits = (f"    tcp_clients_per_thread => {min(tcp_clients, 65535)}\n"
+                  f"    tcp_timeout => {min(idle_timeout, 1800)}\n")
+    else:
+        raise ValueError(kind)
+    if tcp_clients:
+        old, new = changes[-1]
+        changes[-1] = (old, new + limits)
+    return changes
+
+
 def make_server(kit, kind, label, work, zone_file, meridian_binary, workers=1, tcp_clients=0,
                 idle_timeout=0):
     """A server of KIND named LABEL with WORKERS UDP (and TCP) workers. With TCP_CLIENTS, its
     connection limit allows that many clients and idle connections live IDLE_TIMEOUT s."""
     port = kit.free_port()
+    changes = config_changes(kind, workers, tcp_clients, idle_timeout)
     if kind == "meridian":
         s = kit.Meridian(work, zone_file, port, meridian_binary, name=label)
-        lines = f"workers = {workers}\n"
-        if tcp_clients:
-            lines += (f"tcp_max_connections = {tcp_clients}\n"
-                      f"tcp_idle_timeout = {idle_timeout}\n")
-        reconfigure(s, [("workers = 1\n", lines)])
-    elif kind == "knot":
-        s = kit.Knot(work, zone_file, port, name=label)
-        tcp = f"    tcp-workers: {workers}\n"
-        if tcp_clients:
-            tcp += (f"    tcp-max-clients: {tcp_clients}\n"
-                    f"    tcp-idle-timeout: {idle_timeout}\n")
-        reconfigure(s, [("    udp-workers: 1\n", f"    udp-workers: {workers}\n"),
-                        ("    tcp-workers: 1\n", tcp)])
-    elif kind == "nsd":
-        s = kit.Nsd(work, zone_file, port, name=label)
-        lines = f"    server-count: {workers}\n"
-        if workers > 1:  # one socket per server process, as Meridian, Knot and gdnsd have
-            lines += "    reuseport: yes\n"
-        if tcp_clients:
-            lines += f"    tcp-count: {tcp_clients}\n    tcp-timeout: {idle_timeout}\n"
-        reconfigure(s, [("    server-count: 1\n", lines)])
-    elif kind == "gdnsd":
-        s = kit.Gdnsd(work, zone_file, port, name=label)
-        lines = f"    udp_threads => {workers}\n    tcp_threads => {workers}\n"
-        if tcp_clients:
-            # gdnsd's tcp_timeout is at most 1800 s.
-            lines += (f"    tcp_clients_per_thread => {min(tcp_clients, 65535)}\n"
-                      f"    tcp_timeout => {min(idle_timeout, 1800)}\n")
-        reconfigure(s, [("    udp_threads => 1\n    tcp_threads => 1\n", lines)])
     else:
-        raise ValueError(kind)
+        s = {"knot": kit.Knot, "nsd": kit.Nsd, "gdnsd": kit.Gdnsd}[kind](work, zone_file, port,
+                                                                         name=label)
+    reconfigure(s, changes)
     s.kind = kind
     return s
 
@@ -171,20 +175,16 @@ def query_frame(qname, qid):
 
 
 def read_one_frame(sock):
-    data = b""
-    while len(data) < 2:
-        chunk = sock.recv(2 - len(data))
+    """One DNS-over-TCP message without its length prefix; None if the peer closes first."""
+    wanted, data = 2, b""
+    while len(data) < wanted:
+        chunk = sock.recv(wanted - len(data))
         if not chunk:
             return None
         data += chunk
-    length = struct.unpack("!H", data)[0]
-    body = b""
-    while len(body) < length:
-        chunk = sock.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return body
+        if wanted == 2 and len(data) == 2:  # the prefix is in: now its message
+            wanted += struct.unpack("!H", data)[0]
+    return data[2:]
 
 
 def open_idle_connections(port, count, qname, batch=250, timeout=30.0):
@@ -416,17 +416,24 @@ RATE_HEADERS = ["CPU us/q (median)", "min-max", "answered %", "avg lat us", "ser
                 "dnsperf CPU% @max"]
 
 
-def notes(args, rows, rate):
+def print_rate_table(kit, title, table, comparison, last):
+    """TITLE and TABLE under the rate columns, COMPARISON after the first two, LAST at the end."""
+    print()
+    print(title)
+    print()
+    kit.print_table(table, ["server"] + RATE_HEADERS[:2] + [comparison] + RATE_HEADERS[2:]
+                    + [last])
+    print()
+
+
+def notes(args, kit, rows, rate):
     out = []
     for row in rows:
-        achieved = [r["completed"] / args.duration for r in row.runs]
-        if min(achieved) < 0.95 * rate:
-            out.append(f"{row.label}: answered {min(achieved):.0f} q/s of {rate} offered; "
-                       "not comparable (lower the rate)")
-        other = [r["other_cpu_s"] / max(r["wall_s"], 1e-9) for r in row.runs]
-        if max(other) > 0.15:
-            out.append(f"{row.label}: up to {max(other) * 100:.0f}% of a CPU went to neither "
-                       "the server nor dnsperf (a busy machine); numbers are noisy")
+        out += kit.run_warnings(
+            row.label, row.runs, args.duration, rate,
+            lambda achieved: (f"{row.label}: answered {min(achieved):.0f} q/s of {rate} "
+                              "offered; not comparable (lower the rate)"),
+            busy="(a busy machine)")
     return out
 
 
@@ -440,20 +447,17 @@ def report(args, kit, result):
             table.append([row.label] + rate_columns(args, row, args.tcp_rate)[:2] + [
                 kit.fmt(meridian / row.median() if meridian else None, ".2f")]
                 + rate_columns(args, row, args.tcp_rate)[2:] + [reconnects])
-        print()
-        print(f"TCP: dnsperf -m tcp, {args.clients} persistent connections, up to "
-              f"{args.outstanding} queries in flight over them (pipelined), "
-              f"{args.rounds} x {args.duration} s per server at {args.tcp_rate} q/s, servers "
-              f"interleaved, one worker each; {kit.machine_info()}")
-        print()
-        kit.print_table(table, ["server"] + RATE_HEADERS[:2] + ["meridian/server"]
-                        + RATE_HEADERS[2:] + ["reconnects"])
-        print()
+        print_rate_table(
+            kit, f"TCP: dnsperf -m tcp, {args.clients} persistent connections, up to "
+            f"{args.outstanding} queries in flight over them (pipelined), "
+            f"{args.rounds} x {args.duration} s per server at {args.tcp_rate} q/s, servers "
+            f"interleaved, one worker each; {kit.machine_info()}",
+            table, "meridian/server", "reconnects")
         print("CPU us/q as in the UDP table (all threads and processes of the server, per "
               "answered query); meridian/server below 1: Meridian spends less per TCP query.")
         print("reconnects: dnsperf's TCP reconnections over all rounds (0: the connections "
               "stayed open for every run).")
-        for n in notes(args, rows, args.tcp_rate):
+        for n in notes(args, kit, rows, args.tcp_rate):
             print(f"Note: {n}")
     if result.idle_rows:
         rows = result.idle_rows
@@ -492,20 +496,17 @@ def report(args, kit, result):
                          if one and row is not one and row.max_run and one.max_run else None)
             table.append([row.label] + cols[:2] + [kit.fmt(ratio_cpu, ".2f")] + cols[2:]
                          + [kit.fmt(ratio_qps, ".2f")])
-        print()
-        print(f"Workers: the static UDP mix with 1 and 2 workers per server, dnsperf "
-              f"-c {args.workers_clients} -T {args.workers_threads}, {args.rounds} x "
-              f"{args.duration} s at {args.workers_rate} q/s, rows interleaved")
-        print()
-        kit.print_table(table, ["server"] + RATE_HEADERS[:2] + ["1w/row CPU"]
-                        + RATE_HEADERS[2:] + ["max QPS vs 1w"])
-        print()
+        print_rate_table(
+            kit, f"Workers: the static UDP mix with 1 and 2 workers per server, dnsperf "
+            f"-c {args.workers_clients} -T {args.workers_threads}, {args.rounds} x "
+            f"{args.duration} s at {args.workers_rate} q/s, rows interleaved",
+            table, "1w/row CPU", "max QPS vs 1w")
         print("1w/row CPU: the 1-worker row's CPU per query over this row's (below 1: two "
               "workers spend more per query). max QPS vs 1w: this row's unthrottled rate over "
               "the 1-worker row's.")
         print("On 2 CPUs dnsperf needs most of one, so 2 workers cannot double max QPS here: "
               "read server CPU% @max and dnsperf CPU% @max for which side was the limit.")
-        for n in notes(args, rows, args.workers_rate):
+        for n in notes(args, kit, rows, args.workers_rate):
             print(f"Note: {n}")
     for p in result.problems:
         print(f"Sanity check over TCP: {p}")

@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from meridian_harness import (  # noqa: E402
-    SOURCE_DIR, ZONES_DIR, expect, meridian_binary, require_program, run_tests, skip)
+    SOURCE_DIR, ZONES_DIR, expect, meridian_binary, require_program, run_tests, skip, wait_for)
 
 DEPLOY = SOURCE_DIR / "deploy"
 PROBE = Path(__file__).resolve().parent / "probe.py"
@@ -156,15 +156,6 @@ def ip(*args, check=True):
 def in_ns(namespace, *argv, timeout=10):
     return subprocess.run([IP, "netns", "exec", namespace, *map(str, argv)],
                           capture_output=True, text=True, timeout=timeout)
-
-
-def wait_for(condition, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,30 +510,58 @@ def test_local_name_answers_with_pop_a_pool(lab):
            f"{POPS['a']['pool_address']} (pool {POPS['a']['pool']}) from pop-a", reply)
 
 
+def switch_under_probe(lab, duration, action, what, **pops):
+    """Probes for `duration` s, calls `action` 0.5 s in, and summarizes the switch that
+    follows (summarize_switch's `what`, `old` and `new`); returns what `action` returned and
+    the summary."""
+    start_probe(lab, duration)
+    time.sleep(0.5)
+    trigger = time.monotonic()
+    outcome = action()
+    queries = finish_probe(lab, duration)
+    return outcome, summarize_switch(queries, trigger, what, **pops)
+
+
+def kill_pop_a(lab, signal_number):
+    for name in ("meridian-a", "bird-a", "watcher-a"):
+        lab.kill(name, signal_number)
+
+
+def expect_switch_within(summary, bound, what):
+    expect(summary["first_b"] is not None and summary["first_b"] <= bound, what,
+           f"within {bound} s", summary["first_b"])
+
+
+def expect_only_new_pop_after_switch(summary):
+    expect(not summary["back_to_a"] and not summary["others"], "answers after the switch",
+           "pop-b only", summary)
+
+
 def back_on_pop_a(lab, timeout):
     return wait_for(lambda: router_routes(lab) == ALL_ROUTES and
                     ask(lab, "example.com.", "SOA").get("nsid") == "pop-a", timeout, step=0.2)
 
 
 def test_ctl_drain_moves_clients_to_pop_b_and_undrain_brings_them_back(lab):
-    duration = 2.5
-    start_probe(lab, duration)
-    time.sleep(0.5)
-    trigger = time.monotonic()
-    drained = run_meridian_ctl(lab, "a", "drain")
-    queries = finish_probe(lab, duration)
-    summary = summarize_switch(queries, trigger, "drain (meridian ctl drain)")
-    expect(drained.returncode == 0, "meridian ctl drain", "exit 0",
-           f"{drained.returncode}: {drained.stdout}{drained.stderr}")
-    expect(summary["first_b"] is not None and summary["first_b"] <= DRAIN_BOUND,
-           "the client reaches pop-b after `meridian ctl drain` at pop-a",
-           f"within {DRAIN_BOUND} s", summary["first_b"])
-    expect(summary["unanswered"] == 0 and not summary["back_to_a"] and not summary["others"],
-           "queries through the drain", "all answered, by pop-b once it took over", summary)
+    ctl_drain_under_probe(lab, "a", "drain (meridian ctl drain)", "meridian ctl drain",
+                          "the client reaches pop-b after `meridian ctl drain` at pop-a")
     undrained = run_meridian_ctl(lab, "a", "undrain")
     expect(undrained.returncode == 0 and back_on_pop_a(lab, 10),
            "after `meridian ctl undrain` at pop-a", "the route back, clients on pop-a",
            f"routes {router_routes(lab)}; {undrained.stdout}{undrained.stderr}")
+
+
+def ctl_drain_under_probe(lab, key, what, ctl_what, reached, old="pop-a", new="pop-b"):
+    """`meridian ctl drain` at pop-KEY under the probe: it exits 0 (`ctl_what`), the client
+    reaches `new` within DRAIN_BOUND (`reached`), and every query is answered, by `new` once
+    it took over (summarize_switch's `what`, `old` and `new`)."""
+    drained, summary = switch_under_probe(lab, 2.5, lambda: run_meridian_ctl(lab, key, "drain"),
+                                          what, old=old, new=new)
+    expect(drained.returncode == 0, ctl_what, "exit 0",
+           f"{drained.returncode}: {drained.stdout}{drained.stderr}")
+    expect_switch_within(summary, DRAIN_BOUND, reached)
+    expect(summary["unanswered"] == 0 and not summary["back_to_a"] and not summary["others"],
+           "queries through the drain", f"all answered, by {new} once it took over", summary)
 
 
 def run_meridian_ctl(lab, key, command):
@@ -553,21 +572,15 @@ def run_meridian_ctl(lab, key, command):
 
 
 def test_drain_withdraws_the_route_before_answers_stop(lab):
-    duration = DRAIN_SECONDS + 2.0
-    start_probe(lab, duration)
-    time.sleep(0.5)
-    trigger = time.monotonic()
-    lab.kill("meridian-a", signal.SIGTERM)  # what `systemctl stop meridian` sends
-    queries = finish_probe(lab, duration)
-    summary = summarize_switch(queries, trigger, "drain (SIGTERM)")
+    # SIGTERM is what `systemctl stop meridian` sends.
+    _, summary = switch_under_probe(lab, DRAIN_SECONDS + 2.0,
+                                    lambda: lab.kill("meridian-a", signal.SIGTERM),
+                                    "drain (SIGTERM)")
     exit_status = lab.wait("meridian-a", 5)
-    expect(summary["first_b"] is not None and summary["first_b"] <= DRAIN_BOUND,
-           "the client reaches pop-b after pop-a's SIGTERM", f"within {DRAIN_BOUND} s",
-           summary["first_b"])
+    expect_switch_within(summary, DRAIN_BOUND, "the client reaches pop-b after pop-a's SIGTERM")
     expect(summary["unanswered"] == 0, "unanswered queries on the drain path",
            "none: the route leaves before Meridian stops answering", summary["unanswered_at"])
-    expect(not summary["back_to_a"] and not summary["others"], "answers after the switch",
-           "pop-b only", summary)
+    expect_only_new_pop_after_switch(summary)
     expect(exit_status == 0, "pop-a's Meridian after drain_seconds", "exit 0", exit_status)
     expect(router_routes(lab) == ["b", "c"], "the router's routes to the anycast address",
            "pop-b's (best) and pop-c's", router_routes(lab))
@@ -583,19 +596,11 @@ def test_restarted_pop_a_is_announced_again(lab):
 
 
 def test_hard_failure_reaches_pop_b(lab):
-    duration = KILL_BOUND + 1.0
-    start_probe(lab, duration)
-    time.sleep(0.5)
-    trigger = time.monotonic()
-    for name in ("meridian-a", "bird-a", "watcher-a"):
-        lab.kill(name, signal.SIGKILL)
-    queries = finish_probe(lab, duration)
-    summary = summarize_switch(queries, trigger, "hard failure (SIGKILL)")
-    expect(summary["first_b"] is not None and summary["first_b"] <= KILL_BOUND,
-           "the client reaches pop-b after pop-a is killed", f"within {KILL_BOUND} s",
-           summary["first_b"])
-    expect(not summary["back_to_a"] and not summary["others"], "answers after the switch",
-           "pop-b only", summary)
+    _, summary = switch_under_probe(lab, KILL_BOUND + 1.0,
+                                    lambda: kill_pop_a(lab, signal.SIGKILL),
+                                    "hard failure (SIGKILL)")
+    expect_switch_within(summary, KILL_BOUND, "the client reaches pop-b after pop-a is killed")
+    expect_only_new_pop_after_switch(summary)
     # Bounded loss: nothing is lost before the kill, nothing once B has the traffic.
     lost_late = [offset for offset in summary["unanswered_at"]
                  if offset < -PROBE_TIMEOUT or offset > summary["first_b"]]
@@ -611,42 +616,22 @@ def test_hung_pop_is_left_after_the_hold_time(lab):
     start_meridian(lab, "a")
     expect(back_on_pop_a(lab, 20), "after restarting pop-a's BIRD, watcher and Meridian",
            "clients on pop-a again", f"routes {router_routes(lab)}")
-    duration = HANG_BOUND + 1.0
-    start_probe(lab, duration)
-    time.sleep(0.5)
-    trigger = time.monotonic()
-    for name in ("meridian-a", "bird-a", "watcher-a"):
-        lab.kill(name, signal.SIGSTOP)
-    queries = finish_probe(lab, duration)
-    for name in ("meridian-a", "bird-a", "watcher-a"):
-        lab.kill(name, signal.SIGKILL)
-    summary = summarize_switch(queries, trigger, f"hang (SIGSTOP, hold time {HOLD_TIME} s)")
-    expect(summary["first_b"] is not None and summary["first_b"] <= HANG_BOUND,
-           "the client reaches pop-b after pop-a hangs", f"within {HANG_BOUND} s",
-           summary["first_b"])
-    expect(not summary["back_to_a"] and not summary["others"], "answers after the switch",
-           "pop-b only", summary)
+    _, summary = switch_under_probe(lab, HANG_BOUND + 1.0,
+                                    lambda: kill_pop_a(lab, signal.SIGSTOP),
+                                    f"hang (SIGSTOP, hold time {HOLD_TIME} s)")
+    kill_pop_a(lab, signal.SIGKILL)
+    expect_switch_within(summary, HANG_BOUND, "the client reaches pop-b after pop-a hangs")
+    expect_only_new_pop_after_switch(summary)
 
 
 
 def test_exabgp_pop_takes_over_when_the_last_bird_pop_drains(lab):
     # A is gone; B serves. Draining B leaves C, whose route ExaBGP announces through the
     # shipped watcher: the ExaBGP alternative carries traffic, and the drain loses nothing.
-    duration = 2.5
-    start_probe(lab, duration)
-    time.sleep(0.5)
-    trigger = time.monotonic()
-    drained = run_meridian_ctl(lab, "b", "drain")
-    queries = finish_probe(lab, duration)
-    summary = summarize_switch(queries, trigger, "drain of pop-b (ExaBGP at pop-c)",
-                               old="pop-b", new="pop-c")
-    expect(drained.returncode == 0, "meridian ctl drain at pop-b", "exit 0",
-           f"{drained.returncode}: {drained.stdout}{drained.stderr}")
-    expect(summary["first_b"] is not None and summary["first_b"] <= DRAIN_BOUND,
-           "the client reaches pop-c (ExaBGP) after pop-b drains", f"within {DRAIN_BOUND} s",
-           summary["first_b"])
-    expect(summary["unanswered"] == 0 and not summary["back_to_a"] and not summary["others"],
-           "queries through the drain", "all answered, by pop-c once it took over", summary)
+    ctl_drain_under_probe(lab, "b", "drain of pop-b (ExaBGP at pop-c)",
+                          "meridian ctl drain at pop-b",
+                          "the client reaches pop-c (ExaBGP) after pop-b drains",
+                          old="pop-b", new="pop-c")
     reply = ask(lab, "pop.example.com.", "A")
     expect(reply.get("answers") == [POPS["c"]["pool_address"]] and reply.get("nsid") == "pop-c",
            "pop.example.com A from the client", f"pop-c's pool ({POPS['c']['pool_address']})",

@@ -138,6 +138,50 @@ def toml_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def toml_table(table, **keys):
+    """`[[table]]` and a `key = value` line for each keyword, in order: a str is quoted, a list
+    is a list of quoted strings, anything else is written as Python prints it."""
+    lines = [f"[[{table}]]"]
+    for key, value in keys.items():
+        if isinstance(value, str):
+            value = toml_string(value)
+        elif isinstance(value, list):
+            value = "[" + ", ".join(toml_string(item) for item in value) + "]"
+        lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def zone_file(origin, records, ttl=300, soa_timers="2024010101 7200 900 1209600 60"):
+    """A test zone's text: $ORIGIN and $TTL, the SOA and NS of ns1 (192.0.2.1), then `records`."""
+    return (f"$ORIGIN {origin}\n$TTL {ttl}\n@ SOA ns1 hostmaster {soa_timers}\n@ NS ns1\n"
+            f"ns1 A 192.0.2.1\n{records}")
+
+
+def poll(condition, timeout, step):
+    """Calls `condition` every `step` s until it returns a true value, which it returns; None
+    once `timeout` s have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def wait_for(condition, timeout, step=0.1):
+    """True as soon as `condition()` is true; after `timeout` s, what one last call returns."""
+    return True if poll(condition, timeout, step) else condition()
+
+
+def wait_for_value(what, condition, timeout, step=0.05):
+    """The first true value of `condition()` within `timeout` s; else fails naming `what`."""
+    value = poll(condition, timeout, step)
+    if value:
+        return value
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 class ManagedServer:
     """A server process this test started: stopped by its PID, its temp folder removed."""
 
@@ -157,6 +201,22 @@ class ManagedServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def spawn(self, argv):
+        """Starts `argv` with stdout and stderr to self.log; stopped at exit if still running."""
+        self._log_file = open(self.log, "wb")
+        self.process = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        _running.append(self)
+
+    def log_text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def is_running(self):
+        return self.process is not None and self.process.poll() is None
 
 
 class Meridian(ManagedServer):
@@ -224,11 +284,7 @@ class Meridian(ManagedServer):
 
     def start(self, ready_timeout=10.0):
         self.write_config()
-        self._log_file = open(self.log, "wb")
-        self.process = subprocess.Popen(
-            [self.binary, "serve", *self.config_arguments()],
-            stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _running.append(self)
+        self.spawn([self.binary, "serve", *self.config_arguments()])
         self.wait_ready(ready_timeout)
         return self
 
@@ -248,15 +304,6 @@ class Meridian(ManagedServer):
         self.stop()
         raise RuntimeError(f"meridian on port {self.port} did not answer a {probe_type} "
                            f"{probe_name} query within {timeout}s (log:\n{self.log_text()})")
-
-    def log_text(self):
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def is_running(self):
-        return self.process is not None and self.process.poll() is None
 
 
 
@@ -606,13 +653,26 @@ zone:
 {zones}
 """
 
-    def start(self, ready_timeout=10.0):
+    def tsig_sections(self, key_name, secret, meridian_port):
+        """The TSIG key (hmac-sha256) and the remote `meridian` at `meridian_port`, signed
+        with it: what a Knot transferring to or from Meridian puts after server_sections()."""
+        return f"""key:
+  - id: {key_name}
+    algorithm: hmac-sha256
+    secret: {secret}
+remote:
+  - id: meridian
+    address: {LOOPBACK}@{meridian_port}
+    key: {key_name}
+"""
+
+    def launch(self):
+        """Writes the config and starts knotd, without waiting for it."""
         self.config.write_text(self.config_text())
-        self._log_file = open(self.log, "wb")
-        self.process = subprocess.Popen([self.binary, "-c", str(self.config)],
-                                        stdout=self._log_file, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
-        _running.append(self)
+        self.spawn([self.binary, "-c", str(self.config)])
+
+    def start(self, ready_timeout=10.0):
+        self.launch()
         deadline = time.monotonic() + ready_timeout
         probe = dns.message.make_query(self.zones[0][1], "SOA").to_wire()
         while time.monotonic() < deadline:
@@ -625,15 +685,6 @@ zone:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("knotd did not serve its zones in time")
-
-    def is_running(self):
-        return self.process is not None and self.process.poll() is None
-
-    def log_text(self):
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -711,11 +762,7 @@ stub-zone:
             if checked.returncode != 0:
                 raise RuntimeError(f"unbound-checkconf refused the generated config:\n"
                                    f"{checked.stdout}{checked.stderr}")
-        self._log_file = open(self.log, "wb")
-        self.process = subprocess.Popen([self.binary, "-d", "-c", str(self.config)],
-                                        stdout=self._log_file, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
-        _running.append(self)
+        self.spawn([self.binary, "-d", "-c", str(self.config)])
         deadline = time.monotonic() + ready_timeout
         probe = dns.message.make_query("version.server.", "TXT", "CH").to_wire()
         while time.monotonic() < deadline:
@@ -745,12 +792,3 @@ stub-zone:
             except ValueError:
                 continue
         return stats
-
-    def is_running(self):
-        return self.process is not None and self.process.poll() is None
-
-    def log_text(self):
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""

@@ -53,6 +53,16 @@ def expect_negative(server, transport, qname, qtype, rcode, soa_owner, negative_
     return r
 
 
+def expect_nodata(server, transport, qname, qtype, soa_owner="example.com.", negative_ttl=300):
+    return expect_negative(server, transport, qname, qtype, dns.rcode.NOERROR, soa_owner,
+                           negative_ttl)
+
+
+def expect_nxdomain(server, transport, qname, soa_owner="example.com.", negative_ttl=300):
+    return expect_negative(server, transport, qname, "A", dns.rcode.NXDOMAIN, soa_owner,
+                           negative_ttl)
+
+
 # ---------------------------------------------------------------------------------------------
 # Exact matches
 
@@ -226,16 +236,13 @@ def test_existing_name_beats_wildcard(server, transport):
 
 def test_empty_non_terminal_gives_nodata(server, transport):
     # RFC 4592 §2.2.2: b.wild exists (a.b.wild is below it) but owns nothing: NODATA.
-    expect_negative(server, transport, "b.wild.example.com.", "A", dns.rcode.NOERROR,
-                    "example.com.", 300)
-    expect_negative(server, transport, "wild.example.com.", "A", dns.rcode.NOERROR,
-                    "example.com.", 300)
+    expect_nodata(server, transport, "b.wild.example.com.", "A")
+    expect_nodata(server, transport, "wild.example.com.", "A")
 
 
 def test_empty_non_terminal_blocks_wildcard(server, transport):
     # RFC 4592 §2.2.2: the closest encloser of x.b.wild is b.wild, which has no wildcard.
-    expect_negative(server, transport, "x.b.wild.example.com.", "A", dns.rcode.NXDOMAIN,
-                    "example.com.", 300)
+    expect_nxdomain(server, transport, "x.b.wild.example.com.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,20 +250,15 @@ def test_empty_non_terminal_blocks_wildcard(server, transport):
 
 
 def test_nxdomain_has_soa_with_negative_ttl(server, transport):
-    expect_negative(server, transport, "nx.example.com.", "A", dns.rcode.NXDOMAIN,
-                    "example.com.", 300)
-    expect_negative(server, transport, "nx.www.example.com.", "A", dns.rcode.NXDOMAIN,
-                    "example.com.", 300)
+    expect_nxdomain(server, transport, "nx.example.com.")
+    expect_nxdomain(server, transport, "nx.www.example.com.")
     # The nested zone: SOA TTL 60 < MINIMUM 600, so 60.
-    expect_negative(server, transport, "nx.sub2.example.com.", "A", dns.rcode.NXDOMAIN,
-                    "sub2.example.com.", 60)
+    expect_nxdomain(server, transport, "nx.sub2.example.com.", "sub2.example.com.", 60)
 
 
 def test_nodata_has_soa_with_negative_ttl(server, transport):
-    expect_negative(server, transport, "www.example.com.", "TXT", dns.rcode.NOERROR,
-                    "example.com.", 300)
-    expect_negative(server, transport, "www.sub2.example.com.", "MX", dns.rcode.NOERROR,
-                    "sub2.example.com.", 60)
+    expect_nodata(server, transport, "www.example.com.", "TXT")
+    expect_nodata(server, transport, "www.sub2.example.com.", "MX", "sub2.example.com.", 60)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from meridian_harness import (  # noqa: E402
     SOURCE_DIR, Meridian, Skipped, expect, free_port, meridian_binary, run_tests)
+from meridian_harness import wait_for as harness_wait_for  # noqa: E402
 
 DEPLOY = SOURCE_DIR / "deploy"
 WATCHER = DEPLOY / "bgp" / "meridian-bgp-health"
@@ -51,12 +52,7 @@ def with_built_paths(text):
 
 
 def wait_for(condition, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
+    return harness_wait_for(condition, timeout, step)
 
 
 # ---------------------------------------------------------------------------------------------

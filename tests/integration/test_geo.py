@@ -13,47 +13,23 @@ import dns.rcode  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
     Meridian, Skipped, expect, has_ipv6_loopback, kdig, make_query, query, rcode_of, run_meridian,
-    run_tests, udp_raw)
+    run_tests, toml_table, udp_raw, zone_file)
 
-ZONE = """$ORIGIN geo.example.
-$TTL 3600
-@      SOA ns1 hostmaster 7 7200 3600 1209600 300
-       NS  ns1
-ns1    A   192.0.2.1
-www    A   192.0.2.53
+ZONE = zone_file("geo.example.", """www    A   192.0.2.53
 www    AAAA 2001:db8::53
 alias  CNAME www
 static A   192.0.2.99
-"""
+""", ttl=3600, soa_timers="7 7200 3600 1209600 300")
 
-GEO = """
-[geoip]
-ecs_from = ["127.0.0.0/8", "::1/128"]
-
-[[geoip.nets]]
-networks = ["127.0.1.0/24", "198.51.100.0/24"]
-country = "DE"
-
-[[geoip.nets]]
-networks = ["127.0.2.0/24", "203.0.113.0/25", "2001:db8:aa::/48", "::1/128"]
-country = "SG"
-
-[[geoip.nets]]
-networks = ["127.0.3.0/24"]
-pools = ["iad"]
-
-[[pool]]
-name = "fra"
-addresses = ["192.0.2.10", "2001:db8::10"]
-
-[[pool]]
-name = "sin"
-addresses = ["192.0.2.20"]
-
-[[pool]]
-name = "iad"
-addresses = ["192.0.2.30", "2001:db8::30"]
-
+GEO = '\n[geoip]\necs_from = ["127.0.0.0/8", "::1/128"]\n\n' + "\n".join([
+    toml_table("geoip.nets", networks=["127.0.1.0/24", "198.51.100.0/24"], country="DE"),
+    toml_table("geoip.nets", networks=["127.0.2.0/24", "203.0.113.0/25", "2001:db8:aa::/48",
+                                       "::1/128"], country="SG"),
+    toml_table("geoip.nets", networks=["127.0.3.0/24"], pools=["iad"]),
+    toml_table("pool", name="fra", addresses=["192.0.2.10", "2001:db8::10"]),
+    toml_table("pool", name="sin", addresses=["192.0.2.20"]),
+    toml_table("pool", name="iad", addresses=["192.0.2.30", "2001:db8::30"]),
+]) + """
 [[geo]]
 name = "www.geo.example."
 mode = "map"

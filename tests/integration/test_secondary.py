@@ -9,7 +9,6 @@ import base64
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,7 +20,8 @@ import dns.tsig  # noqa: E402
 import dns.tsigkeyring  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, Knot, Meridian, expect, query, require_program, run_tests, stop_pid)
+    LOOPBACK, Knot, Meridian, expect, query, require_program, run_tests, stop_pid, toml_table,
+    wait_for_value)
 
 ZONE = "secondary.example."
 EXPIRING = "expiring.example."
@@ -54,15 +54,8 @@ class KnotPrimary(Knot):
 
     def config_text(self):
         zones = "\n".join(f"  - domain: {origin}\n    file: {file}" for file, origin in self.zones)
-        return self.server_sections() + f"""key:
-  - id: {KEY_NAME}
-    algorithm: hmac-sha256
-    secret: {SECRET}
-remote:
-  - id: meridian
-    address: {LOOPBACK}@{self.secondary_port}
-    key: {KEY_NAME}
-acl:
+        return self.server_sections() + self.tsig_sections(KEY_NAME, SECRET,
+                                                           self.secondary_port) + f"""acl:
   - id: secondaries
     address: 127.0.0.0/8
     key: {KEY_NAME}
@@ -95,23 +88,13 @@ primaries = ["{LOOPBACK}:{knot_port}"]
 tsig = "{KEY_NAME}"
 file = "cache/{origin[:-1]}.zone"
 ''')
-    tables.append(f'''[[tsig]]
-name = "{KEY_NAME}"
-algorithm = "hmac-sha256"
-secret = "{secret}"
-''')
+    tables.append(toml_table("tsig", name=KEY_NAME, algorithm="hmac-sha256", secret=secret))
     return "\n".join(tables)
 
 
 def wait_for(what, condition, timeout=20.0):
     """Polls `condition` (bounded); returns its first true value or fails with `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return wait_for_value(what, condition, timeout)
 
 
 def answer(server, name, qtype="A"):

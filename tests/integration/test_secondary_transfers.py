@@ -22,7 +22,7 @@ import dns.rdatatype  # noqa: E402
 import dns.rrset  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, Meridian, expect, free_port, query, run_meridian, run_tests)
+    LOOPBACK, Meridian, expect, free_port, query, run_meridian, run_tests, wait_for_value)
 
 ORIGIN = "scripted.example."
 ADDED = "added.example."  # the zone the reload tests add, move and remove
@@ -146,13 +146,7 @@ def www_of(server, origin=ORIGIN):
 
 
 def wait_for(what, condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return wait_for_value(what, condition, timeout)
 
 
 def notify_reply(server, origin=ORIGIN):
@@ -313,17 +307,22 @@ def test_reload_removes_a_secondary_zone(meridian, primary):
     expect(serial_of(meridian) == 5, "the secondary zone that stays", 5, serial_of(meridian))
 
 
+def add_and_begin_transfer(meridian, primary, first, cache_file):
+    """Reloads with ADDED (from `primary`, kept in `cache_file`) after the zones `first`, and
+    waits for its transfer to begin."""
+    asked = len(primary.asked)
+    reload_with(meridian, first + secondary_zone(ADDED, primary.port, cache_file),
+                f"secondary {ADDED}: added by reload")
+    wait_for("the transfer to begin",
+             lambda: ("AXFR", ADDED) in primary.asked[asked:], timeout=5.0)
+
+
 def test_reload_removing_a_zone_mid_transfer_drops_the_transfer(meridian, primary):
     first = secondary_zone(ORIGIN, primary.port, "cache/scripted.example.zone")
     kept = meridian.tmpdir / "cache" / "in-flight.example.zone"
     primary.mode = "slow"
     try:
-        asked = len(primary.asked)
-        reload_with(meridian, first + secondary_zone(ADDED, primary.port,
-                                                    "cache/in-flight.example.zone"),
-                    f"secondary {ADDED}: added by reload")
-        wait_for("the transfer to begin",
-                 lambda: ("AXFR", ADDED) in primary.asked[asked:], timeout=5.0)
+        add_and_begin_transfer(meridian, primary, first, "cache/in-flight.example.zone")
         log = reload_with(meridian, first, f"secondary {ADDED}: removed by reload")
         expect("the transfer in progress will be dropped" in log, "the reload's log",
                "the transfer in flight named", log)
@@ -346,12 +345,7 @@ def test_reload_changing_primaries_mid_transfer_drops_it_and_asks_the_new_one(me
     primary.mode = "slow"
     try:
         second.serial = 30
-        asked = len(primary.asked)
-        reload_with(meridian, first + secondary_zone(ADDED, primary.port,
-                                                    "cache/moved.example.zone"),
-                    f"secondary {ADDED}: added by reload")
-        wait_for("the transfer to begin",
-                 lambda: ("AXFR", ADDED) in primary.asked[asked:], timeout=5.0)
+        add_and_begin_transfer(meridian, primary, first, "cache/moved.example.zone")
         start = len(meridian.log_text())
         reload_with(meridian, first + secondary_zone(ADDED, second.port,
                                                     "cache/moved.example.zone"),

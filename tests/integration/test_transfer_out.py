@@ -27,8 +27,8 @@ import dns.tsig  # noqa: E402
 import dns.tsigkeyring  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, Knot, Meridian, _running, expect, free_port, query, require_program,
-    read_frame, run_tests, toml_string, udp_raw)
+    LOOPBACK, Knot, Meridian, expect, free_port, poll, query, require_program, read_frame,
+    run_tests, toml_string, toml_table, udp_raw)
 
 ORIGIN = "xfr.test."
 KEY_NAME = "transfer-key"
@@ -65,15 +65,8 @@ class KnotSecondary(Knot):
         self.process = None
 
     def config_text(self):
-        return self.server_sections() + f"""key:
-  - id: {KEY_NAME}
-    algorithm: hmac-sha256
-    secret: {SECRET}
-remote:
-  - id: meridian
-    address: {LOOPBACK}@{self.primary_port}
-    key: {KEY_NAME}
-acl:
+        return self.server_sections() + self.tsig_sections(KEY_NAME, SECRET,
+                                                           self.primary_port) + f"""acl:
   - id: notify_from_meridian
     address: {LOOPBACK}
     key: {KEY_NAME}
@@ -95,19 +88,13 @@ zone:
 """
 
     def start(self):
-        self.config.write_text(self.config_text())
-        self._log_file = open(self.log, "wb")
-        self.process = subprocess.Popen([self.binary, "-c", str(self.config)],
-                                        stdout=self._log_file, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
-        _running.append(self)
+        self.launch()
         return self
 
-    def log_text(self):
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
+
+def tsig_table(name=KEY_NAME):
+    """Meridian's [[tsig]] table for the key `name` with SECRET."""
+    return toml_table("tsig", name=name, algorithm="hmac-sha256", secret=SECRET)
 
 
 def kdig_axfr(port, *options):
@@ -135,11 +122,8 @@ def soa_serial(port):
 
 
 def wait_for(what, condition, logs):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
+    if poll(condition, WAIT, 0.1):
+        return
     raise AssertionError(f"{what} within {WAIT}s; logs:\n" + "\n".join(log() for log in logs))
 
 
@@ -172,16 +156,7 @@ def setup():
     require_program("knotd")
     require_program("kdig")
     knot_port = free_port()
-    extra = f"""[[tsig]]
-name = "{KEY_NAME}"
-algorithm = "hmac-sha256"
-secret = "{SECRET}"
-
-[[tsig]]
-name = "other-key"
-algorithm = "hmac-sha256"
-secret = "{SECRET}"
-
+    extra = tsig_table() + "\n" + tsig_table("other-key") + f"""
 [[zone]]
 file = "zones/xfr.test.zone"
 origin = "{ORIGIN}"
@@ -423,11 +398,7 @@ def test_notify_is_signed_and_retried_with_backoff_until_answered():
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind((LOOPBACK, 0))
     listener.settimeout(WAIT)
-    extra = f"""[[tsig]]
-name = "{KEY_NAME}"
-algorithm = "hmac-sha256"
-secret = "{SECRET}"
-
+    extra = tsig_table() + f"""
 [[zone]]
 file = "zones/xfr.test.zone"
 origin = "{ORIGIN}"

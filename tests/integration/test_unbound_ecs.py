@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from meridian_harness import (  # noqa: E402
-    Meridian, Unbound, describe, make_query, query, require_program, run_tests, stop_server)
+    Meridian, Unbound, describe, make_query, query, require_program, run_tests, stop_server,
+    toml_table, zone_file)
 
 import dns.edns  # noqa: E402
 import dns.exception  # noqa: E402
@@ -23,40 +24,20 @@ require_program("unbound")
 
 ZONE_NAME = "geo.example."
 QNAME = f"www.{ZONE_NAME}"
-ZONE = f"""$ORIGIN {ZONE_NAME}
-$TTL 300
-@     SOA   ns1 hostmaster 2024010101 7200 900 1209600 60
-@     NS    ns1
-ns1   A     192.0.2.1
-www   A     192.0.2.99
-www   AAAA  2001:db8::99
-"""
+ZONE = zone_file(ZONE_NAME, "www   A     192.0.2.99\nwww   AAAA  2001:db8::99\n")
 OWN = {"A": {"192.0.2.99"}, "AAAA": {"2001:db8::99"}}  # clients no net places
 POOLS = {"fra": {"A": {"198.51.100.3"}, "AAAA": {"2001:db8:3::1"}},
          "iad": {"A": {"198.51.100.2"}, "AAAA": {"2001:db8:2::1"}}}
 
 # 127.0.1.0/24 and 127.0.9.0/24 get the same pool but are two scopes (not neighbours);
 # Unbound itself (127.0.0.1) is in no net, so without ECS every client would get OWN.
-CONFIG = f"""[[geoip.nets]]
-networks = ["127.0.1.0/24"]
-country = "DE"
-
-[[geoip.nets]]
-networks = ["127.0.2.0/24"]
-country = "US"
-
-[[geoip.nets]]
-networks = ["127.0.9.0/24"]
-country = "DE"
-
-[[pool]]
-name = "fra"
-addresses = ["198.51.100.3", "2001:db8:3::1"]
-
-[[pool]]
-name = "iad"
-addresses = ["198.51.100.2", "2001:db8:2::1"]
-
+NETS = {"127.0.1.0/24": "DE", "127.0.2.0/24": "US", "127.0.9.0/24": "DE"}
+POOL_ADDRESSES = {"fra": ["198.51.100.3", "2001:db8:3::1"],
+                  "iad": ["198.51.100.2", "2001:db8:2::1"]}
+CONFIG = "\n".join(
+    [toml_table("geoip.nets", networks=[net], country=country) for net, country in NETS.items()]
+    + [toml_table("pool", name=name, addresses=addresses)
+       for name, addresses in POOL_ADDRESSES.items()]) + f"""
 [[geo]]
 name = "{QNAME}"
 mode = "map"
