@@ -12,6 +12,7 @@
 #include "geoip/compile.hpp"
 #include "geoip/error.hpp"
 #include "geoip/explain.hpp"
+#include "support/maxmind_reference.hpp"
 
 using namespace meridian::geoip;
 using namespace meridian::geoip::testing;
@@ -115,10 +116,7 @@ TEST_CASE("merged_scope_is_never_more_specific_than_the_database_network") {
     for (const char* text : {"2.125.160.216", "81.2.69.142", "2001:218::", "89.160.20.112",
                              "216.160.83.56", "67.43.156.1", "2a02:cf40::1", "202.196.224.5"}) {
         CAPTURE(text);
-        int gai_error = 0, mmdb_error = 0;
-        const MMDB_lookup_result_s result =
-            MMDB_lookup_string(&mmdb, text, &gai_error, &mmdb_error);
-        REQUIRE(mmdb_error == MMDB_SUCCESS);
+        const MMDB_lookup_result_s result = meridian::testing::reference_lookup(mmdb, text);
         const Address parsed = address(text);
         const unsigned ipv4_offset = parsed.family == Family::v4 ? 96 : 0;
         const ScopedDecision found = lookup(tree, text);

@@ -8,6 +8,7 @@
 #include "fixtures.hpp"
 #include "geoip/database.hpp"
 #include "geoip/error.hpp"
+#include "support/maxmind_reference.hpp"
 
 using namespace meridian::geoip;
 using namespace meridian::geoip::testing;
@@ -95,10 +96,7 @@ TEST_CASE("database_networks_match_libmaxminddb_lookups") {
     for (const char* text : {"2.125.160.216", "81.2.69.142", "89.160.20.112", "216.160.83.56",
                              "2001:218::", "2a02:d300::1", "::ffff:81.2.69.142", "1.1.1.1"}) {
         CAPTURE(text);
-        int gai_error = 0, mmdb_error = 0;
-        const MMDB_lookup_result_s result =
-            MMDB_lookup_string(&mmdb, text, &gai_error, &mmdb_error);
-        REQUIRE(mmdb_error == MMDB_SUCCESS);
+        const MMDB_lookup_result_s result = meridian::testing::reference_lookup(mmdb, text);
         const auto parsed = address(text);
         const auto match = database->find(parsed.family, parsed.bytes.data());
         const unsigned ipv4_offset = parsed.family == Family::v4 ? 96 : 0;

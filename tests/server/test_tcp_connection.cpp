@@ -33,6 +33,12 @@ bool wait_for_counters(RunningWorker& running,
     return holds(running.counters.sum());
 }
 
+// Whether every TCP buffer of `running` has gone back to the pool, waiting a while.
+bool all_buffers_returned(RunningWorker& running) {
+    return wait_for_counters(
+        running, [](const TrafficTotals& totals) { return totals.tcp_buffers_in_use == 0; });
+}
+
 // `count` framed queries for www.example.com/A with IDs first, first + 1, ...
 std::vector<uint8_t> pipelined_queries(uint16_t first, size_t count) {
     std::vector<uint8_t> stream;
@@ -192,8 +198,7 @@ TEST_CASE("a_client_that_stops_reading_holds_a_bounded_queue_and_stalls_nobody")
     }
     CHECK(whole < kQueries);
     CHECK(answered == kQueries);
-    CHECK(wait_for_counters(
-        running, [](const TrafficTotals& totals) { return totals.tcp_buffers_in_use == 0; }));
+    CHECK(all_buffers_returned(running));
     close(stubborn);
 }
 
@@ -205,8 +210,7 @@ TEST_CASE("a_burst_of_answers_larger_than_the_output_room_is_all_answered") {
     // read from this client.
     send_all(fd, pipelined_queries(0, 3000));
     CHECK(read_answers_in_order(fd, 0, 3000) == 3000);
-    CHECK(wait_for_counters(
-        running, [](const TrafficTotals& totals) { return totals.tcp_buffers_in_use == 0; }));
+    CHECK(all_buffers_returned(running));
     close(fd);
 }
 
@@ -223,8 +227,7 @@ TEST_CASE("pipelined_queries_split_across_segments_are_all_answered") {
         std::this_thread::sleep_for(std::chrono::microseconds(300));
     }
     CHECK(read_answers_in_order(fd, 500, 30) == 30);
-    CHECK(wait_for_counters(
-        running, [](const TrafficTotals& totals) { return totals.tcp_buffers_in_use == 0; }));
+    CHECK(all_buffers_returned(running));
     close(fd);
 }
 
@@ -234,8 +237,7 @@ TEST_CASE("tcp_answers_allocate_nothing_after_warm_up") {
     const std::vector<uint8_t> stream = pipelined_queries(100, 50);
     send_all(fd, stream);
     REQUIRE(read_answers_in_order(fd, 100, 50) == 50);
-    REQUIRE(wait_for_counters(
-        running, [](const TrafficTotals& totals) { return totals.tcp_buffers_in_use == 0; }));
+    REQUIRE(all_buffers_returned(running));
     // Counted in every thread of the binary: the worker's and this one's, which only sends,
     // receives into a static buffer and reads counters until the worker has finished.
     allocations = 0;

@@ -48,6 +48,13 @@ bool flag_tc(const Packet& p) {
     return ldns_pkt_tc(p.get());
 }
 
+// Checks that `p` is NODATA: NOERROR, no answer, and one authority record (the SOA).
+void check_nodata(const Packet& p) {
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p).empty());
+    CHECK(authority(p).size() == 1);
+}
+
 }  // namespace
 
 TEST_CASE("exact_match_is_authoritative") {
@@ -136,17 +143,13 @@ TEST_CASE("wildcard_synthesizes_owner_from_qname") {
 TEST_CASE("wildcard_nodata_for_missing_type") {
     Example f;
     auto p = f.ask("x.wild.example.com.", LDNS_RR_TYPE_AAAA);
-    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
-    CHECK(answer(p).empty());
-    CHECK(authority(p).size() == 1);
+    check_nodata(p);
 }
 
 TEST_CASE("empty_non_terminal_gives_nodata") {
     Example f;
     auto p = f.ask("b.example.com.", LDNS_RR_TYPE_A);
-    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
-    CHECK(answer(p).empty());
-    CHECK(authority(p).size() == 1);
+    check_nodata(p);
 }
 
 TEST_CASE("empty_non_terminal_blocks_wildcard_below_it") {

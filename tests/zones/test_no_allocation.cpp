@@ -9,6 +9,31 @@
 
 using namespace meridian::testing;
 
+namespace {
+
+// Answers `queries` 100 times over with the counting allocator armed (with `summary` when not
+// null), and checks that every query was answered and nothing was allocated.
+void check_answers_allocate_nothing(AnswerFixture& f,
+                                    const std::vector<std::vector<uint8_t>>& queries,
+                                    const meridian::geoip::Address* resolver = nullptr,
+                                    meridian::zones::AnswerSummary* summary = nullptr) {
+    std::vector<uint8_t> response(65535);
+    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, resolver};
+    size_t answered = 0;
+    allocations = 0;
+    counting = true;
+    for (int round = 0; round < 100; ++round)
+        for (const auto& query : queries)
+            answered +=
+                (summary ? meridian::zones::respond(f.snapshot(), query, response, origin, *summary)
+                         : meridian::zones::respond(f.snapshot(), query, response, origin)) > 0;
+    counting = false;
+    CHECK(answered == 100 * queries.size());
+    CHECK(allocations.load() == 0);
+}
+
+}  // namespace
+
 TEST_CASE("answer_path_allocates_nothing") {
     AnswerFixture f(ZoneTexts{{"example.com.", R"($TTL 60
 @ SOA ns h 1 1 1 1 1
@@ -40,17 +65,7 @@ dn DNAME example.com.
         make_query("www.example.com.", LDNS_RR_TYPE_A, {.edns = true, .edns_version = 1}),
         {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0},  // malformed
     };
-    std::vector<uint8_t> response(65535);
-    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, nullptr};
-    size_t answered = 0;
-    allocations = 0;
-    counting = true;
-    for (int round = 0; round < 100; ++round)
-        for (const auto& query : queries)
-            answered += meridian::zones::respond(f.snapshot(), query, response, origin) > 0;
-    counting = false;
-    CHECK(answered == 100 * queries.size());
-    CHECK(allocations.load() == 0);
+    check_answers_allocate_nothing(f, queries);
 }
 
 TEST_CASE("steered_answers_allocate_nothing") {
@@ -76,18 +91,8 @@ alias CNAME www
         make_query("www.example.com.", LDNS_RR_TYPE_A, ecs("0.0.0.0", 0)),
         make_query("www.example.com.", LDNS_RR_TYPE_A),
     };
-    std::vector<uint8_t> response(65535);
     const auto resolver = meridian::geoip::parse_address("203.0.113.9");
-    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, &*resolver};
-    size_t answered = 0;
-    allocations = 0;
-    counting = true;
-    for (int round = 0; round < 100; ++round)
-        for (const auto& query : queries)
-            answered += meridian::zones::respond(f.snapshot(), query, response, origin) > 0;
-    counting = false;
-    CHECK(answered == 100 * queries.size());
-    CHECK(allocations.load() == 0);
+    check_answers_allocate_nothing(f, queries, &*resolver);
     // The steering really happened: the first query got fra's address.
     const auto reply = AnswerFixture::parse(f.respond_bytes(queries[0]));
     CHECK(answer(reply) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});
@@ -116,19 +121,8 @@ www A 192.0.2.53
         make_query("www.example.com.", LDNS_RR_TYPE_A,
                    {.edns = true, .client_subnet = client_subnet_option("203.0.113.0", 24)}),
     };
-    std::vector<uint8_t> response(65535);
-    const meridian::zones::QueryOrigin origin{meridian::zones::Transport::udp, nullptr};
     meridian::zones::AnswerSummary summary;
-    size_t answered = 0;
-    allocations = 0;
-    counting = true;
-    for (int round = 0; round < 100; ++round)
-        for (const auto& query : queries)
-            answered +=
-                meridian::zones::respond(f.snapshot(), query, response, origin, summary) > 0;
-    counting = false;
-    CHECK(answered == 100 * queries.size());
-    CHECK(allocations.load() == 0);
+    check_answers_allocate_nothing(f, queries, nullptr, &summary);
     CHECK(summary.steering == meridian::zones::SteeringSource::fallback);  // the last: Singapore
     const auto north_america = AnswerFixture::parse(f.respond_bytes(queries[0]));
     CHECK(answer(north_america) == std::vector<std::string>{"www.example.com. 30 IN A 192.0.2.10"});

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "support/answer_fixture.hpp"
+#include "support/loaded_zone.hpp"
 #include "zones/transfer.hpp"
 #include "zones/zone_loader.hpp"
 
@@ -55,12 +56,10 @@ Transfer run(const std::shared_ptr<const zones::Zone>& zone, size_t limit) {
 
 TEST_CASE("axfr_stream_sends_every_record_once_between_two_soas") {
     TempFolder folder;
-    const auto file = folder.write("example.com.zone", zone_text(400));
-    auto loaded = zones::load_zone_file(file, "example.com.");
-    REQUIRE(loaded.zone);
+    const auto zone = load_written_zone(folder, zone_text(400));
     for (const size_t limit : {size_t{512}, size_t{4096}, size_t{65535}}) {
         CAPTURE(limit);
-        const Transfer transfer = run(loaded.zone, limit);
+        const Transfer transfer = run(zone, limit);
         REQUIRE(!transfer.messages.empty());
         if (limit == 512) CHECK(transfer.messages.size() > 10);
         if (limit == 65535) CHECK(transfer.messages.size() == 1);
@@ -78,7 +77,7 @@ TEST_CASE("axfr_stream_sends_every_record_once_between_two_soas") {
         std::vector<std::string> middle(records.begin() + 1, records.end() - 1);
         std::sort(middle.begin(), middle.end());
         CHECK(std::adjacent_find(middle.begin(), middle.end()) == middle.end());
-        CHECK(middle.size() + 1 == loaded.zone->record_count());
+        CHECK(middle.size() + 1 == zone->record_count());
         CHECK(std::binary_search(middle.begin(), middle.end(),
                                  std::string("ns.sub.example.com. 300 IN A 192.0.2.3")));
         CHECK(std::binary_search(middle.begin(), middle.end(),
@@ -97,11 +96,8 @@ TEST_CASE("axfr_stream_sends_every_record_once_between_two_soas") {
 
 TEST_CASE("axfr_stream_of_a_zone_with_only_an_soa") {
     TempFolder folder;
-    const auto file =
-        folder.write("example.com.zone", "$ORIGIN example.com.\n@ 60 SOA ns h 1 1 1 1 1\n");
-    auto loaded = zones::load_zone_file(file, "example.com.");
-    REQUIRE(loaded.zone);
-    const Transfer transfer = run(loaded.zone, 65535);
+    const auto zone = load_written_zone(folder, "$ORIGIN example.com.\n@ 60 SOA ns h 1 1 1 1 1\n");
+    const Transfer transfer = run(zone, 65535);
     REQUIRE(transfer.messages.size() == 1);
     CHECK(transfer.messages[0].size() == 2);
 }

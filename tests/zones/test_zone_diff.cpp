@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "support/answer_fixture.hpp"
+#include "support/loaded_zone.hpp"
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
 #include "zones/ixfr_stream.hpp"
@@ -22,10 +23,7 @@ std::shared_ptr<const zones::Zone> load(TempFolder& folder, uint32_t serial,
     const std::string text = "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster " +
                              std::to_string(serial) + " 7200 900 1209600 60\n@ NS ns1\n" +
                              "ns1 A 192.0.2.1\n" + records;
-    const auto file = folder.write("v" + std::to_string(serial) + ".zone", text);
-    auto loaded = zones::load_zone_file(file, "example.com.");
-    REQUIRE(loaded.zone);
-    return loaded.zone;
+    return load_written_zone(folder, text, "example.com.", "v" + std::to_string(serial) + ".zone");
 }
 
 // "owner type rdata-as-hex-size" is enough to tell records apart here.

@@ -5,15 +5,12 @@
 
 #include "geoip/network.hpp"
 #include "server/config/config.hpp"
-#include "support/diagnostics.hpp"
-#include "support/temp_folder.hpp"
+#include "support/config_loading.hpp"
 
 using meridian::Diagnostics;
 using meridian::geoip::Family;
 using meridian::server::load_config;
-using meridian::testing::diagnostics_text;
-using meridian::testing::has_error_at;
-using meridian::testing::TempFolder;
+using namespace meridian::testing;
 
 namespace {
 
@@ -30,7 +27,8 @@ Diagnostics errors(const Diagnostics& diagnostics) {
 
 TEST_CASE("valid_config_sets_every_server_key") {
     TempFolder folder;
-    const auto path = folder.write("meridian.toml", R"([server]
+    Diagnostics diagnostics;
+    const auto config = load_config_text(folder, R"([server]
 listen = ["127.0.0.1:5300", "[::1]:5300"]
 workers = 2
 identity = "fra1"
@@ -42,9 +40,8 @@ tcp_max_connections = 50
 [[zone]]
 file = "zones/example.com.zone"
 origin = "example.com."
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+)",
+                                         diagnostics);
     REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     CHECK(diagnostics.empty());
     const auto& server = config->server;
@@ -66,9 +63,8 @@ origin = "example.com."
 
 TEST_CASE("defaults_apply_when_keys_are_absent") {
     TempFolder folder;
-    const auto path = folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n");
     Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    const auto config = load_config_text(folder, kListenOnly, diagnostics, "m.toml");
     REQUIRE(config);
     CHECK(config->server.workers == 0);
     CHECK_FALSE(config->server.version.has_value());
@@ -89,15 +85,10 @@ TEST_CASE("unknown_key_is_an_error_naming_key_and_line") {
 
 TEST_CASE("wrong_type_is_an_error_naming_key_and_line") {
     TempFolder folder;
-    const auto path = folder.write(
-        "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n\nworkers = \"two\"\nidentity = 3\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 4, "'workers' must be an integer"),
-                  diagnostics_text(diagnostics));
     // Every error is reported, not only the first.
-    CHECK_MESSAGE(has_error_at(diagnostics, 5, "'identity' must be a string"),
-                  diagnostics_text(diagnostics));
+    check_config_errors(folder, std::string(kListenOnly) + "\nworkers = \"two\"\nidentity = 3\n",
+                        {{4, "'workers' must be an integer"}, {5, "'identity' must be a string"}},
+                        "m.toml");
 }
 
 TEST_CASE("bad_listen_address_is_an_error") {
@@ -108,9 +99,10 @@ TEST_CASE("bad_listen_address_is_an_error") {
         "  \"127.0.0.1:70000\",\n  \"[::1]:53\",\n]\n");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    for (int line : {3, 4, 5, 6})
-        CHECK_MESSAGE(has_error_at(diagnostics, line, "bad listen address"),
-                      diagnostics_text(diagnostics));
+    check_errors_at(diagnostics, {{3, "bad listen address"},
+                                  {4, "bad listen address"},
+                                  {5, "bad listen address"},
+                                  {6, "bad listen address"}});
     CHECK(errors(diagnostics).size() == 4);
 }
 
@@ -128,25 +120,15 @@ TEST_CASE("listen_address_parsing") {
 
 TEST_CASE("duplicate_listen_address_is_an_error") {
     TempFolder folder;
-    const auto path =
-        folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:5300\",\n\"127.0.0.1:5300\"]\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 3, "duplicate listen address"),
-                  diagnostics_text(diagnostics));
+    check_config_errors(folder, "[server]\nlisten = [\"127.0.0.1:5300\",\n\"127.0.0.1:5300\"]\n",
+                        {{3, "duplicate listen address"}}, "m.toml");
 }
 
 TEST_CASE("udp_payload_out_of_range_is_an_error") {
     TempFolder folder;
-    for (const char* value : {"511", "4097"}) {
-        const auto path = folder.write(
-            "m.toml",
-            std::string("[server]\nlisten = [\"127.0.0.1:5300\"]\nudp_payload = ") + value + "\n");
-        Diagnostics diagnostics;
-        CHECK_FALSE(load_config(path, diagnostics));
-        CHECK_MESSAGE(has_error_at(diagnostics, 3, "'udp_payload' must be between 512 and 4096"),
-                      diagnostics_text(diagnostics));
-    }
+    for (const char* value : {"511", "4097"})
+        check_config_errors(folder, std::string(kListenOnly) + "udp_payload = " + value + "\n",
+                            {{3, "'udp_payload' must be between 512 and 4096"}}, "m.toml");
 }
 
 TEST_CASE("zone_paths_resolve_against_the_config_folder") {
@@ -177,29 +159,20 @@ TEST_CASE("toml_syntax_error_gives_its_line") {
 
 TEST_CASE("unknown_top_level_table_is_an_error") {
     TempFolder folder;
-    const auto path = folder.write(
-        "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n\n[zones]\nfile = \"x.zone\"\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 4, "unknown table 'zones'"),
-                  diagnostics_text(diagnostics));
+    check_config_errors(folder, std::string(kListenOnly) + "\n[zones]\nfile = \"x.zone\"\n",
+                        {{4, "unknown table 'zones'"}}, "m.toml");
 }
 
 TEST_CASE("zone_table_errors_name_their_lines") {
     TempFolder folder;
-    const auto path = folder.write("m.toml",
-                                   "[server]\nlisten = [\"127.0.0.1:5300\"]\n[[zone]]\n"
-                                   "origin = \"example.com.\"\nttl = 5\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 3, "missing 'file'"), diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 5, "unknown key 'ttl' in [[zone]]"),
-                  diagnostics_text(diagnostics));
+    check_config_errors(folder,
+                        std::string(kListenOnly) + "[[zone]]\norigin = \"example.com.\"\nttl = 5\n",
+                        {{3, "missing 'file'"}, {5, "unknown key 'ttl' in [[zone]]"}}, "m.toml");
 }
 
 TEST_CASE("config_without_zones_is_only_a_warning") {
     TempFolder folder;
-    const auto path = folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n");
+    const auto path = folder.write("m.toml", kListenOnly);
     Diagnostics diagnostics;
     CHECK(load_config(path, diagnostics));
     REQUIRE(diagnostics.size() == 1);
@@ -209,8 +182,5 @@ TEST_CASE("config_without_zones_is_only_a_warning") {
 
 TEST_CASE("missing_listen_is_an_error") {
     TempFolder folder;
-    const auto path = folder.write("m.toml", "[server]\nworkers = 1\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 1, "missing 'listen'"), diagnostics_text(diagnostics));
+    check_config_errors(folder, "[server]\nworkers = 1\n", {{1, "missing 'listen'"}}, "m.toml");
 }

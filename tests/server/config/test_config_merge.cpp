@@ -43,14 +43,26 @@ std::optional<Config> load(const std::vector<std::filesystem::path>& paths,
     return load_config(paths, diagnostics);
 }
 
+// kBase and a later PoP file, written to `base_name` and `pop_name` and loaded in that order.
+struct BaseAndPop {
+    TempFolder folder;
+    std::filesystem::path base;
+    std::filesystem::path pop;
+    Diagnostics diagnostics;
+    std::optional<Config> config;
+
+    explicit BaseAndPop(const std::string& pop_text, const char* base_name = "base.toml",
+                        const char* pop_name = "pop.toml")
+        : base(folder.write(base_name, kBase)),
+          pop(folder.write(pop_name, pop_text)),
+          config(load({base, pop}, diagnostics)) {}
+};
+
 }  // namespace
 
 TEST_CASE("later_file_overrides_only_the_keys_it_sets") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop = folder.write("pop.toml", "[server]\nidentity = \"fra1\"\npool = \"fra\"\n");
-    Diagnostics diagnostics;
-    const auto config = load({base, pop}, diagnostics);
+    BaseAndPop loaded("[server]\nidentity = \"fra1\"\npool = \"fra\"\n");
+    auto& [folder, base, pop, diagnostics, config] = loaded;
     REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     CHECK(config->server.identity == "fra1");
     CHECK(config->server.pool == "fra");
@@ -62,28 +74,22 @@ TEST_CASE("later_file_overrides_only_the_keys_it_sets") {
 }
 
 TEST_CASE("an_array_of_values_is_replaced_not_extended") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop = folder.write("pop.toml", "[server]\nlisten = [\"198.51.100.53:53\"]\n");
-    Diagnostics diagnostics;
-    const auto config = load({base, pop}, diagnostics);
+    BaseAndPop loaded("[server]\nlisten = [\"198.51.100.53:53\"]\n");
+    auto& [folder, base, pop, diagnostics, config] = loaded;
     REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->server.listen.size() == 1);
     CHECK(config->server.listen[0].text == "198.51.100.53:53");
 }
 
 TEST_CASE("arrays_of_tables_concatenate_in_file_order") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop = folder.write("pop.toml", R"([[zone]]
+    BaseAndPop loaded(R"([[zone]]
 file = "zones/example.net.zone"
 
 [[pool]]
 name = "sin"
 addresses = ["192.0.2.20"]
 )");
-    Diagnostics diagnostics;
-    const auto config = load({base, pop}, diagnostics);
+    auto& [folder, base, pop, diagnostics, config] = loaded;
     REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->zones.size() == 2);
     CHECK(config->zones[0].file == folder.path() / "zones/example.com.zone");
@@ -96,15 +102,13 @@ addresses = ["192.0.2.20"]
 }
 
 TEST_CASE("errors_name_the_file_and_line_that_wrote_the_value") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop = folder.write("pop.toml", R"(# this PoP
+    BaseAndPop loaded(R"(# this PoP
 [server]
 udp_payload = 99999
 workerz = 3
 )");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load({base, pop}, diagnostics));
+    auto& [folder, base, pop, diagnostics, config] = loaded;
+    CHECK_FALSE(config);
     CHECK_MESSAGE(has_error(diagnostics, pop.string(), 3, "'udp_payload' must be between"),
                   diagnostics_text(diagnostics));
     CHECK_MESSAGE(has_error(diagnostics, pop.string(), 4, "unknown key 'workerz'"),
@@ -112,23 +116,17 @@ workerz = 3
 }
 
 TEST_CASE("a_duplicate_pool_across_files_names_both_places") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop =
-        folder.write("pop.toml", "[[pool]]\nname = \"fra\"\naddresses = [\"192.0.2.11\"]\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load({base, pop}, diagnostics));
+    BaseAndPop loaded("[[pool]]\nname = \"fra\"\naddresses = [\"192.0.2.11\"]\n");
+    auto& [folder, base, pop, diagnostics, config] = loaded;
+    CHECK_FALSE(config);
     CHECK_MESSAGE(
         has_error(diagnostics, pop.string(), 1, "already defined at " + base.string() + ":10"),
         diagnostics_text(diagnostics));
 }
 
 TEST_CASE("relative_paths_resolve_against_the_file_that_sets_them") {
-    TempFolder folder;
-    const auto base = folder.write("etc/base.toml", kBase);
-    const auto pop = folder.write("pop/fra1.toml", "[[zone]]\nfile = \"local.zone\"\n");
-    Diagnostics diagnostics;
-    const auto config = load({base, pop}, diagnostics);
+    BaseAndPop loaded("[[zone]]\nfile = \"local.zone\"\n", "etc/base.toml", "pop/fra1.toml");
+    auto& [folder, base, pop, diagnostics, config] = loaded;
     REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     REQUIRE(config->zones.size() == 2);
     CHECK(config->zones[0].file == folder.path() / "etc/zones/example.com.zone");
@@ -136,22 +134,18 @@ TEST_CASE("relative_paths_resolve_against_the_file_that_sets_them") {
 }
 
 TEST_CASE("a_syntax_error_in_any_file_names_that_file") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop = folder.write("pop.toml", "[server]\nidentity = \"fra1\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load({base, pop}, diagnostics));
+    BaseAndPop loaded("[server]\nidentity = \"fra1\n");
+    auto& [folder, base, pop, diagnostics, config] = loaded;
+    CHECK_FALSE(config);
     REQUIRE(diagnostics.size() == 1);
     CHECK(diagnostics[0].file == pop.string());
     CHECK(diagnostics[0].line == 2);
 }
 
 TEST_CASE("a_table_in_a_later_file_replaces_a_value_of_another_type") {
-    TempFolder folder;
-    const auto base = folder.write("base.toml", kBase);
-    const auto pop = folder.write("pop.toml", "server = 3\n");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load({base, pop}, diagnostics));
+    BaseAndPop loaded("server = 3\n");
+    auto& [folder, base, pop, diagnostics, config] = loaded;
+    CHECK_FALSE(config);
     CHECK_MESSAGE(has_error(diagnostics, pop.string(), 1, "'server' must be a table"),
                   diagnostics_text(diagnostics));
 }

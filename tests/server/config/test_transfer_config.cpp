@@ -8,64 +8,49 @@
 #include "geoip/network.hpp"
 #include "server/config/config.hpp"
 #include "server/transfer/tsig.hpp"
-#include "support/temp_folder.hpp"
+#include "support/config_loading.hpp"
+#include "support/small_zone.hpp"
 
 using namespace meridian;
 using namespace meridian::server;
-using meridian::testing::TempFolder;
+using namespace meridian::testing;
 
 namespace {
 
-std::string zone_text(int hosts) {
-    std::string text =
-        "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster 7 7200 900 1209600 60\n"
-        "@ NS ns1\nns1 A 192.0.2.1\n";
-    for (int i = 0; i < hosts; ++i)
-        text += "host" + std::to_string(i) + " TXT \"a record long enough to fill messages " +
-                std::to_string(i) + "\"\n";
-    return text;
+// example.com. in its zone file and a config serving it, with `zone_keys` in its [[zone]]
+// table from line 6.
+std::filesystem::path write_zone_config(TempFolder& folder, const std::string& zone_keys) {
+    folder.write("example.com.zone", zone_with_hosts(1));
+    return folder.write(
+        "meridian.toml",
+        std::string(kListenOnly) + "\n[[zone]]\nfile = \"example.com.zone\"\n" + zone_keys);
 }
 
 }  // namespace
 
 TEST_CASE("transfer_keys_of_a_zone_are_checked_with_errors_at_their_lines") {
     TempFolder folder;
-    folder.write("example.com.zone", zone_text(1));
-    const auto path = folder.write("meridian.toml", R"([server]
-listen = ["127.0.0.1:5300"]
-
-[[zone]]
-file = "example.com.zone"
-allow_transfer = [{ address = "10.1.0.0/8" }, { adress = "10.0.0.0/8" },
+    const auto path = write_zone_config(
+        folder, R"(allow_transfer = [{ address = "10.1.0.0/8" }, { adress = "10.0.0.0/8" },
                   { address = "10.0.0.0/8", key = "missing-key" }]
 notify = [{ address = "192.0.2.7:99999" }, { address = "192.0.2.8", colour = "red" }]
 ixfr_history = -1
 )");
     Diagnostics diagnostics;
     CHECK(!load_config(path, diagnostics));
-    auto has = [&](int line, const std::string& text) {
-        for (const auto& d : diagnostics)
-            if (d.is_error && d.line == line && d.message.find(text) != std::string::npos)
-                return true;
-        return false;
-    };
-    CHECK(has(6, "10.1.0.0/8"));
-    CHECK(has(6, "adress"));
-    CHECK(has(7, "unknown TSIG key 'missing-key.'"));
-    CHECK(has(8, "bad notify address '192.0.2.7:99999'"));
-    CHECK(has(8, "colour"));
-    CHECK(has(9, "ixfr_history"));
+    check_errors_at(diagnostics, {{6, "10.1.0.0/8"},
+                                  {6, "adress"},
+                                  {7, "unknown TSIG key 'missing-key.'"},
+                                  {8, "bad notify address '192.0.2.7:99999'"},
+                                  {8, "colour"},
+                                  {9, "ixfr_history"}});
 }
 
 TEST_CASE("notify_entries_take_a_port_or_default_to_53") {
     TempFolder folder;
-    folder.write("example.com.zone", zone_text(1));
-    const auto path = folder.write("meridian.toml", R"([server]
-listen = ["127.0.0.1:5300"]
-
-[[zone]]
-file = "example.com.zone"
-notify = [{ address = "192.0.2.7:5301" }, { address = "192.0.2.8" }, { address = "2001:db8::9" }]
+    const auto path = write_zone_config(
+        folder,
+        R"(notify = [{ address = "192.0.2.7:5301" }, { address = "192.0.2.8" }, { address = "2001:db8::9" }]
 )");
     Diagnostics diagnostics;
     const auto config = load_config(path, diagnostics);
@@ -80,7 +65,8 @@ notify = [{ address = "192.0.2.7:5301" }, { address = "192.0.2.8" }, { address =
 
 TEST_CASE("tsig_tables_are_read_into_the_config_with_errors_at_their_lines") {
     TempFolder folder;
-    const auto good = folder.write("good.toml", R"([server]
+    Diagnostics diagnostics;
+    const auto config = load_config_text(folder, R"([server]
 listen = ["127.0.0.1:5300"]
 
 [[tsig]]
@@ -92,9 +78,8 @@ secret = "c2VjcmV0"
 name = "notify-key."
 algorithm = "hmac-sha512"
 secret = "c2VjcmV0"
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(good, diagnostics);
+)",
+                                         diagnostics, "good.toml");
     REQUIRE(config);
     REQUIRE(config->tsig_keys.size() == 2);
     const auto keyring = config->keyring();
@@ -129,16 +114,10 @@ secret = "c2VjcmV0"
 )");
     Diagnostics errors;
     CHECK(!load_config(bad, errors));
-    auto has = [&](int line, const std::string& text) {
-        for (const auto& d : errors)
-            if (d.is_error && d.line == line && d.message.find(text) != std::string::npos)
-                return true;
-        return false;
-    };
-    CHECK(has(6, "unknown TSIG algorithm 'hmac-sha3'"));
-    CHECK(has(7, "base64"));
-    CHECK(has(8, "colour"));
-    CHECK(has(10, "missing 'algorithm'"));
-    CHECK(has(10, "missing 'secret'"));
-    CHECK(has(18, "duplicate TSIG key 'k3.'"));
+    check_errors_at(errors, {{6, "unknown TSIG algorithm 'hmac-sha3'"},
+                             {7, "base64"},
+                             {8, "colour"},
+                             {10, "missing 'algorithm'"},
+                             {10, "missing 'secret'"},
+                             {18, "duplicate TSIG key 'k3.'"}});
 }

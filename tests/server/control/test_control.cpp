@@ -10,22 +10,11 @@
 #include "server/control/drain_file.hpp"
 #include "server/control/health.hpp"
 #include "server/control/metrics_text.hpp"
-#include "support/diagnostics.hpp"
-#include "support/temp_folder.hpp"
+#include "support/config_loading.hpp"
 
 using meridian::Diagnostics;
 using namespace meridian::server;
-using meridian::testing::diagnostics_text;
-using meridian::testing::has_error_at;
-using meridian::testing::TempFolder;
-
-namespace {
-
-constexpr const char* kServer = R"([server]
-listen = ["127.0.0.1:5300"]
-)";
-
-}  // namespace
+using namespace meridian::testing;
 
 TEST_CASE("health_becomes_ready_after_rise_answered_checks_in_a_row") {
     Health health(2, 3);
@@ -95,12 +84,12 @@ TEST_CASE("drain_file_without_a_state_folder_remembers_nothing") {
 TEST_CASE("control_table_defaults_and_every_key") {
     TempFolder folder;
     Diagnostics diagnostics;
-    const auto bare = load_config(folder.write("a.toml", kServer), diagnostics);
+    const auto bare = load_config(folder.write("a.toml", kListenOnly), diagnostics);
     REQUIRE_MESSAGE(bare, diagnostics_text(diagnostics));
     CHECK_FALSE(bare->control.is_enabled);
 
     const auto defaults =
-        load_config(folder.write("b.toml", std::string(kServer) + "[control]\n"), diagnostics);
+        load_config(folder.write("b.toml", std::string(kListenOnly) + "[control]\n"), diagnostics);
     REQUIRE_MESSAGE(defaults, diagnostics_text(diagnostics));
     CHECK(defaults->control.is_enabled);
     CHECK_FALSE(defaults->control.http);
@@ -110,7 +99,7 @@ TEST_CASE("control_table_defaults_and_every_key") {
     CHECK(defaults->control.rise == 2);
     CHECK(defaults->control.fall == 3);
 
-    const auto path = folder.write("c.toml", std::string(kServer) + R"([control]
+    const auto path = folder.write("c.toml", std::string(kListenOnly) + R"([control]
 http = "[::1]:8053"
 socket = "run/control.sock"
 state = "state"
@@ -130,30 +119,26 @@ fall = 1
     CHECK(set->control.rise == 4);
     CHECK(set->control.fall == 1);
 
-    const auto no_socket = load_config(
-        folder.write("d.toml", std::string(kServer) + "[control]\nsocket = \"\"\n"), diagnostics);
+    const auto no_socket =
+        load_config(folder.write("d.toml", std::string(kListenOnly) + "[control]\nsocket = \"\"\n"),
+                    diagnostics);
     REQUIRE_MESSAGE(no_socket, diagnostics_text(diagnostics));
     CHECK(no_socket->control.socket.empty());
 }
 
 TEST_CASE("control_table_errors_name_their_line") {
     TempFolder folder;
-    const auto path = folder.write("m.toml", std::string(kServer) + R"([control]
+    check_config_errors(folder, std::string(kListenOnly) + R"([control]
 http = "localhost:8053"
 check_interval = 0
 rise = 0
 drain = 5
-)");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 4, "bad http address 'localhost:8053'"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 5, "'check_interval' must be a number of seconds"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 6, "'rise' must be between 1 and 100"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 7, "unknown key 'drain' in [control]"),
-                  diagnostics_text(diagnostics));
+)",
+                        {{4, "bad http address 'localhost:8053'"},
+                         {5, "'check_interval' must be a number of seconds"},
+                         {6, "'rise' must be between 1 and 100"},
+                         {7, "unknown key 'drain' in [control]"}},
+                        "m.toml");
 }
 
 TEST_CASE("config_digests_ignore_order_and_comments_and_policy_digest_ignores_the_pop_part") {

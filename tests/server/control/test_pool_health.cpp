@@ -10,23 +10,16 @@
 #include "server/control/metrics_text.hpp"
 #include "server/control/pool_health.hpp"
 #include "server/reload/snapshot_builder.hpp"
-#include "support/diagnostics.hpp"
-#include "support/temp_folder.hpp"
+#include "support/config_loading.hpp"
 
 using meridian::Diagnostics;
 using namespace meridian::server;
 using meridian::geoip::CheckedState;
 using meridian::geoip::ForcedState;
-using meridian::testing::TempFolder;
+using namespace meridian::testing;
 using namespace std::chrono_literals;
-using meridian::testing::diagnostics_text;
-using meridian::testing::has_error_at;
 
 namespace {
-
-constexpr const char* kServer = R"([server]
-listen = ["127.0.0.1:5300"]
-)";
 
 // A served pool with a check of `rise` and `fall`, and its own state.
 ServedPool checked_pool(const std::string& name, unsigned rise = 2, unsigned fall = 3,
@@ -48,7 +41,7 @@ const Hysteresis::Clock::time_point t0{};
 
 TEST_CASE("pool_check_reads_every_key_inline_or_as_a_table") {
     TempFolder folder;
-    const auto path = folder.write("p.toml", std::string(kServer) + R"(
+    const auto path = folder.write("p.toml", std::string(kListenOnly) + R"(
 [[pool]]
 name = "fra"
 addresses = ["192.0.2.10"]
@@ -98,7 +91,7 @@ addresses = ["192.0.2.30"]
 
 TEST_CASE("pool_check_errors_name_their_line") {
     TempFolder folder;
-    const auto path = folder.write("bad.toml", std::string(kServer) + R"(
+    check_config_errors(folder, std::string(kListenOnly) + R"(
 [[pool]]
 name = "a"
 addresses = ["192.0.2.1"]
@@ -127,49 +120,38 @@ check = { type = "http", port = 80, path = "no slash", expect = 999 }
 [[pool]]
 name = "two words"
 addresses = ["192.0.2.6"]
-)");
-    Diagnostics diagnostics;
-    CHECK_FALSE(load_config(path, diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 7, "check type 'icmp' is not \"tcp\" or \"http\""),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 7, "'port' must be between 1 and 65535"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 12, "missing 'type' in check"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 12,
-                               "check timeout (2000 ms) is longer than its "
-                               "interval (1000 ms)"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 17, "'rise' must be between 1 and 100"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 17, "unknown key 'retries' in [[pool]] check"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 17, "only apply to type = \"http\""),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 22, "'check' must be a table"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 27, "check path 'no slash' must start with /"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 27, "'expect' must be between 100 and 599"),
-                  diagnostics_text(diagnostics));
-    CHECK_MESSAGE(has_error_at(diagnostics, 30, "pool name 'two words' must be one word"),
-                  diagnostics_text(diagnostics));
+)",
+                        {{7, "check type 'icmp' is not \"tcp\" or \"http\""},
+                         {7, "'port' must be between 1 and 65535"},
+                         {12, "missing 'type' in check"},
+                         {12,
+                          "check timeout (2000 ms) is longer than its "
+                          "interval (1000 ms)"},
+                         {17, "'rise' must be between 1 and 100"},
+                         {17, "unknown key 'retries' in [[pool]] check"},
+                         {17, "only apply to type = \"http\""},
+                         {22, "'check' must be a table"},
+                         {27, "check path 'no slash' must start with /"},
+                         {27, "'expect' must be between 100 and 599"},
+                         {30, "pool name 'two words' must be one word"}},
+                        "bad.toml");
 }
 
 TEST_CASE("control_hold_down_has_a_default_and_is_validated") {
     TempFolder folder;
     Diagnostics diagnostics;
     const auto defaults =
-        load_config(folder.write("a.toml", std::string(kServer) + "[control]\n"), diagnostics);
+        load_config(folder.write("a.toml", std::string(kListenOnly) + "[control]\n"), diagnostics);
     REQUIRE_MESSAGE(defaults, diagnostics_text(diagnostics));
     CHECK(defaults->control.hold_down_ms == 10000);
     const auto set = load_config(
-        folder.write("b.toml", std::string(kServer) + "[control]\nhold_down = 2.5\n"), diagnostics);
+        folder.write("b.toml", std::string(kListenOnly) + "[control]\nhold_down = 2.5\n"),
+        diagnostics);
     REQUIRE_MESSAGE(set, diagnostics_text(diagnostics));
     CHECK(set->control.hold_down_ms == 2500);
     Diagnostics errors;
     CHECK_FALSE(load_config(
-        folder.write("c.toml", std::string(kServer) + "[control]\nhold_down = -1\n"), errors));
+        folder.write("c.toml", std::string(kListenOnly) + "[control]\nhold_down = -1\n"), errors));
     CHECK_MESSAGE(has_error_at(errors, 4, "'hold_down' must be a number of seconds"),
                   diagnostics_text(errors));
 }
@@ -335,7 +317,8 @@ TEST_CASE("successive_snapshots_share_pool_states_through_the_registry") {
     TempFolder folder;
     folder.write("zones/example.com.zone",
                  "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n");
-    const auto path = folder.write("p.toml", std::string(kServer) + R"(
+    Diagnostics diagnostics;
+    const auto config = load_config_text(folder, std::string(kListenOnly) + R"(
 [[zone]]
 file = "zones/example.com.zone"
 
@@ -346,9 +329,8 @@ addresses = ["192.0.2.10"]
 [[pool]]
 name = "sin"
 addresses = ["192.0.2.20"]
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+)",
+                                         diagnostics, "p.toml");
     REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
     PoolRegistry registry;
     BuildContext first_context, second_context;

@@ -9,23 +9,49 @@
 #include "server/config/config.hpp"
 #include "server/reload/snapshot_builder.hpp"
 #include "server/secondary/secondary_store.hpp"
-#include "support/diagnostics.hpp"
+#include "support/config_loading.hpp"
 #include "support/small_zone.hpp"
-#include "support/temp_folder.hpp"
 #include "wire/name.hpp"
 #include "zones/zone_loader.hpp"
 
 using meridian::Diagnostics;
 using meridian::geoip::Family;
 using meridian::server::load_config;
-using meridian::testing::TempFolder;
+using namespace meridian::testing;
 namespace server = meridian::server;
-using meridian::testing::diagnostics_text;
-using meridian::testing::has_error_at;
 
 namespace {
 
-constexpr const char* kServer = "[server]\nlisten = [\"127.0.0.1:5300\"]\n";
+// example.com. as a secondary zone kept in cache/example.com.zone.
+constexpr const char* kSecondaryZone = R"(
+[[zone]]
+origin = "example.com."
+primaries = ["192.0.2.1:53"]
+file = "cache/example.com.zone"
+)";
+
+// A kept copy of example.com. at serial 7 with EXPIRE 100 s.
+constexpr const char* kKeptCopy = R"($ORIGIN example.com.
+@   SOA ns1 hostmaster 7 10 5 100 300
+    NS  ns1
+ns1 A   192.0.2.1
+)";
+
+// kSecondaryZone's config loaded, with `copy` (when not null) as its kept copy, and a build
+// context that keeps copies in `store`.
+struct SecondaryFixture {
+    TempFolder folder;
+    Diagnostics diagnostics;
+    std::optional<server::Config> config;
+    server::SecondaryStore store;
+    server::BuildContext context;
+
+    explicit SecondaryFixture(const char* copy) {
+        if (copy) folder.write("cache/example.com.zone", copy);
+        config = load_config_text(folder, std::string(kListenOnly) + kSecondaryZone, diagnostics);
+        context.secondaries = &store;
+    }
+};
 
 std::string lower_wire(const char* text) {
     return meridian::wire::wire_from_text(text);
@@ -35,7 +61,7 @@ std::string lower_wire(const char* text) {
 
 TEST_CASE("secondary_zone_reads_primaries_key_and_file") {
     TempFolder folder;
-    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
+    const auto path = folder.write("meridian.toml", std::string(kListenOnly) + R"(
 [[zone]]
 origin = "example.com."
 primaries = ["192.0.2.1:5353", "[2001:db8::1]:53", "192.0.2.2"]
@@ -65,7 +91,7 @@ secret = "c2VjcmV0"
 
 TEST_CASE("secondary_zone_errors_name_their_line") {
     TempFolder folder;
-    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
+    const auto path = folder.write("meridian.toml", std::string(kListenOnly) + R"(
 [[zone]]
 primaries = ["192.0.2.1:53"]
 file = "cache/a.zone"
@@ -97,25 +123,17 @@ file = "f.zone"
 )");
     Diagnostics diagnostics;
     CHECK_FALSE(load_config(path, diagnostics));
-    INFO(diagnostics_text(diagnostics));
-    CHECK(has_error_at(diagnostics, 4, "missing 'origin'"));
-    CHECK(has_error_at(diagnostics, 10, "bad primary address 'not-an-address'"));
-    CHECK(has_error_at(diagnostics, 16, "unknown TSIG key 'no-such-key'"));
-    CHECK(has_error_at(diagnostics, 19, "missing 'file'"));
-    CHECK(has_error_at(diagnostics, 26, "has none"));
-    CHECK(has_error_at(diagnostics, 30, "'primaries' must not be empty"));
+    check_errors_at(diagnostics, {{4, "missing 'origin'"},
+                                  {10, "bad primary address 'not-an-address'"},
+                                  {16, "unknown TSIG key 'no-such-key'"},
+                                  {19, "missing 'file'"},
+                                  {26, "has none"},
+                                  {30, "'primaries' must not be empty"}});
 }
 
 TEST_CASE("secondary_zone_without_a_copy_answers_servfail_and_check_passes") {
-    TempFolder folder;
-    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
-[[zone]]
-origin = "example.com."
-primaries = ["192.0.2.1:53"]
-file = "cache/example.com.zone"
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    SecondaryFixture fixture(nullptr);
+    auto& [folder, diagnostics, config, store, context] = fixture;
     REQUIRE(config);
     const auto snapshot = server::build_snapshot(*config, diagnostics);
     REQUIRE_MESSAGE(snapshot, diagnostics_text(diagnostics));
@@ -131,25 +149,9 @@ file = "cache/example.com.zone"
 }
 
 TEST_CASE("secondary_zone_is_served_from_its_copy_until_it_expires") {
-    TempFolder folder;
-    // EXPIRE 100 s.
-    const auto file = folder.write("cache/example.com.zone", R"($ORIGIN example.com.
-@   SOA ns1 hostmaster 7 10 5 100 300
-    NS  ns1
-ns1 A   192.0.2.1
-)");
-    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
-[[zone]]
-origin = "example.com."
-primaries = ["192.0.2.1:53"]
-file = "cache/example.com.zone"
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    SecondaryFixture fixture(kKeptCopy);
+    auto& [folder, diagnostics, config, store, context] = fixture;
     REQUIRE(config);
-    server::SecondaryStore store;
-    server::BuildContext context;
-    context.secondaries = &store;
     auto snapshot = server::build_snapshot(*config, diagnostics, &context);
     REQUIRE_MESSAGE(snapshot, diagnostics_text(diagnostics));
     REQUIRE(snapshot->catalog.size() == 1);
@@ -170,24 +172,9 @@ file = "cache/example.com.zone"
 }
 
 TEST_CASE("forgotten_secondary_zone_is_read_again_from_its_file") {
-    TempFolder folder;
-    folder.write("cache/example.com.zone", R"($ORIGIN example.com.
-@   SOA ns1 hostmaster 7 10 5 100 300
-    NS  ns1
-ns1 A   192.0.2.1
-)");
-    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
-[[zone]]
-origin = "example.com."
-primaries = ["192.0.2.1:53"]
-file = "cache/example.com.zone"
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    SecondaryFixture fixture(kKeptCopy);
+    auto& [folder, diagnostics, config, store, context] = fixture;
     REQUIRE(config);
-    server::SecondaryStore store;
-    server::BuildContext context;
-    context.secondaries = &store;
     REQUIRE(server::build_snapshot(*config, diagnostics, &context));
     const std::string origin = lower_wire("example.com.");
     REQUIRE(store.find(origin));
@@ -204,16 +191,8 @@ file = "cache/example.com.zone"
 }
 
 TEST_CASE("unreadable_copy_is_a_warning_not_an_error") {
-    TempFolder folder;
-    folder.write("cache/example.com.zone", "this is not a zone file\n");
-    const auto path = folder.write("meridian.toml", std::string(kServer) + R"(
-[[zone]]
-origin = "example.com."
-primaries = ["192.0.2.1:53"]
-file = "cache/example.com.zone"
-)");
-    Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    SecondaryFixture fixture("this is not a zone file\n");
+    auto& [folder, diagnostics, config, store, context] = fixture;
     REQUIRE(config);
     const auto snapshot = server::build_snapshot(*config, diagnostics);
     CHECK_MESSAGE(snapshot, diagnostics_text(diagnostics));

@@ -15,7 +15,7 @@
 #include "server/reload/snapshot_builder.hpp"
 #include "support/answer_fixture.hpp"
 #include "support/config_files.hpp"
-#include "support/diagnostics.hpp"
+#include "support/config_loading.hpp"
 #include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
 
@@ -54,6 +54,31 @@ struct Built : LoadedGeoConfig {
     }
 };
 
+// Checks that `built` has a diagnostic (an error or a warning) with `message` at the line of
+// `needle` in its config, or `line_offset` lines from it.
+void check_diagnostic_at(const Built& built, bool error, const std::string& needle,
+                         const std::string& message, int line_offset = 0) {
+    CHECK_MESSAGE(has_diagnostic(built.diagnostics, error,
+                                 line_of(built.text, needle) + line_offset, message),
+                  diagnostics_text(built.diagnostics));
+}
+
+// A map policy for www.example.com. with a TTL of 30; its rules follow.
+constexpr const char* kWwwMap = R"(
+[[geo]]
+name = "www.example.com."
+mode = "map"
+ttl = 30
+[geo.map]
+)";
+
+// A map policy for `name` that sends Asia to sin (no IPv6) and the rest to fra.
+std::string asia_to_sin(const std::string& name) {
+    return "\n[[geo]]\nname = \"" + name +
+           "\"\nmode = \"map\"\n[geo.map]\ncontinent = { \"AS\" = [\"sin\"] }\n"
+           "default = [\"fra\"]\n";
+}
+
 }  // namespace
 
 TEST_CASE("build_snapshot_loads_zones_and_settings") {
@@ -78,25 +103,25 @@ TEST_CASE("duplicate_zone_origin_is_an_error_naming_the_config_line") {
     TempFolder folder;
     folder.write("zones/a.zone", kZone);
     folder.write("zones/b.zone", kZone);
-    const auto path = folder.write("m.toml",
-                                   "[server]\nlisten = [\"127.0.0.1:5300\"]\n"
-                                   "[[zone]]\nfile = \"zones/a.zone\"\n"
-                                   "[[zone]]\nfile = \"zones/b.zone\"\n");
     Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    const auto config = load_config_text(
+        folder,
+        std::string(kListenOnly) +
+            "[[zone]]\nfile = \"zones/a.zone\"\n[[zone]]\nfile = \"zones/b.zone\"\n",
+        diagnostics, "m.toml");
     REQUIRE(config);
     CHECK_FALSE(meridian::server::build_snapshot(*config, diagnostics));
     CHECK_MESSAGE(has_error_at(diagnostics, 5, "duplicate zone origin 'example.com.'"),
                   diagnostics_text(diagnostics));
-    CHECK(diagnostics.back().file == path.string());
+    CHECK(diagnostics.back().file == (folder.path() / "m.toml").string());
 }
 
 TEST_CASE("missing_zone_file_fails_the_snapshot") {
     TempFolder folder;
-    const auto path = folder.write(
-        "m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n[[zone]]\nfile = \"nope.zone\"\n");
     Diagnostics diagnostics;
-    const auto config = load_config(path, diagnostics);
+    const auto config =
+        load_config_text(folder, std::string(kListenOnly) + "[[zone]]\nfile = \"nope.zone\"\n",
+                         diagnostics, "m.toml");
     REQUIRE(config);
     CHECK_FALSE(meridian::server::build_snapshot(*config, diagnostics));
     CHECK(meridian::has_errors(diagnostics));
@@ -104,9 +129,8 @@ TEST_CASE("missing_zone_file_fails_the_snapshot") {
 
 TEST_CASE("identity_defaults_to_host_name") {
     TempFolder folder;
-    const auto path = folder.write("m.toml", "[server]\nlisten = [\"127.0.0.1:5300\"]\n");
     Diagnostics diagnostics;
-    auto config = load_config(path, diagnostics);
+    auto config = load_config_text(folder, kListenOnly, diagnostics, "m.toml");
     REQUIRE(config);
     auto snapshot = meridian::server::build_snapshot(*config, diagnostics);
     REQUIRE(snapshot);
@@ -116,13 +140,7 @@ TEST_CASE("identity_defaults_to_host_name") {
 }
 
 TEST_CASE("geo_config_reads_pools_nets_and_policies") {
-    Built built(R"(
-[[geo]]
-name = "www.example.com."
-mode = "map"
-ttl = 30
-[geo.map]
-subdivision = { "US-CA" = ["sin"] }
+    Built built(std::string(kWwwMap) + R"(subdivision = { "US-CA" = ["sin"] }
 country = { "DE" = ["fra"] }
 continent = { "AS" = ["sin", "fra"] }
 default = ["fra"]
@@ -151,13 +169,7 @@ default = ["fra"]
 }
 
 TEST_CASE("geo_answers_follow_the_config") {
-    Built built(R"(
-[[geo]]
-name = "www.example.com."
-mode = "map"
-ttl = 30
-[geo.map]
-country = { "DE" = ["fra"] }
+    Built built(std::string(kWwwMap) + R"(country = { "DE" = ["fra"] }
 continent = { "AS" = ["sin", "fra"] }
 )");
     REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
@@ -241,9 +253,7 @@ TEST_CASE("geo_placement_errors_name_the_policy_line") {
                                   "\"\nmode = \"map\"\n[geo.map]\ndefault = [\"fra\"]\n";
         Built built(extra);
         CHECK_FALSE(built.snapshot);
-        CHECK_MESSAGE(
-            has_diagnostic(built.diagnostics, true, line_of(built.text, "[[geo]]"), c.message),
-            diagnostics_text(built.diagnostics));
+        check_diagnostic_at(built, true, "[[geo]]", c.message);
     }
 }
 
@@ -264,9 +274,7 @@ TEST_CASE("geo_policy_errors_name_the_policy_line") {
         CAPTURE(c.message);
         Built built(std::string("\n[[geo]]\nname = \"www.example.com.\"\n") + c.policy, c.server);
         CHECK_FALSE(built.snapshot);
-        CHECK_MESSAGE(
-            has_diagnostic(built.diagnostics, true, line_of(built.text, "[[geo]]"), c.message),
-            diagnostics_text(built.diagnostics));
+        check_diagnostic_at(built, true, "[[geo]]", c.message);
     }
     // A nearest policy needs every candidate's coordinates; a pool needs addresses.
     Built nearest(R"(
@@ -279,44 +287,21 @@ name = "www.example.com."
 mode = "nearest"
 )");
     CHECK_FALSE(nearest.snapshot);
-    CHECK_MESSAGE(has_diagnostic(nearest.diagnostics, true, line_of(nearest.text, "[[geo]]"),
-                                 "coordinates for pool \"ams\""),
-                  diagnostics_text(nearest.diagnostics));
-    CHECK_MESSAGE(
-        has_diagnostic(nearest.diagnostics, true, line_of(nearest.text, "name = \"ams\"") - 1,
-                       "pool 'ams' has no addresses"),
-        diagnostics_text(nearest.diagnostics));
+    check_diagnostic_at(nearest, true, "[[geo]]", "coordinates for pool \"ams\"");
+    check_diagnostic_at(nearest, true, "name = \"ams\"", "pool 'ams' has no addresses", -1);
     // [server] pool must name a pool.
     Built own("", "pool = \"lhr\"\n");
     CHECK_FALSE(own.snapshot);
-    CHECK_MESSAGE(has_diagnostic(own.diagnostics, true, line_of(own.text, "pool = \"lhr\""),
-                                 "[server] pool 'lhr' is not a [[pool]]"),
-                  diagnostics_text(own.diagnostics));
+    check_diagnostic_at(own, true, "pool = \"lhr\"", "[server] pool 'lhr' is not a [[pool]]");
 }
 
 TEST_CASE("geo_warns_where_a_type_is_nodata_only_in_some_places") {
     // sin has no IPv6 and the new name has no zone records: AAAA is NODATA for Asia only.
-    Built built(R"(
-[[geo]]
-name = "app.example.com."
-mode = "map"
-[geo.map]
-continent = { "AS" = ["sin"] }
-default = ["fra"]
-)");
+    Built built(asia_to_sin("app.example.com."));
     REQUIRE_MESSAGE(built.snapshot, diagnostics_text(built.diagnostics));
-    CHECK_MESSAGE(has_diagnostic(built.diagnostics, false, line_of(built.text, "[[geo]]"),
-                                 "AAAA is NODATA for clients steered to 'sin'"),
-                  diagnostics_text(built.diagnostics));
+    check_diagnostic_at(built, false, "[[geo]]", "AAAA is NODATA for clients steered to 'sin'");
     // The zone's own AAAA at www is the fallback, so no warning there.
-    Built covered(R"(
-[[geo]]
-name = "www.example.com."
-mode = "map"
-[geo.map]
-continent = { "AS" = ["sin"] }
-default = ["fra"]
-)");
+    Built covered(asia_to_sin("www.example.com."));
     REQUIRE(covered.snapshot);
     for (const auto& d : covered.diagnostics) CHECK_MESSAGE(d.is_error, d.to_string());
 }

@@ -11,6 +11,8 @@
 #include "server/transfer/transfer_out.hpp"
 #include "server/transfer/tsig.hpp"
 #include "support/answer_fixture.hpp"
+#include "support/loaded_zone.hpp"
+#include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
 #include "wire/constants.hpp"
 #include "zones/snapshot.hpp"
@@ -20,20 +22,11 @@
 using namespace meridian;
 using namespace meridian::server;
 using meridian::testing::TempFolder;
+using meridian::testing::zone_with_hosts;
 
 namespace {
 
 constexpr const char* kSecret = "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=";
-
-std::string zone_text(int hosts) {
-    std::string text =
-        "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster 7 7200 900 1209600 60\n"
-        "@ NS ns1\nns1 A 192.0.2.1\n";
-    for (int i = 0; i < hosts; ++i)
-        text += "host" + std::to_string(i) + " TXT \"a record long enough to fill messages " +
-                std::to_string(i) + "\"\n";
-    return text;
-}
 
 zones::TransferAclEntry acl_entry(const char* network, std::string key = {}) {
     std::string error;
@@ -50,17 +43,15 @@ struct Served {
     geoip::Address client;
 
     explicit Served(int hosts, const char* client_address = "127.0.0.2") {
-        const auto file = folder.write("example.com.zone", zone_text(hosts));
-        auto loaded = zones::load_zone_file(file, "example.com.");
-        REQUIRE(loaded.zone);
+        auto zone = testing::load_written_zone(folder, zone_with_hosts(hosts));
         snapshot = std::make_unique<zones::Snapshot>();
         snapshot->settings.identity = "test-pop";
         snapshot->transfers.keys.push_back({"transfer-key.", "hmac-sha256.", kSecret});
         zones::ZoneTransferPolicy policy;
         policy.allow.push_back(acl_entry("127.0.0.2/32", "transfer-key."));
         policy.allow.push_back(acl_entry("10.0.0.0/8"));
-        snapshot->transfers.zones[loaded.zone->origin()] = std::move(policy);
-        snapshot->catalog.add(std::move(loaded.zone));
+        snapshot->transfers.zones[zone->origin()] = std::move(policy);
+        snapshot->catalog.add(std::move(zone));
         const auto address = geoip::parse_address(client_address);
         REQUIRE(address);
         client = *address;
@@ -88,6 +79,16 @@ const tsig::Key kKey{"transfer-key.", "hmac-sha256.", kSecret};
 
 uint16_t rcode_of(const std::vector<uint8_t>& message) {
     return message[3] & 0x0f;
+}
+
+// Asks `served` for an AXFR of `name` signed with `key`: requires one message, checks that it
+// is NOTAUTH, and returns what checking its signature with `key` finds.
+auto notauth_answer_check(Served& served, const char* name, const tsig::Key& key) {
+    const auto request = tsig::sign(testing::make_query(name, LDNS_RR_TYPE_AXFR), key);
+    const auto messages = served.ask(request->message);
+    REQUIRE(messages.size() == 1);
+    CHECK(rcode_of(messages[0]) == wire::rcode::kNotAuth);
+    return tsig::verify_response(messages[0], key, request->mac, tsig::current_time());
 }
 
 }  // namespace
@@ -136,24 +137,12 @@ TEST_CASE("unsigned_axfr_from_a_network_without_key_is_served") {
 TEST_CASE("unknown_key_gets_notauth_with_badkey") {
     Served served(3);
     const tsig::Key stranger{"stranger.", "hmac-sha256.", kSecret};
-    const auto request =
-        tsig::sign(testing::make_query("example.com.", LDNS_RR_TYPE_AXFR), stranger);
-    const auto messages = served.ask(request->message);
-    REQUIRE(messages.size() == 1);
-    CHECK(rcode_of(messages[0]) == wire::rcode::kNotAuth);
-    CHECK(tsig::verify_response(messages[0], stranger, request->mac, tsig::current_time()).error ==
-          tsig::error::kBadKey);
+    CHECK(notauth_answer_check(served, "example.com.", stranger).error == tsig::error::kBadKey);
 }
 
 TEST_CASE("zone_not_served_at_that_apex_is_notauth") {
     Served served(3);
-    const auto request =
-        tsig::sign(testing::make_query("host1.example.com.", LDNS_RR_TYPE_AXFR), kKey);
-    const auto messages = served.ask(request->message);
-    REQUIRE(messages.size() == 1);
-    CHECK(rcode_of(messages[0]) == wire::rcode::kNotAuth);
-    CHECK(tsig::verify_response(messages[0], kKey, request->mac, tsig::current_time()).verdict ==
-          tsig::Verdict::valid);
+    CHECK(notauth_answer_check(served, "host1.example.com.", kKey).verdict == tsig::Verdict::valid);
 }
 
 TEST_CASE("over_udp_axfr_is_refused_and_ixfr_gets_the_current_soa") {
