@@ -62,4 +62,20 @@ inline Packet parse_packet(const uint8_t* data, size_t size) {
     return Packet(packet);
 }
 
+// The ECS SCOPE PREFIX-LENGTH of a parsed response (RFC 7871 §6), or -1 when it carries no
+// ECS option: what `meridian explain` shows and the tests read back.
+inline int ecs_scope(const ldns_pkt* packet) {
+    const ldns_rdf* data = ldns_pkt_edns_data(packet);
+    if (!data) return -1;
+    const uint8_t* bytes = ldns_rdf_data(data);
+    const size_t size = ldns_rdf_size(data);
+    for (size_t at = 0; at + 4 <= size;) {
+        const unsigned code = (bytes[at] << 8) | bytes[at + 1];
+        const unsigned length = (bytes[at + 2] << 8) | bytes[at + 3];
+        if (code == 8 && length >= 4 && at + 4 + length <= size) return bytes[at + 7];
+        at += 4 + length;
+    }
+    return -1;
+}
+
 }  // namespace meridian::ldns

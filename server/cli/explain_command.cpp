@@ -162,20 +162,6 @@ std::vector<std::string> records(const ldns_rr_list* list) {
     return lines;
 }
 
-int ecs_scope(const ldns_pkt* packet) {
-    const ldns_rdf* data = ldns_pkt_edns_data(packet);
-    if (!data) return -1;
-    const uint8_t* bytes = ldns_rdf_data(data);
-    const size_t size = ldns_rdf_size(data);
-    for (size_t at = 0; at + 4 <= size;) {
-        const unsigned code = (bytes[at] << 8) | bytes[at + 1];
-        const unsigned length = (bytes[at + 2] << 8) | bytes[at + 3];
-        if (code == 8 && length >= 4 && at + 4 + length <= size) return bytes[at + 7];
-        at += 4 + length;
-    }
-    return -1;
-}
-
 // Where the pool states came from, and each pool's as the running server reported it.
 struct PoolStates {
     std::string source;                        // for the "pool states" row
@@ -313,7 +299,7 @@ class Explainer {
         print_section("authority", ldns_pkt_authority(packet));
         print_section("additional", ldns_pkt_additional(packet));
         if (arguments.ecs) {
-            const int scope = ecs_scope(packet);
+            const int scope = ldns::ecs_scope(packet);
             std::string text = "/" + std::to_string(scope);
             if (scope == 0)
                 text += ": the answer does not depend on the client; resolvers cache it for all";

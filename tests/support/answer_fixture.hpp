@@ -19,10 +19,7 @@
 
 namespace meridian::testing {
 
-struct PacketDeleter {
-    void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
-};
-using Packet = std::unique_ptr<ldns_pkt, PacketDeleter>;
+using Packet = ldns::Packet;
 
 // Options for building a query.
 struct QueryOptions {
@@ -75,13 +72,8 @@ inline std::vector<uint8_t> make_query(const std::string& name, ldns_rr_type typ
         // ldns writes an OPT record only when one of these is non-default.
         if (options.udp_size == 0) ldns_pkt_set_edns_udp_size(pkt, 512);
     }
-    uint8_t* wire = nullptr;
-    size_t size = 0;
-    ldns_pkt2wire(&wire, pkt, &size);
-    std::vector<uint8_t> bytes(wire, wire + size);
-    free(wire);
-    ldns_pkt_free(pkt);
-    return bytes;
+    const ldns::Packet owned(pkt);
+    return ldns::to_wire(pkt).value_or(std::vector<uint8_t>{});
 }
 
 // (origin, master-file text) pairs.
@@ -121,9 +113,7 @@ class AnswerFixture {
 
     static Packet parse(const std::vector<uint8_t>& bytes) {
         if (bytes.empty()) return nullptr;
-        ldns_pkt* pkt = nullptr;
-        if (ldns_wire2pkt(&pkt, bytes.data(), bytes.size()) != LDNS_STATUS_OK) return nullptr;
-        return Packet(pkt);
+        return ldns::parse_packet(bytes.data(), bytes.size());
     }
 
     std::string errors;
@@ -137,9 +127,7 @@ class AnswerFixture {
 inline std::vector<std::string> section_lines(const ldns_rr_list* list) {
     std::vector<std::string> lines;
     for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-        char* text = ldns_rr2str(ldns_rr_list_rr(list, i));
-        std::string line(text);
-        free(text);
+        std::string line = ldns::take_text(ldns_rr2str(ldns_rr_list_rr(list, i)));
         while (!line.empty() && line.back() == '\n') line.pop_back();
         for (auto& c : line)
             if (c == '\t') c = ' ';
@@ -163,17 +151,7 @@ inline int rcode(const Packet& p) {
 
 // The response's ECS SCOPE PREFIX-LENGTH, or -1 when it carries no ECS option.
 inline int ecs_scope(const Packet& p) {
-    const ldns_rdf* data = ldns_pkt_edns_data(p.get());
-    if (!data) return -1;
-    const uint8_t* bytes = ldns_rdf_data(data);
-    const size_t size = ldns_rdf_size(data);
-    for (size_t at = 0; at + 4 <= size;) {
-        const unsigned code = (bytes[at] << 8) | bytes[at + 1];
-        const unsigned length = (bytes[at + 2] << 8) | bytes[at + 3];
-        if (code == 8 && length >= 4 && at + 4 + length <= size) return bytes[at + 7];
-        at += 4 + length;
-    }
-    return -1;
+    return ldns::ecs_scope(p.get());
 }
 
 }  // namespace meridian::testing
