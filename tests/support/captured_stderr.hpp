@@ -1,5 +1,6 @@
-// The server's log lines (stderr, server/system/log.hpp) captured for one scope, so a test
-// can check what an operator is told: the file and line of an error, a restart notice.
+// Output written to stderr or stdout captured for one scope, so a test can check what an
+// operator is told: the server's log lines (stderr, server/system/log.hpp) with the file and
+// line of an error, or what a `meridian` command prints (stdout).
 #pragma once
 
 #include <fcntl.h>
@@ -15,26 +16,29 @@
 
 namespace meridian::testing {
 
-class CapturedStderr {
+// Redirects the descriptor `fd` (whose C stream is `stream`) to a file until scope exit.
+class CapturedOutput {
   public:
-    CapturedStderr() : file_(folder_.path() / "stderr") {
-        std::fflush(stderr);
-        saved_ = ::dup(STDERR_FILENO);
-        const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (saved_ < 0 || fd < 0) throw std::runtime_error("cannot capture stderr");
-        ::dup2(fd, STDERR_FILENO);
-        ::close(fd);
+    CapturedOutput(int fd, std::FILE* stream)
+        : fd_(fd), stream_(stream), file_(folder_.path() / "output") {
+        std::fflush(stream_);
+        saved_ = ::dup(fd_);
+        const int file = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (saved_ < 0 || file < 0) throw std::runtime_error("cannot capture output");
+        ::dup2(file, fd_);
+        ::close(file);
     }
-    ~CapturedStderr() {
-        std::fflush(stderr);
-        ::dup2(saved_, STDERR_FILENO);
+    ~CapturedOutput() {
+        std::fflush(stream_);
+        ::dup2(saved_, fd_);
         ::close(saved_);
     }
-    CapturedStderr(const CapturedStderr&) = delete;
-    CapturedStderr& operator=(const CapturedStderr&) = delete;
+    CapturedOutput(const CapturedOutput&) = delete;
+    CapturedOutput& operator=(const CapturedOutput&) = delete;
 
-    // Everything written so far.
+    // Everything written so far (the stream's buffer flushed first).
     std::string text() const {
+        std::fflush(stream_);
         std::ostringstream text;
         text << std::ifstream(file_).rdbuf();
         return text.str();
@@ -45,8 +49,20 @@ class CapturedStderr {
 
   private:
     TempFolder folder_;
+    int fd_;
+    std::FILE* stream_;
     std::filesystem::path file_;
     int saved_ = -1;
+};
+
+class CapturedStderr : public CapturedOutput {
+  public:
+    CapturedStderr() : CapturedOutput(STDERR_FILENO, stderr) {}
+};
+
+class CapturedStdout : public CapturedOutput {
+  public:
+    CapturedStdout() : CapturedOutput(STDOUT_FILENO, stdout) {}
 };
 
 }  // namespace meridian::testing
