@@ -3,11 +3,13 @@ port with a generated config, query it with dnspython, raw bytes and kdig, stop 
 
 Each test_*.py is one CTest test, run with /usr/bin/python3 (Debian's python3-dnspython lives
 there). Exit codes: 0 all passed, 1 something failed, 77 skipped (a peer or module missing).
-By hand: MERIDIAN_BINARY=build/meridian /usr/bin/python3 tests/integration/test_answers.py [part
-of a test name ...]; MERIDIAN_KEEP_TMP=1 keeps each server's temp dir (config, zones, log).
+The scripts are grouped by behaviour in tests/integration/<group>/ and put this folder on
+sys.path to import this module. By hand: MERIDIAN_BINARY=build/meridian /usr/bin/python3
+tests/integration/answers/test_answers.py [part of a test name ...]; MERIDIAN_KEEP_TMP=1 keeps each server's temp dir (config, zones, log).
 """
 
 import atexit
+import itertools
 import os
 import re
 import shutil
@@ -47,11 +49,16 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_ZONES = (("example.com.zone", "example.com."), ("sub2.example.com.zone", "sub2.example.com."))
 
 
-def skip(reason):
-    """Skips the whole test file loudly (CTest reports it as skipped, not passed)."""
+def skip_notice(reason):
+    """Says loudly that something is skipped; each test it skips then raises Skipped."""
     print("=" * 72, file=sys.stderr)
     print(f"SKIPPED: {reason}", file=sys.stderr)
     print("=" * 72, file=sys.stderr)
+
+
+def skip(reason):
+    """Skips the whole test file loudly (CTest reports it as skipped, not passed)."""
+    skip_notice(reason)
     sys.exit(SKIP)
 
 
@@ -514,7 +521,8 @@ def parse_kdig(text):
 
 # ---------------------------------------------------------------------------------------------
 # A tiny test runner: every test_* function, in file order, each reported; one failure does not
-# stop the others. A test may take a `transport` parameter: then it runs over UDP and TCP. Its
+# stop the others. A test may take a `transport` parameter: then it runs over UDP and TCP; and
+# @variants(parameter, values...) runs it once per value (name[value], each reported). Its
 # other parameters are fixtures: setup() returns one object, or a dict of them by name.
 
 
@@ -524,6 +532,14 @@ class Skipped(Exception):
 
 class Blocked(Exception):
     """Raised by a test waiting for a feature that has not landed; counted as a failure."""
+
+
+def variants(parameter, *values):
+    """Runs the test once per value of `parameter`, labelled name[str(value)], like transport."""
+    def mark(fn):
+        fn.variants = {**getattr(fn, "variants", {}), parameter: values}
+        return fn
+    return mark
 
 
 def expect(condition, what, expected, got):
@@ -562,12 +578,15 @@ def run_tests(namespace, setup=None, teardown=None):
             if only and not any(o in name for o in only):
                 continue
             parameters = fn.__code__.co_varnames[:fn.__code__.co_argcount]
-            variants = ["udp", "tcp"] if "transport" in parameters else [None]
-            for variant in variants:
-                label = name if variant is None else f"{name}[{variant}]"
-                kwargs = {} if variant is None else {"transport": variant}
+            axes = dict(getattr(fn, "variants", {}))
+            if "transport" in parameters:
+                axes["transport"] = ("udp", "tcp")
+            for combination in itertools.product(*axes.values()):
+                label = name if not axes else \
+                    f"{name}[{','.join(str(value) for value in combination)}]"
+                kwargs = dict(zip(axes, combination))
                 for parameter in parameters:
-                    if parameter == "transport":
+                    if parameter in kwargs:
                         continue
                     # A dict context holds named fixtures; any other is passed as-is.
                     kwargs[parameter] = context[parameter] if isinstance(context, dict) \

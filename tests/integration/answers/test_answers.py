@@ -5,7 +5,7 @@ ANY, REFUSED outside our zones, and nested zones. Data: tests/zones/example.com.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
     Skipped, dns, describe, expect, kdig, make_query, query, rrset_of, run_tests,
     start_default_meridian, stop_server, tcp_raw, udp_raw)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
     LOOPBACK, describe, dns, expect, frame, header, make_query, query, rcode_of,
     read_frame, run_tests, start_default_meridian, stop_server, tcp_connect, udp_raw)

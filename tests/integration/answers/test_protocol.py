@@ -6,7 +6,7 @@ import struct
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
     Meridian, Skipped, dns, describe, expect, frame, header, kdig, make_query, query, rcode_of,
     read_frame, rrset_of, run_tests, tcp_connect, tcp_raw, udp_raw)

@@ -15,7 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operations"))  # test_control
 
 from meridian_harness import (  # noqa: E402
     Meridian, expect, free_port, query, run_meridian, run_tests)

@@ -10,7 +10,7 @@ Needs the unbound package (skipped otherwise)."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
     Meridian, Unbound, describe, make_query, query, require_program, run_tests, stop_server,
     toml_table, zone_file)

@@ -10,7 +10,7 @@ import time
 import tomllib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import Meridian, expect, query, run_meridian, run_tests  # noqa: E402
 
 EXTRA = "merged.example."

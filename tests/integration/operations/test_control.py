@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 import dns.edns  # noqa: E402
 
 from meridian_harness import (  # noqa: E402

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
     SOURCE_DIR, Meridian, Skipped, expect, free_port, meridian_binary, run_tests)
 from meridian_harness import wait_for as harness_wait_for  # noqa: E402

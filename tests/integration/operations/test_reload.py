@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 import dns.message  # noqa: E402
 
 from meridian_harness import Meridian, expect, query, run_tests  # noqa: E402

@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 import dns.message  # noqa: E402
 import dns.opcode  # noqa: E402
 import dns.query  # noqa: E402
