@@ -861,6 +861,10 @@ def parse_args(argv):
                    help="run servers and dnsperf at this nice level (e.g. -10 as root, to "
                         "push a build next door aside)")
     p.add_argument("--meridian", help="meridian binary to use (default: build it)")
+    p.add_argument("--baseline",
+                   help="another meridian binary (say, the commit before a change) measured as "
+                        "the server 'baseline' in the static and geo scenarios, interleaved "
+                        "with the rest, so before/after is one run's ratio")
     p.add_argument("--build-dir", default=str(REPO / "build-bench"),
                    help="where to build meridian when --meridian is not given")
     p.add_argument("--no-build", action="store_true",
@@ -900,8 +904,16 @@ def parse_args(argv):
     args.tcp_servers = names("--tcp-servers", args.tcp_servers, tcp_scenario.SERVERS)
     args.workers_servers = names("--workers-servers", args.workers_servers,
                                  tcp_scenario.SERVERS)
-    args.servers = names("--servers", args.servers, ("meridian", "knot", "nsd", "gdnsd", "floor"))
-    args.geo_servers = names("--geo-servers", args.geo_servers, ("meridian", "gdnsd", "floor"))
+    args.servers = names("--servers", args.servers,
+                         ("meridian", "baseline", "knot", "nsd", "gdnsd", "floor"))
+    args.geo_servers = names("--geo-servers", args.geo_servers,
+                             ("meridian", "baseline", "gdnsd", "floor"))
+    if args.baseline:
+        for servers in (args.servers, args.geo_servers):
+            if "meridian" in servers and "baseline" not in servers:
+                servers.insert(servers.index("meridian") + 1, "baseline")
+    elif "baseline" in args.servers or "baseline" in args.geo_servers:
+        p.error("the baseline server needs --baseline BINARY")
     if not args.scenarios:
         p.error("--scenarios: none given")
     if "static" not in args.scenarios:
@@ -1070,6 +1082,8 @@ def bench(args, work, servers):
         port = free_port()
         if name == "meridian":
             s = Meridian(work, zone_file, port, meridian_binary)
+        elif name == "baseline":
+            s = Meridian(work, zone_file, port, Path(args.baseline).resolve(), name="baseline")
         elif name == "floor":
             s = floor = Floor(work, zone_file, port, floor_binary)
         else:
@@ -1089,10 +1103,11 @@ def bench(args, work, servers):
             loads.append(Load("floor steered+ECS", "geo", floor, geo.files.steered,
                               "steered+ECS"))
             continue
-        if name == "meridian":
-            geo_zone = zone_dir / f"{ORIGIN}meridian-geo.zone"
+        if name in ("meridian", "baseline"):
+            geo_zone = zone_dir / f"{ORIGIN}{name}-geo.zone"
             geo_zone.write_text(geo_scenario.meridian_zone(zone_file, ORIGIN))
-            s = Meridian(work, geo_zone, free_port(), meridian_binary, name="meridian-geo",
+            binary = meridian_binary if name == "meridian" else Path(args.baseline).resolve()
+            s = Meridian(work, geo_zone, free_port(), binary, name=f"{name}-geo",
                          extra_config=geo_scenario.meridian_config(ORIGIN, geo.database.mmdb))
             s.zone_text_path = geo_zone
         else:
@@ -1103,7 +1118,7 @@ def bench(args, work, servers):
             continue
         geo_servers.append(s)
         kinds = [("static", geo.files.static), ("steered+ECS", geo.files.steered)]
-        if name == "meridian":  # the cost of EDNS and ECS alone, without steering
+        if name in ("meridian", "baseline"):  # the cost of EDNS and ECS alone, no steering
             kinds.insert(1, ("static+ECS", geo.files.static_ecs))
         for kind, path in kinds:
             loads.append(Load(f"{name} {kind}", "geo", s, path, kind))
