@@ -130,6 +130,9 @@ void Zone::add_empty_node(std::string_view name, bool exists) {
     const auto bytes = as_bytes(name);
     const size_t labels = wire::count_labels(bytes);
     const size_t origin_labels = wire::count_labels(as_bytes(origin_));
+    // The apex (the root name, in a root zone: RFC 8806) has no ancestors in the zone;
+    // `labels - 1` below would wrap for the root's 0 labels.
+    if (labels <= origin_labels) return;
     for (size_t keep = exists ? labels - 1 : labels; keep > origin_labels; --keep) {
         const std::string_view ancestor = name.substr(wire::suffix_offset(bytes, keep));
         if (find_node(ancestor)) {
@@ -269,8 +272,11 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
             size_t octets = 0;
             for (const PendingRecord* record : group) {
                 if (!inside[n]) {
-                    error(record, "'" + wire::to_text(as_bytes(name)) + "' is outside the zone " +
-                                      origin_text);
+                    // Appended, not "'" + ...: GCC 12 warns falsely (-Wrestrict) on that at -O3.
+                    error(record, std::string(1, '\'')
+                                      .append(wire::to_text(as_bytes(name)))
+                                      .append("' is outside the zone ")
+                                      .append(origin_text));
                     continue;
                 }
                 if (record->type == wire::type::kSOA && name != apex_name) {
@@ -308,6 +314,14 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
                                       "' (RFC 2181 §10.1, RFC 6672 §2.4)");
                     continue;
                 }
+                // RdataList keeps a 2-octet count: refused here rather than stored wider,
+                // since no DNS message (64 KiB) can hold such an RRset, and a wider count
+                // would cost every RRset in memory and the hot path for nothing.
+                if (kept.size() == 65535) {
+                    error(record, "more than 65535 records in one RRset at '" +
+                                      wire::to_text(as_bytes(name)) + "'");
+                    continue;
+                }
                 if (!seen.empty()) seen.insert(rdata);
                 kept.push_back(rdata);
                 octets += rdata.size();
@@ -320,8 +334,6 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
         }
         node_rrsets[n].count = static_cast<uint32_t>(rrsets.size()) - node_rrsets[n].begin;
     }
-    records_.clear();
-    records_.shrink_to_fit();
     order = {};
 
     // RFC 1034 §3.6.2: a CNAME owner has no other data.
@@ -336,6 +348,10 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
             }
         }
     }
+
+    // Only now: cname_at points into records_ (freeing it first was a use after free).
+    records_.clear();
+    records_.shrink_to_fit();
 
     zone->nodes_.reserve(node_total + node_total / 8);
     for (uint32_t n = 0; n < node_total; ++n) {

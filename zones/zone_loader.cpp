@@ -22,6 +22,9 @@ namespace meridian::zones {
 namespace {
 
 constexpr int kMaxIncludeDepth = 10;
+// Bounds the total work of $INCLUDEs that fan out without a cycle (4 includes a level, 10
+// levels deep would be a million reads).
+constexpr size_t kMaxIncludedFiles = 1024;
 constexpr uint32_t kMaxTtl = 0x7FFFFFFF;  // RFC 2181 §8
 
 // Streams the entries of master-file text (RFC 1035 §5.1): one record or directive at a
@@ -149,6 +152,8 @@ class MasterFileReader {
     std::string first_soa_owner;       // lowercase wire form
 
   private:
+    std::vector<std::filesystem::path> reading_;  // the $INCLUDE chain being read, canonical
+    size_t included_files_ = 0;
     void error(uint16_t source, int line, std::string message) {
         diagnostics_.push_back({sources[source], line, std::move(message), true});
     }
@@ -187,6 +192,11 @@ std::string first_word(const std::string& text, size_t& pos) {
 void MasterFileReader::read(const std::filesystem::path& file, std::string origin, int depth) {
     sources.push_back(file.string());
     const auto source = sources.size() == 1 ? uint16_t(0) : builder_.add_source(file.string());
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        error(source, 0, file.string() + " is a folder, not a file");
+        return;
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         error(source, 0, "cannot open: " + std::string(std::strerror(errno)));
@@ -202,6 +212,7 @@ void MasterFileReader::read(const std::filesystem::path& file, std::string origi
         content.resize(static_cast<size_t>(in.gcount()));
     }
 
+    reading_.push_back(std::filesystem::weakly_canonical(file, ec));
     EntryReader entries(content);
     int line = 0;
     std::string entry;
@@ -216,6 +227,7 @@ void MasterFileReader::read(const std::filesystem::path& file, std::string origi
         text_.swap(entry);
     }
     if (!entries.error().empty()) error(source, entries.error_line(), entries.error());
+    reading_.pop_back();
 }
 
 void MasterFileReader::read_directive(const std::string& entry, const std::filesystem::path& file,
@@ -259,6 +271,26 @@ void MasterFileReader::read_directive(const std::string& entry, const std::files
                 error(source, line, "bad $INCLUDE origin '" + origin_argument + "'");
                 return;
             }
+        }
+        std::error_code ec;
+        if (std::filesystem::is_directory(included, ec)) {
+            error(source, line, included.string() + " is a folder, not a file");
+            return;
+        }
+        const auto canonical = std::filesystem::weakly_canonical(included, ec);
+        if (std::find(reading_.begin(), reading_.end(), canonical) != reading_.end()) {
+            std::string cycle;
+            for (auto it = std::find(reading_.begin(), reading_.end(), canonical);
+                 it != reading_.end(); ++it)
+                cycle += it->string() + " -> ";
+            error(source, line, "$INCLUDE cycle: " + cycle + canonical.string());
+            return;
+        }
+        if (++included_files_ > kMaxIncludedFiles) {
+            if (included_files_ == kMaxIncludedFiles + 1)
+                error(source, line,
+                      "$INCLUDE of more than " + std::to_string(kMaxIncludedFiles) + " files");
+            return;
         }
         // RFC 1035 §5.1: the included file's $ORIGIN does not leak back.
         read(included, std::move(include_origin), depth + 1);

@@ -115,7 +115,18 @@ Served describe_served(const zones::Snapshot& snapshot, const Config& config,
 ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& running) {
     const auto start = std::chrono::steady_clock::now();
     ReloadOutcome outcome;
-    SnapshotLoader::Loaded loaded = loader.load();
+    SnapshotLoader::Loaded loaded;
+    // A reload must never take the server down: whatever building the snapshot throws
+    // (a bad_alloc from a hostile zone, a filesystem error), the old version stays.
+    try {
+        loaded = loader.load();
+    } catch (const std::exception& e) {
+        loaded = {};
+        log_event(std::string("reload: building the snapshot failed: ") + e.what());
+    } catch (...) {
+        loaded = {};
+        log_event("reload: building the snapshot failed with an unknown exception");
+    }
     for (const auto& d : loaded.diagnostics) log_event(d.to_string());
     const auto elapsed = [&] {
         outcome.seconds =

@@ -26,7 +26,13 @@ void ReloadQueue::start() {
 void ReloadQueue::run(uv_work_t* work) {
     auto* self = static_cast<ReloadQueue*>(work->data);
     // The zone cache and publish() are used by this thread alone while it runs.
-    self->outcome_ = reload(self->loader_, self->slot_, self->running_);
+    // An exception escaping a libuv work callback would end the process.
+    try {
+        self->outcome_ = reload(self->loader_, self->slot_, self->running_);
+    } catch (...) {
+        self->outcome_ = {};
+        self->outcome_.summary = "reload failed: nothing changed";
+    }
 }
 
 void ReloadQueue::finished(uv_work_t* work, int) {

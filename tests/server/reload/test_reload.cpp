@@ -228,3 +228,14 @@ TEST_CASE("reload_queue_request_after_a_reload_sees_later_changes") {
     CHECK(heard->summary.find("example.com. serial 1 -> 3") != std::string::npos);
     CHECK(server.served_serial("example.com.") == 3);
 }
+
+TEST_CASE("reload_onto_a_zone_including_a_folder_keeps_the_old_version") {
+    CapturedStderr log;
+    RunningServer server(two_zones());
+    std::filesystem::create_directories(server.folder.path() / "parts");
+    server.rewrite("example.com.zone", zone_text("example.com.", 2) + "$INCLUDE parts\n");
+    const auto outcome = server.reload();
+    CHECK(server.served_serial("example.com.") == 1);
+    CHECK_MESSAGE(log.contains("is a folder, not a file"), log.text());
+    CHECK(outcome.summary.find("previous version kept") != std::string::npos);
+}
