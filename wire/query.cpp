@@ -87,18 +87,26 @@ ParseStatus parse_query(std::span<const uint8_t> m, Query& query) {
     query.edns = Edns{};
     query.has_tsig = false;
 
-    // Only a single question is meaningful (RFC 9619); the caller answers others FORMERR.
-    if (query.qdcount != 1) return ParseStatus::ok;
-
     size_t pos = kHeaderSize;
-    if (!read_name(m, pos, query.qname)) return ParseStatus::formerr;
-    if (m.size() - pos < 4) return ParseStatus::formerr;
-    query.qtype = read16(m, pos);
-    query.qclass = read16(m, pos + 2);
-    pos += 4;
-    query.qname_lower = query.qname;
-    to_lower(query.qname_lower);
-    query.has_question = true;
+    if (query.qdcount == 1) {
+        if (!read_name(m, pos, query.qname)) return ParseStatus::formerr;
+        if (m.size() - pos < 4) return ParseStatus::formerr;
+        query.qtype = read16(m, pos);
+        query.qclass = read16(m, pos + 2);
+        pos += 4;
+        query.qname_lower = query.qname;
+        to_lower(query.qname_lower);
+        query.has_question = true;
+    } else {
+        // Only a single question is meaningful (RFC 9619); the caller answers others FORMERR,
+        // but reads on to the OPT, which that answer must carry too (RFC 6891 §7). Each
+        // question takes at least 5 octets, so the message size bounds this loop.
+        for (size_t i = 0; i < query.qdcount; ++i) {
+            if (!skip_name(m, pos)) return ParseStatus::formerr;
+            if (m.size() - pos < 4) return ParseStatus::formerr;
+            pos += 4;
+        }
+    }
 
     const size_t records = size_t(query.ancount) + query.nscount + query.arcount;
     for (size_t i = 0; i < records; ++i) {

@@ -43,9 +43,11 @@ struct Query {
     bool checking_disabled = false;
     uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
 
-    bool has_question = false;  // the question parsed (even if something later did not)
-    Name qname;                 // as sent, original case (echoed back)
-    Name qname_lower;           // lowercase, for lookups
+    // The one question parsed (even if something later did not); false when QDCOUNT != 1,
+    // whose questions are only skipped on the way to the OPT.
+    bool has_question = false;
+    Name qname;        // as sent, original case (echoed back)
+    Name qname_lower;  // lowercase, for lookups
     uint16_t qtype = 0;
     uint16_t qclass = 0;
 

@@ -168,7 +168,7 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
     summary.has_client_subnet = query.edns.has_client_subnet;
     if (deferred) {
         *deferred = Deferral::none;
-        if (status == wire::ParseStatus::ok && query.has_tsig) {
+        if (status == wire::ParseStatus::ok && query.qdcount == 1 && query.has_tsig) {
             *deferred = Deferral::signed_message;
             return 0;
         }
@@ -199,28 +199,26 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
         return length;
     };
 
+    // A message we could not read has no OPT we could trust: FORMERR alone.
     if (status == wire::ParseStatus::formerr) {
         writer.set_rcode(wire::rcode::kFormErr);
         return finish();
     }
-    if (query.opcode != wire::opcode::kQuery) {
-        writer.set_rcode(wire::rcode::kNotImp);
+    // RFC 6891 §7: every response to a query with a parseable OPT carries one, errors
+    // included; an error carries no options, and of the flags only DO is echoed.
+    const auto answer_error = [&](uint16_t rcode) {
+        writer.set_rcode(rcode);
+        if (query.edns.present) writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
         return finish();
-    }
-    if (query.qdcount != 1) {
-        writer.set_rcode(wire::rcode::kFormErr);
-        return finish();
-    }
+    };
+    if (query.opcode != wire::opcode::kQuery) return answer_error(wire::rcode::kNotImp);
+    if (query.qdcount != 1) return answer_error(wire::rcode::kFormErr);
     if (!query.edns.present) {
         pick_zone_and_answer(snapshot, query, origin, writer, summary);
         return finish();
     }
     // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version, 0.
-    if (query.edns.version > 0) {
-        writer.set_rcode(wire::rcode::kBadVers);
-        writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
-        return finish();
-    }
+    if (query.edns.version > 0) return answer_error(wire::rcode::kBadVers);
     // The OPT record always goes out (RFC 6891 §7): keep room for it while answering.
     ResponseOptions options = build_options(query, settings);
     writer.reserve(11 + options.length);

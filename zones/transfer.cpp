@@ -12,7 +12,16 @@ using wire::bytes_of;
 namespace {}  // namespace
 
 AxfrStream::AxfrStream(std::shared_ptr<const Zone> zone, const wire::Query& query)
-    : zone_(std::move(zone)), query_(query), node_(zone_->nodes().begin()) {}
+    : zone_(std::move(zone)), query_(query), node_(zone_->nodes().begin()) {
+    enter_rrset();
+}
+
+void AxfrStream::enter_rrset() {
+    if (node_ == zone_->nodes().end()) return;
+    const Node& node = node_->second;
+    rdata_ =
+        rrset_ < node.rrsets.size() ? node.rrsets[rrset_].rdatas.begin() : RdataList::iterator();
+}
 
 void AxfrStream::advance() {
     // Past the current record: next record of the RRset, next RRset, next node. The apex
@@ -22,14 +31,14 @@ void AxfrStream::advance() {
         if (rrset_ < node.rrsets.size()) {
             const RRset& rrset = node.rrsets[rrset_];
             const bool is_soa = rrset.type == wire::type::kSOA && &node == &zone_->apex();
-            if (!is_soa && rdata_ < rrset.rdatas.size()) return;
+            if (!is_soa && rdata_ != rrset.rdatas.end()) return;
             ++rrset_;
-            rdata_ = 0;
+            enter_rrset();
             continue;
         }
         ++node_;
         rrset_ = 0;
-        rdata_ = 0;
+        enter_rrset();
     }
     stage_ = Stage::last_soa;
 }
@@ -44,7 +53,7 @@ bool AxfrStream::write_current(wire::MessageWriter& writer) {
     const Node& node = node_->second;
     const RRset& rrset = node.rrsets[rrset_];
     return writer.add_record(section, bytes_of(node.name), rrset.type, wire::klass::kIN, rrset.ttl,
-                             bytes_of(rrset.rdatas[rdata_]));
+                             bytes_of(*rdata_));
 }
 
 wire::Query begin_stream_message(wire::MessageWriter& writer, const wire::Query& query,

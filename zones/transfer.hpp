@@ -39,6 +39,8 @@ class AxfrStream {
     // Writes the record under the cursor; false when it did not fit.
     bool write_current(wire::MessageWriter& writer);
     void advance();
+    // Puts the record cursor on the first record of the RRset under rrset_, if any.
+    void enter_rrset();
 
     std::shared_ptr<const Zone> zone_;
     wire::Query query_;
@@ -47,7 +49,9 @@ class AxfrStream {
     using NodeIterator = decltype(std::declval<const Zone&>().nodes().begin());
     NodeIterator node_;
     size_t rrset_ = 0;
-    size_t rdata_ = 0;
+    // A cursor into the RRset, kept between messages: RdataList is a packed list, and
+    // indexing it walks from the first record, which made a large RRset quadratic.
+    RdataList::iterator rdata_;
 };
 
 }  // namespace meridian::zones

@@ -96,3 +96,27 @@ TEST_CASE("truncated_question_is_formerr") {
     m.resize(m.size() - 2);
     CHECK(parse(m, q) == ParseStatus::formerr);
 }
+
+TEST_CASE("opt_is_read_when_qdcount_is_not_one") {
+    // RFC 6891 §7: the FORMERR for QDCOUNT != 1 must carry an OPT, so the parser reads past
+    // the questions to it.
+    const auto one = query_bytes({}, true);
+    const std::vector<uint8_t> question(one.begin() + 12, one.end() - 11);
+    const std::vector<uint8_t> opt(one.end() - 11, one.end());
+    for (const uint8_t questions : {uint8_t{0}, uint8_t{2}}) {
+        CAPTURE(int(questions));
+        std::vector<uint8_t> m(one.begin(), one.begin() + 12);
+        m[5] = questions;
+        for (uint8_t i = 0; i < questions; ++i) m.insert(m.end(), question.begin(), question.end());
+        m.insert(m.end(), opt.begin(), opt.end());
+        Query q;
+        REQUIRE(parse(m, q) == ParseStatus::ok);
+        CHECK_FALSE(q.has_question);
+        CHECK(q.edns.present);
+        CHECK(q.edns.dnssec_ok);
+        // A question that runs past the message is malformed, as with one question.
+        m.resize(12 + (questions ? question.size() - 2 : 0));
+        m[11] = 0;
+        if (questions) CHECK(parse(m, q) == ParseStatus::formerr);
+    }
+}

@@ -6,6 +6,7 @@
 #include "support/counting_allocator.hpp"
 #include "support/steered_name.hpp"
 #include "wire/name.hpp"
+#include "zones/edns_query_bytes.hpp"
 
 using namespace meridian::testing;
 
@@ -64,6 +65,11 @@ dn DNAME example.com.
         make_query("id.server.", LDNS_RR_TYPE_TXT, {.rclass = LDNS_RR_CLASS_CH}),
         make_query("www.example.com.", LDNS_RR_TYPE_A, {.edns = true, .edns_version = 1}),
         {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0},  // malformed
+        // The EDNS error responses (RFC 6891 §7: each with an OPT) and ignored options/flags.
+        edns_query_with_opcode(15),
+        edns_query_with_questions(0),
+        edns_query_with_questions(2),
+        edns_query("www.example.com.", LDNS_RR_TYPE_A, 0x4000, edns_option(100, {1, 2})),
     };
     check_answers_allocate_nothing(f, queries);
 }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "support/answer_fixture.hpp"
+#include "zones/edns_query_bytes.hpp"
 
 using namespace meridian::testing;
 
@@ -14,6 +15,27 @@ AnswerFixture simple() {
     return AnswerFixture(
         ZoneTexts{{"example.com.",
                    "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.80\n"}});
+}
+
+// The response's OPT as the EDNS checks look at it: present, our version and payload size,
+// the flags field whole (DO and the rest), and how many octets of options it carries.
+struct ResponseOpt {
+    bool present = false;
+    int version = -1;
+    uint16_t udp_size = 0;
+    uint16_t flags = 0;
+    size_t option_octets = 0;
+};
+
+ResponseOpt response_opt(const Packet& p) {
+    ResponseOpt opt;
+    if (!p || !ldns_pkt_edns(p.get())) return opt;
+    opt.present = true;
+    opt.version = ldns_pkt_edns_version(p.get());
+    opt.udp_size = ldns_pkt_edns_udp_size(p.get());
+    opt.flags = ldns_pkt_edns_z(p.get());
+    if (const ldns_rdf* data = ldns_pkt_edns_data(p.get())) opt.option_octets = ldns_rdf_size(data);
+    return opt;
 }
 
 }  // namespace
@@ -192,4 +214,151 @@ TEST_CASE("unavailable_zone_answers_servfail_not_its_parent") {
     CHECK(rcode(parent) == LDNS_RCODE_NOERROR);
     auto other = f.ask("www.example.org.", LDNS_RR_TYPE_A);
     CHECK(rcode(other) == LDNS_RCODE_REFUSED);
+}
+
+// ISC's EDNS compliance list (ednscomp), one test each, on bytes through zones::respond.
+// RFC 6891 §7: every response to a query with a parseable OPT carries an OPT, errors included.
+
+TEST_CASE("ednscomp_plain_edns_query_is_answered_with_opt") {
+    auto f = simple();
+    auto p = AnswerFixture::parse(f.respond_bytes(edns_query("www.example.com.", LDNS_RR_TYPE_A)));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p) == std::vector<std::string>{"www.example.com. 60 IN A 192.0.2.80"});
+    const auto opt = response_opt(p);
+    CHECK(opt.present);
+    CHECK(opt.version == 0);
+    CHECK(opt.udp_size == 1232);
+    CHECK(opt.flags == 0);
+    CHECK(opt.option_octets == 0);
+}
+
+TEST_CASE("ednscomp_unknown_opcode_gets_notimp_with_opt") {
+    auto f = simple();
+    for (const uint8_t opcode : {uint8_t{15}, uint8_t{2}, uint8_t{3}}) {
+        CAPTURE(int(opcode));
+        auto p = AnswerFixture::parse(f.respond_bytes(edns_query_with_opcode(opcode)));
+        REQUIRE(p);
+        CHECK(rcode(p) == LDNS_RCODE_NOTIMPL);
+        CHECK(ldns_pkt_get_opcode(p.get()) == opcode);
+        const auto opt = response_opt(p);
+        CHECK(opt.present);
+        CHECK(opt.version == 0);
+        CHECK(answer(p).empty());
+    }
+}
+
+TEST_CASE("ednscomp_no_question_gets_formerr_with_opt") {
+    auto f = simple();
+    auto p = AnswerFixture::parse(f.respond_bytes(edns_query_with_questions(0)));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_FORMERR);
+    CHECK(response_opt(p).present);
+    CHECK(response_opt(p).version == 0);
+}
+
+TEST_CASE("ednscomp_two_questions_get_formerr_with_opt") {
+    auto f = simple();
+    auto p = AnswerFixture::parse(f.respond_bytes(edns_query_with_questions(2)));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_FORMERR);
+    CHECK(response_opt(p).present);
+    CHECK(answer(p).empty());
+}
+
+TEST_CASE("formerr_for_an_unparseable_opt_carries_no_opt") {
+    // RFC 6891 §7 asks for an OPT only when the query's OPT could be read: an option whose
+    // length runs past the record's RDATA cannot.
+    auto f = simple();
+    auto query = edns_query_with_questions(0);
+    query[query.size() - 1] = 4;                // RDLENGTH 4 ...
+    query.insert(query.end(), {0, 100, 0, 9});  // ... holding an option that claims 9 octets
+    auto p = AnswerFixture::parse(f.respond_bytes(query));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_FORMERR);
+    CHECK_FALSE(response_opt(p).present);
+}
+
+TEST_CASE("ednscomp_unknown_edns_flag_is_not_echoed") {
+    auto f = simple();
+    auto p = AnswerFixture::parse(
+        f.respond_bytes(edns_query("www.example.com.", LDNS_RR_TYPE_A, 0x4000)));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p).size() == 1);
+    CHECK(response_opt(p).flags == 0);
+    // With DO as well, only DO comes back.
+    auto with_do = AnswerFixture::parse(
+        f.respond_bytes(edns_query("www.example.com.", LDNS_RR_TYPE_A, 0xC001)));
+    REQUIRE(with_do);
+    CHECK(response_opt(with_do).flags == 0x8000);
+}
+
+TEST_CASE("ednscomp_edns_version_1_gets_badvers_with_version_0") {
+    auto f = simple();
+    // edns1, edns1opt and edns1flags: an unknown option or flag changes nothing.
+    for (const auto& query :
+         {edns_query("www.example.com.", LDNS_RR_TYPE_A, 0, {}, 1),
+          edns_query("www.example.com.", LDNS_RR_TYPE_A, 0, edns_option(100, {1, 2, 3}), 1),
+          edns_query("www.example.com.", LDNS_RR_TYPE_A, 0x4000, {}, 1)}) {
+        auto p = AnswerFixture::parse(f.respond_bytes(query));
+        REQUIRE(p);
+        // BADVERS = 16: low bits 0 in the header, 1 in the OPT's extended rcode.
+        CHECK(rcode(p) == 0);
+        CHECK(ldns_pkt_edns_extended_rcode(p.get()) == 1);
+        const auto opt = response_opt(p);
+        CHECK(opt.present);
+        CHECK(opt.version == 0);
+        CHECK(opt.flags == 0);
+        CHECK(opt.option_octets == 0);
+        CHECK(answer(p).empty());
+    }
+}
+
+TEST_CASE("ednscomp_unknown_option_is_ignored_and_not_echoed") {
+    auto f = simple();
+    // An unassigned option code, and a COOKIE (RFC 7873 §5.2.2: a server without cookie
+    // support answers as if the option were absent).
+    for (const auto& option :
+         {edns_option(100, {0xAB, 0xCD}), edns_option(10, {1, 2, 3, 4, 5, 6, 7, 8})}) {
+        auto p = AnswerFixture::parse(
+            f.respond_bytes(edns_query("www.example.com.", LDNS_RR_TYPE_A, 0, option)));
+        REQUIRE(p);
+        CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+        CHECK(answer(p) == std::vector<std::string>{"www.example.com. 60 IN A 192.0.2.80"});
+        CHECK(response_opt(p).present);
+        CHECK(response_opt(p).option_octets == 0);
+    }
+}
+
+TEST_CASE("ednscomp_do_bit_is_echoed") {
+    auto f = simple();
+    auto p = AnswerFixture::parse(
+        f.respond_bytes(edns_query("www.example.com.", LDNS_RR_TYPE_A, 0x8000)));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(response_opt(p).flags == 0x8000);
+    // On error responses too.
+    auto query = edns_query_with_opcode(15);
+    query[query.size() - 4] = 0x80;  // the OPT's DO bit
+    auto notimp = AnswerFixture::parse(f.respond_bytes(query));
+    REQUIRE(notimp);
+    CHECK(rcode(notimp) == LDNS_RCODE_NOTIMPL);
+    CHECK(response_opt(notimp).flags == 0x8000);
+}
+
+TEST_CASE("ednscomp_edns_over_tcp") {
+    auto f = simple();
+    auto p = AnswerFixture::parse(f.respond_bytes(edns_query("www.example.com.", LDNS_RR_TYPE_A),
+                                                  meridian::zones::Transport::tcp));
+    REQUIRE(p);
+    CHECK(rcode(p) == LDNS_RCODE_NOERROR);
+    CHECK(answer(p).size() == 1);
+    CHECK(response_opt(p).present);
+    CHECK(response_opt(p).version == 0);
+    auto notimp = AnswerFixture::parse(
+        f.respond_bytes(edns_query_with_opcode(15), meridian::zones::Transport::tcp));
+    REQUIRE(notimp);
+    CHECK(rcode(notimp) == LDNS_RCODE_NOTIMPL);
+    CHECK(response_opt(notimp).present);
 }
