@@ -49,7 +49,8 @@ class ConfigReader {
                 read_tsig_tables(reader_, key, node, config.tsig_keys);
             } else {
                 // Refusing unknown tables keeps a misspelt config from silently serving.
-                reader_.error(place_of(key.source()), "unknown table '" + std::string(name) + "'");
+                reader_.error(place_of(key.source()),
+                              std::string("unknown table '").append(name) + "'");
             }
         }
         if (!has_server) reader_.error({}, "missing [server] table");

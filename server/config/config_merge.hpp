@@ -32,13 +32,16 @@ std::optional<toml::table> read_config_files(const std::vector<std::filesystem::
 // written (each relative to the file that set it).
 std::string to_toml_text(const toml::table& table);
 
-// 64-bit FNV-1a digests, in hex, of the document's TOML text: the whole of it, and all but
-// its [server] and [control] tables. Keys are sorted, so the order they were written in, and
-// comments, do not change a digest.
+// Digests (SHA-256, first 64 bits in hex) of the document's TOML text with every secret
+// removed (the `secret` of each [[tsig]] key): the whole of it, and all but its [server] and
+// [control] tables. They are public (/metrics, `ctl status`), hence no secret goes in. Keys
+// are sorted, so the order they were written in, and comments, do not change a digest.
 struct ConfigHashes {
     std::string config;
     std::string policy;
 };
 ConfigHashes hash_config(const toml::table& table);
+// The text hash_config digests for `config`: to_toml_text without the secrets.
+std::string hashed_config_text(const toml::table& table);
 
 }  // namespace meridian::server

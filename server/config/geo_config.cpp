@@ -13,9 +13,9 @@ const toml::array* array_of_tables(TomlReader& reader, const toml::key& key, con
                                    std::string_view form) {
     const auto* array = node.as_array();
     if (!array || !array->is_array_of_tables()) {
-        reader.error(
-            place_of(key.source()),
-            "'" + std::string(key.str()) + "' must be an array of tables: " + std::string(form));
+        reader.error(place_of(key.source()),
+                     std::string("'").append(key.str()) +
+                         std::string("' must be an array of tables: ").append(form));
         return nullptr;
     }
     return array;
@@ -203,9 +203,11 @@ std::optional<PoolCheck> read_pool_check(TomlReader& reader, const toml::node& n
     if (has_type && check.type == PoolCheck::Type::tcp && has_http_key)
         reader.error(check.place, "'path', 'host' and 'expect' only apply to type = \"http\"");
     if (check.timeout_ms > check.interval_ms)
-        reader.error(check.place, "check timeout (" + std::to_string(check.timeout_ms) +
-                                      " ms) is longer than its interval (" +
-                                      std::to_string(check.interval_ms) + " ms)");
+        reader.error(check.place,
+                     std::string("check timeout (").append(std::to_string(check.timeout_ms)) +
+                         std::string(" ms) is longer than its interval (")
+                             .append(std::to_string(check.interval_ms)) +
+                         " ms)");
     if (reader.error_count() != errors_before) return std::nullopt;
     return check;
 }
@@ -328,7 +330,7 @@ void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy)
         else {
             reader.error(
                 place_of(key.source()),
-                "unknown key '" + std::string(level) +
+                std::string("unknown key '").append(level) +
                     "' in [geo.map] (expected subdivision, country, continent or default)");
             continue;
         }
@@ -336,7 +338,7 @@ void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy)
         if (!rules) {
             reader.error(
                 place_of(value.source()),
-                "'" + std::string(level) + "' must be a table like { \"DE\" = [\"fra\"] }");
+                std::string("'").append(level) + "' must be a table like { \"DE\" = [\"fra\"] }");
             continue;
         }
         for (auto&& [code, pools] : *rules) {
@@ -344,7 +346,7 @@ void read_map(TomlReader& reader, const toml::node& node, geoip::Policy& policy)
             if (!list) continue;
             if (list->empty())
                 reader.error(place_of(pools.source()),
-                             "'" + std::string(code.str()) + "' lists no pools");
+                             std::string("'").append(code.str()) + "' lists no pools");
             policy.map.push_back({scope, std::string(code.str()), std::move(*list)});
         }
     }

@@ -6,9 +6,17 @@
 
 namespace meridian::server {
 
+// Messages start with std::string(literal).append(...), never `literal + std::string`: GCC 12
+// at -O3 reports a false -Wrestrict in operator+(const char*, std::string&&) (GCC bug 105329),
+// which broke Release builds under -Werror. The same holds in the other config readers.
 std::string ConfigPlace::to_string(const std::string& fallback) const {
     std::string text = file ? *file : fallback;
-    if (line > 0) text += ":" + std::to_string(line);
+    // Two appends, not `":" + std::to_string(line)`: GCC 12 at -O3 reports a false
+    // -Wrestrict inside operator+(const char*, std::string&&) (GCC bug 105329).
+    if (line > 0) {
+        text += ':';
+        text += std::to_string(line);
+    }
     return text;
 }
 
@@ -24,12 +32,12 @@ void TomlReader::warn(const ConfigPlace& place, std::string message) {
 
 void TomlReader::unknown_key(const toml::key& key, std::string_view table) {
     error(place_of(key.source()),
-          "unknown key '" + std::string(key.str()) + "' in " + std::string(table));
+          std::string("unknown key '").append(key.str()) + std::string("' in ").append(table));
 }
 
 std::optional<std::string> TomlReader::read_string(const toml::key& key, const toml::node& node) {
     if (const auto* value = node.as_string()) return value->get();
-    error(place_of(node.source()), "'" + std::string(key.str()) + "' must be a string");
+    error(place_of(node.source()), std::string("'").append(key.str()) + "' must be a string");
     return std::nullopt;
 }
 
@@ -42,7 +50,7 @@ std::optional<unsigned> TomlReader::read_milliseconds(const toml::key& key, cons
         char range[64];
         std::snprintf(range, sizeof range, "between %g and %g", min, max);
         error(place_of(node.source()),
-              "'" + std::string(key.str()) + "' must be a number of seconds " + range);
+              std::string("'").append(key.str()) + "' must be a number of seconds " + range);
         return std::nullopt;
     }
     return static_cast<unsigned>(std::lround(*seconds * 1000));
@@ -52,12 +60,14 @@ std::optional<int64_t> TomlReader::read_integer(const toml::key& key, const toml
                                                 int64_t min, int64_t max) {
     const auto* value = node.as_integer();
     if (!value) {
-        error(place_of(node.source()), "'" + std::string(key.str()) + "' must be an integer");
+        error(place_of(node.source()), std::string("'").append(key.str()) + "' must be an integer");
         return std::nullopt;
     }
     if (value->get() < min || value->get() > max) {
-        error(place_of(node.source()), "'" + std::string(key.str()) + "' must be between " +
-                                           std::to_string(min) + " and " + std::to_string(max));
+        error(place_of(node.source()),
+              std::string("'").append(key.str()) +
+                  std::string("' must be between ").append(std::to_string(min)) +
+                  std::string(" and ").append(std::to_string(max)));
         return std::nullopt;
     }
     return value->get();
@@ -65,7 +75,7 @@ std::optional<int64_t> TomlReader::read_integer(const toml::key& key, const toml
 
 std::optional<bool> TomlReader::read_bool(const toml::key& key, const toml::node& node) {
     if (const auto* value = node.as_boolean()) return value->get();
-    error(place_of(node.source()), "'" + std::string(key.str()) + "' must be true or false");
+    error(place_of(node.source()), std::string("'").append(key.str()) + "' must be true or false");
     return std::nullopt;
 }
 
@@ -74,7 +84,7 @@ std::optional<std::vector<std::string>> TomlReader::read_strings(const toml::key
     const auto* array = node.as_array();
     if (!array) {
         error(place_of(node.source()),
-              "'" + std::string(key.str()) + "' must be an array of strings");
+              std::string("'").append(key.str()) + "' must be an array of strings");
         return std::nullopt;
     }
     std::vector<std::string> result;
@@ -99,7 +109,7 @@ std::optional<geoip::Coordinates> TomlReader::read_coordinates(const toml::key& 
             return geoip::Coordinates{*latitude, *longitude};
     }
     error(place_of(node.source()),
-          "'" + std::string(key.str()) +
+          std::string("'").append(key.str()) +
               "' must be [latitude, longitude] in degrees (-90..90, -180..180)");
     return std::nullopt;
 }
@@ -108,7 +118,7 @@ std::vector<geoip::Prefix> TomlReader::read_networks(const toml::key& key, const
     std::vector<geoip::Prefix> networks;
     const auto* array = node.as_array();
     if (!array) {
-        error(place_of(node.source()), "'" + std::string(key.str()) +
+        error(place_of(node.source()), std::string("'").append(key.str()) +
                                            "' must be an array of networks like \"192.0.2.0/24\"");
         return networks;
     }
@@ -129,7 +139,7 @@ std::optional<std::filesystem::path> TomlReader::read_path(const toml::key& key,
     auto text = read_string(key, node);
     if (!text) return std::nullopt;
     if (text->empty()) {
-        error(place_of(node.source()), "'" + std::string(key.str()) + "' must not be empty");
+        error(place_of(node.source()), std::string("'").append(key.str()) + "' must not be empty");
         return std::nullopt;
     }
     std::filesystem::path path(*text);

@@ -13,16 +13,17 @@ template <typename Read>
 void for_each_table(TomlReader& reader, const toml::key& key, const toml::node& node, Read&& read) {
     const auto* array = node.as_array();
     if (!array) {
-        reader.error(place_of(node.source()),
-                     "'" + std::string(key.str()) + "' must be an array of tables: [{ ... }]");
+        reader.error(place_of(node.source()), std::string("'").append(key.str()) +
+                                                  "' must be an array of tables: [{ ... }]");
         return;
     }
     for (const auto& element : *array) {
         if (const auto* table = element.as_table())
             read(*table);
         else
-            reader.error(place_of(element.source()), "each entry of '" + std::string(key.str()) +
-                                                         "' must be a table: { address = ... }");
+            reader.error(place_of(element.source()),
+                         std::string("each entry of '").append(key.str()) +
+                             "' must be a table: { address = ... }");
     }
 }
 

@@ -52,7 +52,14 @@ bool ControlSocket::open(const std::filesystem::path& path, std::string& error) 
     }
     std::error_code code;
     std::filesystem::create_directories(path.parent_path(), code);
-    if (std::filesystem::exists(path, code)) {
+    // symlink_status: a link, even to a socket, is not ours to remove.
+    const auto status = std::filesystem::symlink_status(path, code);
+    if (std::filesystem::exists(status)) {
+        if (!std::filesystem::is_socket(status)) {
+            error = "control socket " + path.string() +
+                    ": exists and is not a socket; remove it or choose another path";
+            return false;
+        }
         if (is_in_use(path)) {
             error = "control socket " + path.string() + ": another server is listening on it";
             return false;

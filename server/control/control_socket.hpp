@@ -30,8 +30,9 @@ class ControlSocket {
     ControlSocket(const ControlSocket&) = delete;
     ControlSocket& operator=(const ControlSocket&) = delete;
 
-    // Creates the socket file (and its folder). A stale file from a server that died is
-    // replaced; one another server still listens on is an error.
+    // Creates the socket file (and its folder). A stale socket from a server that died is
+    // replaced; one another server still listens on, or any file that is not a socket, is an
+    // error naming the path (a mistyped path must not delete a config or zone file).
     bool open(const std::filesystem::path& path, std::string& error);
     // Stops listening, closes every connection and removes the socket file.
     void close();

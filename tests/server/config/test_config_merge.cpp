@@ -174,3 +174,61 @@ file = "zones/example.net.zone"
     for (size_t i = 0; i < direct->zones.size(); ++i)
         CHECK(reloaded->zones[i].file == direct->zones[i].file);
 }
+
+TEST_CASE("printed_config_quotes_keys_that_are_not_bare") {
+    // toml++ 3.3's own printer writes a key with a quote or a tab bare (`D'E = ...`).
+    const auto document = toml::parse(R"(country = { "D'E" = "fra", "a b" = "x", "q\"x" = "y" }
+[[pool]]
+name = "fra"
+"back\\slash" = 1
+"tab\there" = 2
+"" = 3
+plain-key_1 = 4
+)");
+    const std::string printed = meridian::server::to_toml_text(document);
+    toml::table reread;
+    try {
+        reread = toml::parse(printed);
+    } catch (const toml::parse_error& e) {
+        FAIL("printed config is not TOML: " << e.description() << "\n" << printed);
+    }
+    CHECK_MESSAGE(reread == document, printed);
+    CHECK(reread["country"]["D'E"].value<std::string>() == "fra");
+    CHECK(reread["pool"][0]["tab\there"].value<int64_t>() == 2);
+}
+
+namespace {
+
+constexpr const char* kTsig = R"([[tsig]]
+name = "transfer-key"
+algorithm = "hmac-sha256"
+secret = "%s"
+
+[[zone]]
+file = "zones/%s.zone"
+)";
+
+toml::table tsig_config(const std::string& secret, const std::string& zone) {
+    char text[512];
+    std::snprintf(text, sizeof text, kTsig, secret.c_str(), zone.c_str());
+    return toml::parse(text);
+}
+
+}  // namespace
+
+TEST_CASE("config_hashes_ignore_tsig_secrets_and_never_contain_them") {
+    const std::string secret_a = "c2VjcmV0LWEtc2VjcmV0LWEtc2VjcmV0LWE=";
+    const std::string secret_b = "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==";
+    const auto a = meridian::server::hash_config(tsig_config(secret_a, "example.com"));
+    const auto b = meridian::server::hash_config(tsig_config(secret_b, "example.com"));
+    const auto other_zone = meridian::server::hash_config(tsig_config(secret_a, "example.net"));
+    CHECK(a.config == b.config);
+    CHECK(a.policy == b.policy);
+    CHECK(a.config != other_zone.config);
+    CHECK(a.policy != other_zone.policy);
+    CHECK(a.config.size() == 16);
+
+    const std::string hashed = meridian::server::hashed_config_text(tsig_config(secret_a, "x"));
+    CHECK(hashed.find(secret_a) == std::string::npos);
+    CHECK(hashed.find("transfer-key") != std::string::npos);  // only the secret goes
+}

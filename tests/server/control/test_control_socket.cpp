@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -248,4 +249,20 @@ TEST_CASE("a_path_too_long_for_a_unix_socket_is_an_error") {
     std::string error;
     CHECK_FALSE(socket.open(path, error));
     CHECK(error == "control socket " + path.string() + ": path too long for a unix socket");
+}
+
+TEST_CASE("a_file_that_is_not_a_socket_at_the_path_is_an_error_and_kept") {
+    // Only a stale socket is ours to remove; a mistyped path must not delete a config file.
+    Served served;
+    served.folder.write(served.path.lexically_relative(served.folder.path()), "keep me\n");
+    std::string error;
+    CHECK_FALSE(served.socket.open(served.path, error));
+    CHECK(error == "control socket " + served.path.string() +
+                       ": exists and is not a socket; remove it or choose another path");
+    served.socket.close();
+    REQUIRE(std::filesystem::is_regular_file(served.path));
+    std::ifstream file(served.path);
+    std::string line;
+    std::getline(file, line);
+    CHECK(line == "keep me");
 }
