@@ -44,7 +44,7 @@ install_packages() {
 }
 
 build() {
-    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMERIDIAN_WERROR=ON >/dev/null
     cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
 
