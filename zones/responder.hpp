@@ -20,7 +20,8 @@ struct QueryOrigin {
 };
 
 // Messages respond() leaves to its caller when asked to: zone transfers (AXFR, IXFR) and
-// TSIG-signed messages, which need keys, ACLs and multi-message streams (server/transfer/transfer_out).
+// TSIG-signed messages, which need keys, ACLs and multi-message streams
+// (server/transfer/transfer_out).
 enum class Deferral : uint8_t { none, transfer, signed_message };
 
 // What the server's metrics count about one exchange, filled in while answering so nothing
