@@ -150,19 +150,27 @@ ReloadOutcome reload(SnapshotLoader& loader, SnapshotSlot& slot, const Config& r
     outcome.changed_zones = advance_transfer_history(slot.current(), *loaded.snapshot);
     const auto& build = loaded.build;
     const size_t policies = loaded.snapshot->steering.size();
-    slot.publish(std::move(loaded.snapshot));
-    // This thread publishes, so the snapshot cannot be freed under it.
-    outcome.served = describe_served(slot.current(), *loaded.config, loader.zone_load_seconds());
-    outcome.is_published = true;
-    outcome.config = std::make_shared<const Config>(std::move(*loaded.config));
+    // Everything the main thread learns of this version is built before it is published: an
+    // allocation failing after the swap would otherwise leave status, metrics and the pool
+    // checks describing a version that is no longer served.
+    auto served = describe_served(*loaded.snapshot, *loaded.config, loader.zone_load_seconds());
+    auto config = std::make_shared<const Config>(std::move(*loaded.config));
     std::string line = "reloaded in " + elapsed() + " ms: " + changes + "; " +
                        std::to_string(build.zones_parsed) + " zone files parsed, " +
                        std::to_string(build.zones_reused) + " unchanged";
     if (build.zones_kept > 0)
         line += ", " + std::to_string(build.zones_kept) + " broken (previous version kept)";
     line += "; " + std::to_string(policies) + (policies == 1 ? " geo policy" : " geo policies");
-    log_event(line);
+    slot.publish(std::move(loaded.snapshot));
+    outcome.is_published = true;
+    outcome.served = std::move(served);
+    outcome.config = std::move(config);
     outcome.summary = std::move(line);
+    try {
+        log_event(outcome.summary);
+    } catch (...) {
+        // Published either way; a lost log line is no reason to report a failed reload.
+    }
     return outcome;
 }
 

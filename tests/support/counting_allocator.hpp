@@ -14,10 +14,12 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 // Replacing the global allocation functions observes every heap allocation in the binary;
-// they count only while a test arms them.
+// they count only while a test arms them, and fail only where a test asks them to.
 void* operator new(size_t size) {
     if (meridian::testing::counting.load(std::memory_order_relaxed))
         meridian::testing::allocations.fetch_add(1);
+    if (meridian::testing::failing_after >= 0 && meridian::testing::failing_after-- == 0)
+        throw std::bad_alloc();
     if (void* p = std::malloc(size ? size : 1)) return p;
     throw std::bad_alloc();
 }
@@ -27,6 +29,8 @@ void* operator new[](size_t size) {
 void* operator new(size_t size, std::align_val_t alignment) {
     if (meridian::testing::counting.load(std::memory_order_relaxed))
         meridian::testing::allocations.fetch_add(1);
+    if (meridian::testing::failing_after >= 0 && meridian::testing::failing_after-- == 0)
+        throw std::bad_alloc();
     const size_t align = static_cast<size_t>(alignment);
     if (void* p = std::aligned_alloc(align, (size + align - 1) / align * align)) return p;
     throw std::bad_alloc();

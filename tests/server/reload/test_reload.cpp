@@ -16,6 +16,7 @@
 #include "server/reload/reload_queue.hpp"
 #include "server/snapshot_slot.hpp"
 #include "support/captured_stderr.hpp"
+#include "support/counting_allocator.hpp"
 #include "support/diagnostics.hpp"
 #include "support/small_zone.hpp"
 #include "support/temp_folder.hpp"
@@ -158,6 +159,70 @@ TEST_CASE("broken_config_on_reload_changes_nothing") {
     CHECK(outcome.summary.find("nothing changed") != std::string::npos);
     const std::string file = (server.folder.path() / "meridian.toml").string();
     CHECK_MESSAGE(log.contains(file + ":3: "), log.text());
+}
+
+// A hostile zone can make an allocation fail for real (an $INCLUDE of a folder once asked
+// for 2^63 octets). Whichever allocation of a reload fails after the config is read, the
+// server keeps serving one whole version: the reload either publishes the new one and says
+// so, or reports failure (here or, for what escapes reload(), in ReloadQueue::run) and the
+// old one stays. The config itself is not tried: toml++ ends the process when an allocation
+// fails inside its parser, and the config is the operator's own file.
+TEST_CASE("reload_survives_an_allocation_failure_at_any_point_after_the_config") {
+    CapturedStderr log;
+    size_t allocations_per_reload = 0;
+    size_t config_allocations = 0;
+    {
+        RunningServer server(two_zones());
+        server.rewrite("example.com.zone", zone_text("example.com.", 2));
+        meridian::Diagnostics diagnostics;
+        meridian::testing::allocations = 0;
+        meridian::testing::counting = true;
+        const auto config = server::load_config(server.loader.config_paths(), diagnostics);
+        meridian::testing::counting = false;
+        config_allocations = meridian::testing::allocations;
+        REQUIRE(config);
+        meridian::testing::allocations = 0;
+        meridian::testing::counting = true;
+        const auto outcome = server.reload();
+        meridian::testing::counting = false;
+        allocations_per_reload = meridian::testing::allocations;
+        REQUIRE(outcome.is_published);
+    }
+    REQUIRE(allocations_per_reload > config_allocations + 100);
+    // About 400 failure points spread over the rest of the reload, the first 64 each.
+    const size_t step = std::max<size_t>(1, (allocations_per_reload - config_allocations) / 400);
+    size_t published = 0, failed = 0, escaped = 0;
+    for (size_t failing = config_allocations; failing < allocations_per_reload;
+         failing += failing < config_allocations + 64 ? 1 : step) {
+        RunningServer server(two_zones());
+        server.rewrite("example.com.zone", zone_text("example.com.", 2));
+        std::optional<server::ReloadOutcome> outcome;
+        meridian::testing::failing_after = static_cast<long>(failing);
+        try {
+            outcome = server.reload();
+        } catch (const std::bad_alloc&) {
+        }
+        meridian::testing::failing_after = -1;
+        const uint32_t serial = server.served_serial("example.com.");
+        INFO("failing allocation ", failing, " of ", allocations_per_reload);
+        CHECK(server.served_serial("example.net.") == 1);
+        if (!outcome) {
+            ++escaped;
+            CHECK(serial == 1);
+        } else if (outcome->is_published) {
+            ++published;
+            CHECK(serial == 2);
+            REQUIRE(outcome->served);
+            CHECK(outcome->served->zones.at(0).serial == 2);
+            CHECK(outcome->config);
+        } else {
+            ++failed;
+            CHECK(serial == 1);
+            CHECK(outcome->summary.find("nothing changed") != std::string::npos);
+        }
+    }
+    MESSAGE(published, " published, ", failed, " failed, ", escaped, " escaped to the queue");
+    CHECK(failed > 0);
 }
 
 TEST_CASE("changed_listen_addresses_are_reported_as_needing_a_restart") {
