@@ -7,14 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
+# The build also writes the GeoIP tests' databases with MaxMind's writer (Perl).
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libldns-dev libuv1-dev
-    libmaxminddb-dev libtomlplusplus-dev libmicrohttpd-dev doctest-dev libssl-dev)
+    libmaxminddb-dev libtomlplusplus-dev libmicrohttpd-dev doctest-dev libssl-dev
+    libmaxmind-db-writer-perl)
 # Real clients and peers the tests drive: kdig/dig, Knot for the answer comparison,
-# dnspython for raw packets, mmdb tools and a writer for GeoIP fixtures, Unbound as an ECS
-# resolver in front of Meridian; BIRD 2 for the anycast lab and the deploy files, with
-# systemd-analyze (systemd), promtool (prometheus) and exabgp checking the other deploy files.
+# dnspython for raw packets, mmdblookup as the independent reader of the GeoIP databases,
+# Unbound as an ECS resolver in front of Meridian; BIRD 2 for the anycast lab and the deploy
+# files, with systemd-analyze (systemd), promtool (prometheus) and exabgp checking the other
+# deploy files.
 TEST_PACKAGES=(knot-dnsutils dnsutils knot python3 python3-dnspython mmdb-bin
-    libmaxmind-db-writer-perl unbound iproute2 procps curl bird2 systemd prometheus exabgp)
+    unbound iproute2 procps curl bird2 systemd prometheus exabgp)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -3,6 +3,11 @@ port with a generated config, query it with dnspython, raw bytes and kdig, stop 
 
 Each test_*.py is one CTest test, run with /usr/bin/python3 (Debian's python3-dnspython lives
 there). Exit codes: 0 all passed, 1 something failed, 77 skipped (a peer or module missing).
+A check that needs something the others do not (a tool, ::1) is marked @part("name"): CTest
+runs it as its own test, <file>_<name> (MERIDIAN_TEST_PART=name; the unmarked ones run as
+<file>, MERIDIAN_TEST_PART=main), so a part that cannot run shows as skipped while the rest
+pass. A run where some checks passed and others were skipped fails: CTest would count it as
+passed.
 The scripts are grouped by behaviour in tests/integration/<group>/ and put this folder on
 sys.path to import this module. By hand: MERIDIAN_BINARY=build/meridian /usr/bin/python3
 tests/integration/answers/test_answers.py [part of a test name ...]; MERIDIAN_KEEP_TMP=1 keeps each server's temp dir (config, zones, log).
@@ -44,6 +49,13 @@ except ImportError:
     sys.exit(SKIP)
 
 SOURCE_DIR = Path(os.environ.get("MERIDIAN_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+# The read-only material beside the checkout (MaxMind's own test databases, a real CC0 one);
+# MERIDIAN_SHARED_DIR points elsewhere, or at nothing to see what is skipped without it.
+SHARED_DIR = Path(os.environ.get("MERIDIAN_SHARED_DIR") or SOURCE_DIR.parent / "shared")
+# The test databases the build writes (tests/fixtures/maxmind), beside the binary by default.
+FIXTURES_DIR = Path(os.environ.get("MERIDIAN_FIXTURES_DIR") or
+                    Path(os.environ.get("MERIDIAN_BINARY", "meridian")).resolve().parent /
+                    "tests" / "fixtures")
 ZONES_DIR = SOURCE_DIR / "tests" / "zones"
 LOOPBACK = "127.0.0.1"
 DEFAULT_ZONES = (("example.com.zone", "example.com."), ("sub2.example.com.zone", "sub2.example.com."))
@@ -534,6 +546,24 @@ class Blocked(Exception):
     """Raised by a test waiting for a feature that has not landed; counted as a failure."""
 
 
+def part(name):
+    """Puts the test in CTest's <file>_<name> instead of <file>: for a check that needs what the
+    file's others do not, so that its skip shows in CTest (tests/CMakeLists.txt finds these
+    lines, so write the decorator alone on its line, with a literal name)."""
+    if name == "main" or not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ValueError(f"part name {name!r}: lowercase letters, digits and _, not main")
+
+    def mark(fn):
+        fn.part = name
+        return fn
+    return mark
+
+
+def selected_part():
+    """The part CTest runs (None by hand: all of them)."""
+    return os.environ.get("MERIDIAN_TEST_PART") or None
+
+
 def variants(parameter, *values):
     """Runs the test once per value of `parameter`, labelled name[str(value)], like transport."""
     def mark(fn):
@@ -564,6 +594,13 @@ def run_tests(namespace, setup=None, teardown=None):
     tests = [(name, fn) for name, fn in namespace.items()
              if name.startswith("test_") and callable(fn)]
     tests.sort(key=lambda item: item[1].__code__.co_firstlineno)
+    chosen = selected_part()
+    if chosen:
+        tests = [(name, fn) for name, fn in tests if getattr(fn, "part", "main") == chosen]
+        if not tests:
+            # A misspelt part would otherwise pass with nothing run.
+            print(f"FAIL: no test in part {chosen!r} (MERIDIAN_TEST_PART)", flush=True)
+            return 1
     only = sys.argv[1:]
     results = {"passed": [], "failed": [], "skipped": []}
     context = None
@@ -617,8 +654,17 @@ def run_tests(namespace, setup=None, teardown=None):
     if results["failed"]:
         print("failed: " + ", ".join(results["failed"]), flush=True)
         return 1
-    if results["skipped"] and not results["passed"]:
+    if results["skipped"] and results["passed"]:
+        # Exit 0 would report the skipped checks as passed, 77 the passed ones as skipped.
+        print("FAIL: " + ", ".join(results["skipped"]) + " could not run while the rest "
+              "passed; give such a check its own @part so that CTest reports it as skipped",
+              flush=True)
+        return 1
+    if results["skipped"]:
         return SKIP
+    if not results["passed"]:
+        print("FAIL: no test ran", flush=True)
+        return 1
     return 0
 
 

@@ -1,28 +1,33 @@
-"""GeoDNS steering through the real binary, as clients see it, from two location sources:
+"""GeoDNS steering through the real binary, as clients see it, from three location sources:
 
 - `nets`: nothing but the config. [[geoip.nets]] on loopback and documentation networks place
   clients, so the resolver's own source address (127.0.x.y) or the EDNS Client Subnet it sends
   decides the pool; the zone's records answer everyone else. Hermetic: no database.
-- `database`: MaxMind's public test databases (../shared/geoip next to the repository,
-  MERIDIAN_SOURCE_DIR/../shared/geoip), with [[geoip.nets]] placing the loopback resolvers.
-  mmdblookup (mmdb-bin) is the independent reader of every fact the expectations rest on. When
-  the database or mmdblookup is absent, every check that needs them is reported as SKIP (with a
-  loud notice) and the `nets` checks still run.
+- `database`: the City-shaped test database the build writes from
+  tests/fixtures/maxmind/Meridian-City-Test.json (MERIDIAN_FIXTURES_DIR), with [[geoip.nets]]
+  placing the loopback resolvers; always runs.
+- `maxmind`: the same checks on MaxMind's own test databases, its corrupt ones and a real CC0
+  country database (MERIDIAN_SHARED_DIR/geoip, ../shared beside the checkout by default).
+mmdblookup (mmdb-bin) is the independent reader of every fact the database expectations rest
+on. CTest runs the file once per source (MERIDIAN_GEO_SOURCE): test_geo (nets),
+test_geo_database, test_geo_maxmind (skipped where ../shared is absent), the checks from the
+::1 resolver as test_geo_ipv6 (MERIDIAN_TEST_PART=ipv6; skipped without ::1) and the kdig one
+as test_geo_kdig.
 
-The behaviours both sources share are one test each, run once per source (name[nets],
-name[database]): without ECS the resolver's address decides; the first and last address of the
-ECS scope get the same answer; the scope is 0 where the answer does not depend on the client
-(local mode, NXDOMAIN, static and unsteered names) and for source prefix 0; a CNAME into a
-steered name is steered; malformed ECS gets FORMERR; ecs_from ignores other resolvers' ECS;
-ecs = false ignores the option.
+The behaviours every source shares are one test each, run once per source (name[nets],
+name[database], name[maxmind]): without ECS the resolver's address decides; the first and last
+address of the ECS scope get the same answer; the scope is 0 where the answer does not depend
+on the client (local mode, NXDOMAIN, static and unsteered names) and for source prefix 0; a
+CNAME into a steered name is steered; malformed ECS gets FORMERR; ecs_from ignores other
+resolvers' ECS; ecs = false ignores the option.
 
-Only with config nets: the exact scope of a net, the IPv6 resolver, the local policy, kdig,
-`explain` and `check` on geo configs. Only with the database: map (subdivision, country,
-continent, default) and nearest by the subnet, the echoed ECS, a scope never longer than the
-database network mmdblookup reports (RFC 7871 §7.2.1), the zone's own records for an unknown
-location and when the decided pools have no address of the queried type, TTLs, nets that beat
-the database, [geoip.paths], the flat-schema CC0 country database steering by country_code, and
-`meridian check` refusing corrupt databases.
+Only with config nets: the exact scope of a net, the local policy, kdig, `explain` and `check`
+on geo configs. Only with a database: map (subdivision, country, continent, default) and
+nearest by the subnet, the echoed ECS, a scope never longer than the database network
+mmdblookup reports (RFC 7871 §7.2.1), the zone's own records for an unknown location and when
+the decided pools have no address of the queried type, TTLs, nets that beat the database,
+[geoip.paths], a flat-schema country database steering by country_code, and `meridian check`
+refusing corrupt and wrong databases.
 """
 
 import ipaddress
@@ -38,9 +43,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, SOURCE_DIR, Meridian, Skipped, describe, expect, has_ipv6_loopback, kdig,
-    make_query, query, run_meridian, run_tests, rcode_of, skip_notice, stop_server, toml_string,
-    toml_table, udp_raw, variants, zone_file)
+    FIXTURES_DIR, LOOPBACK, SHARED_DIR, Meridian, Skipped, describe, expect, has_ipv6_loopback,
+    kdig, make_query, part, query, run_meridian, run_tests, rcode_of, skip_notice, stop_server,
+    toml_string, toml_table, udp_raw, variants, zone_file)
 
 import dns.edns  # noqa: E402
 import dns.flags  # noqa: E402
@@ -96,27 +101,11 @@ def nets_meridian(config):
 
 
 # ---------------------------------------------------------------------------------------------
-# Source `database`: MaxMind's test database; config nets place only the loopback resolvers.
+# Sources `database` and `maxmind`: a City-shaped database (CityDatabase, below); config nets
+# place only the loopback resolvers.
 
 
-GEOIP_DIR = SOURCE_DIR.parent / "shared" / "geoip"
-MAXMIND_DIR = GEOIP_DIR / "maxmind-test"
-CITY_DB = MAXMIND_DIR / "GeoIP2-City-Test.mmdb"
-BAD_DIR = MAXMIND_DIR / "bad"
-FLAT_DB = GEOIP_DIR / "real" / "geo-whois-asn-country.mmdb"
 MMDBLOOKUP = shutil.which("mmdblookup")
-
-
-def database_unavailable():
-    """Why the `database` checks cannot run here, or None."""
-    if not CITY_DB.is_file():
-        return (f"MaxMind's test database is not at {CITY_DB} (expected in "
-                "../shared/geoip/maxmind-test next to the repository; set MERIDIAN_SOURCE_DIR "
-                "if the tree lives elsewhere)")
-    if not MMDBLOOKUP:
-        return ("mmdblookup is not installed (Debian package mmdb-bin); it is the independent "
-                "reader the database checks are checked against")
-    return None
 
 
 # The zone's own records at each steered name are the fallback answer.
@@ -197,7 +186,7 @@ def nets_tables(nets):
     return "\n".join(lines)
 
 
-def geo_config(database=CITY_DB, nets=RESOLVER_NETS, geoip_lines=()):
+def geo_config(database, nets=RESOLVER_NETS, geoip_lines=()):
     return "\n".join([
         "[geoip]",
         f"database = {toml_string(str(database))}",
@@ -317,7 +306,8 @@ class Case:
         return f"{self.address}/{self.prefix}"
 
 
-ECS_CASES = [
+# ECS subnets of MaxMind's GeoIP2-City-Test.mmdb.
+MAXMIND_CASES = [
     # IPv4
     Case("214.78.120.0", 24, ("US", "US-CA", "NA", True), ["sjc"], "subdivision", "sjc", ["iad"]),
     Case("216.160.83.60", 32, ("US", "US-WA", "NA", True), ["iad"], "country", "sjc", ["iad"]),
@@ -345,6 +335,108 @@ ECS_CASES = [
     Case("2001:db8::", 48, None, None, "unknown (not in the database)"),
     Case("2001:0:d601:100::", 56, None, None, "unknown (an empty record)"),
 ]
+
+# The same kinds of subnet in the build's Meridian-City-Test.mmdb (its JSON source says why
+# each network is there).
+FIXTURE_CASES = [
+    # IPv4
+    Case("100.64.0.0", 24, ("US", "US-CA", "NA", True), ["sjc"], "subdivision", "sjc", ["iad"]),
+    Case("100.64.8.12", 32, ("US", "US-WA", "NA", True), ["iad"], "country", "sjc", ["iad"]),
+    Case("100.64.9.0", 28, ("US", None, "NA", True), ["iad"], "country", "iad", ["iad"]),
+    Case("100.64.16.170", 32, ("GB", "GB-ENG", "EU", True), ["lon"], "country", "lon", []),
+    Case("100.64.17.0", 24, (None, None, "EU", False), ["fra"], "continent", None, []),
+    Case("100.64.18.200", 32, ("SE", "SE-AB", "EU", True), ["fra"], "continent", "fra", []),
+    Case("100.64.24.0", 24, ("BT", None, "AS", True), ["sin"], "continent", "sin", []),
+    Case("100.64.25.0", 24, ("CN", "CN-JL", "AS", True), ["v6only", "sin"], "country", "sin",
+         []),
+    Case("100.64.32.0", 24, ("AU", "AU-VIC", "OC", True), ["dflt"], "default", "syd", []),
+    Case("100.127.0.0", 24, None, None, "unknown (not in the database)"),
+    Case("100.64.40.0", 24, None, None, "unknown (an empty record)"),
+    # IPv6
+    Case("2001:db8:10::", 56, ("US", "US-CA", "NA", True), ["sjc"], "subdivision", "sjc",
+         ["iad"]),
+    Case("2001:0:6440:808::", 64, ("US", "US-WA", "NA", True), ["iad"], "country", "sjc",
+         ["iad"]),  # Teredo: an alias of 100.64.8.8/29
+    Case("2001:db8:20::", 48, ("GB", None, "EU", True), ["lon"], "country", "lon", []),
+    Case("2001:db8:30::", 48, ("JP", None, "AS", True), ["v6only"], "country", "sin", []),
+    Case("2001:db8:31::", 48, ("CN", None, "AS", True), ["v6only", "sin"], "country", "sin", []),
+    Case("2001:db8:40::", 48, (None, None, "EU", True), ["fra"], "continent", "fra", []),
+    Case("2001:db8:41::", 48, ("IE", None, "EU", True), ["fra"], "continent", "lon", []),
+    Case("2001:db8:42::", 48, ("LY", None, "AF", True), ["dflt"], "default", "fra", []),
+    Case("2001:db8::", 48, None, None, "unknown (not in the database)"),
+    Case("2001:0:6440:2800::", 56, None, None, "unknown (an empty record)"),
+]
+
+
+class CityDatabase:
+    """A City-shaped database with the ECS subnets the checks ask about. `cases` lists subnets
+    of every kind (see Case); the named ones are those single checks use: `us_ca` a /24 of a
+    wider US-CA network, `us_ca_beside` an address of that network outside the /24, `gb` and
+    `gb_v6` in GB, `us_ca_v6`, `unmatched` (no map rule: the default). `registered` is (address,
+    country it is registered in, the pool that gives with [geoip.paths] country =
+    registered_country). `flat` is a flat-schema country database with (address, prefix,
+    country_code, pool) cases; `corrupt(folder)` lists databases `check` must refuse."""
+
+    def __init__(self, path, cases, us_ca, us_ca_beside, gb, gb_v6, us_ca_v6, unmatched,
+                 registered, flat, flat_cases, corrupt):
+        self.path, self.cases = path, cases
+        self.us_ca, self.us_ca_beside, self.gb, self.gb_v6 = us_ca, us_ca_beside, gb, gb_v6
+        self.us_ca_v6, self.unmatched = us_ca_v6, unmatched
+        self.registered, self.flat, self.flat_cases = registered, flat, flat_cases
+        self.corrupt = corrupt
+
+    def unknown_subnets(self):
+        return [(case.address, case.prefix) for case in self.cases if case.location is None]
+
+    def cases_with_v6only_first(self):
+        """Subnets whose first pool (v6only) has no IPv4 address."""
+        return [case for case in self.cases if (case.map_pools or [None])[0] == "v6only"]
+
+
+def maxmind_corrupt(_folder):
+    """MaxMind's corpus of broken databases: invalid metadata, corrupt search trees, records
+    pointing into the separator, oversized and over-deep data, an impossible build epoch."""
+    bad = sorted((SHARED_DIR / "geoip" / "maxmind-test" / "bad").glob("*.mmdb"))
+    if not bad:
+        raise RuntimeError(f"no databases in {SHARED_DIR / 'geoip' / 'maxmind-test' / 'bad'}")
+    return bad
+
+
+def fixture_corrupt(folder):
+    """Damaged copies of the build's City database, and its ASN-shaped one (a database that
+    opens but locates nothing: the wrong file in the config)."""
+    city = FIXTURE_CITY.path.read_bytes()
+    truncated = folder / "truncated-city.mmdb"
+    truncated.write_bytes(city[:len(city) // 3])
+    pointing_nowhere = folder / "search-tree-pointing-nowhere.mmdb"
+    pointing_nowhere.write_bytes(b"\xff" * 70 + city[70:])
+    return [truncated, pointing_nowhere, FIXTURES_DIR / "maxmind" / "Meridian-ASN-Test.mmdb"]
+
+
+MAXMIND_GEOIP = SHARED_DIR / "geoip"
+MAXMIND_CITY = CityDatabase(
+    MAXMIND_GEOIP / "maxmind-test" / "GeoIP2-City-Test.mmdb", MAXMIND_CASES,
+    us_ca=("214.78.120.0", 24), us_ca_beside=("214.78.121.9", 32), gb=("81.2.69.170", 32),
+    gb_v6=("2a02:d3c0::", 48), us_ca_v6=("2001:480:10::", 56), unmatched=("214.0.1.0", 24),
+    registered=[("2.125.160.216", "FR", "fra"),   # placed in GB, registered FR: continent EU
+                ("81.2.69.170", "US", "iad"),     # placed in GB
+                ("149.101.100.0", "GB", "lon")],  # placed in the US
+    flat=MAXMIND_GEOIP / "real" / "geo-whois-asn-country.mmdb",
+    flat_cases=[("8.8.8.0", 24, "US", "iad"), ("194.25.2.0", 24, "DE", "fra"),
+                ("81.2.69.0", 24, "GB", "lon"), ("1.1.1.0", 24, "AU", "dflt"),
+                ("2003::", 32, "DE", "fra"), ("2001:4860::", 32, "US", "iad")],
+    corrupt=maxmind_corrupt)
+FIXTURE_CITY = CityDatabase(
+    FIXTURES_DIR / "maxmind" / "Meridian-City-Test.mmdb", FIXTURE_CASES,
+    us_ca=("100.64.0.0", 24), us_ca_beside=("100.64.1.9", 32), gb=("100.64.16.170", 32),
+    gb_v6=("2001:db8:20::", 48), us_ca_v6=("2001:db8:10::", 56), unmatched=("100.64.32.0", 24),
+    registered=[("100.64.19.5", "FR", "fra"), ("100.64.16.170", "US", "iad"),
+                ("100.64.9.5", "GB", "lon")],
+    flat=FIXTURES_DIR / "maxmind" / "Meridian-Flat-Country-Test.mmdb",
+    flat_cases=[("100.64.1.0", 24, "US", "iad"), ("100.65.2.0", 24, "DE", "fra"),
+                ("100.66.3.0", 24, "GB", "lon"), ("100.67.4.0", 24, "AU", "dflt"),
+                ("2001:db8:de::", 48, "DE", "fra"), ("2001:db8:1::", 48, "US", "iad")],
+    corrupt=fixture_corrupt)
 
 STEERED = ("map", "nodefault", "nearest")
 
@@ -409,13 +501,13 @@ def scope_of(echoed):
 # Fixtures
 
 
-def check_case_facts():
+def check_case_facts(city):
     """The cases rest on what the database says; check it with mmdblookup, and work out the
     nearest order from the coordinates it reports."""
     wrong = []
-    for case in ECS_CASES:
+    for case in city.cases:
         subnet = masked(case.address, case.prefix)
-        location = mmdb_location(CITY_DB, subnet)
+        location = mmdb_location(city.path, subnet)
         if case.location is None:
             if any(location[:3]) or location[3]:
                 wrong.append(f"{case}: expected no location, mmdblookup says {location}")
@@ -431,7 +523,8 @@ def check_case_facts():
                 wrong.append(f"{case}: nearest pool by mmdblookup's coordinates is "
                              f"{case.order[0]}, the case says {case.nearest}")
     if wrong:
-        raise RuntimeError("the test's cases disagree with the database:\n  " + "\n  ".join(wrong))
+        raise RuntimeError(f"the test's cases disagree with {city.path}:\n  " +
+                           "\n  ".join(wrong))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,8 +565,10 @@ class NetsSource(LocationSource):
     def config(self, geoip_lines=(NETS_ECS_FROM,)):
         return nets_config(geoip_lines)
 
-    def resolver_cases(self):
+    def resolver_cases(self, ipv6=False):
         # (source, server address, name, qtype, answer, TTL): the policy's 30, the zone's 3600
+        if ipv6:
+            return [("::1", "::1", "www", "A", {SIN}, 30)]  # ::1/128 is a net in SG
         return [(source, LOOPBACK, "www", "A", {pool}, 3600 if pool == ANYCAST else 30)
                 for source, pool in (("127.0.1.7", FRA), ("127.0.2.7", SIN),
                                      ("127.0.3.7", IAD), ("127.0.9.9", ANYCAST))]
@@ -491,8 +586,10 @@ class NetsSource(LocationSource):
                      ("pop", "A", None, dns.rcode.NOERROR)]        # a local policy
         return subnets, questions
 
-    def prefix_zero_cases(self):
-        # 127.0.2.7 is in SG
+    def prefix_zero_cases(self, ipv6=False):
+        # 127.0.2.7 and ::1 are in SG
+        if ipv6:
+            return [("::1", "::1", ("::", 0), "www", "A", {SIN})]
         return [("127.0.2.7", LOOPBACK, ("0.0.0.0", 0), "www", "A", {SIN})]
 
     def cname_cases(self):
@@ -527,21 +624,23 @@ RESOLVER_CASES = [
 
 
 class DatabaseSource(LocationSource):
-    label = "database"
     steered = "map"
-    ecs_octets = (214, 78, 120)  # a /24 in US-CA
+
+    def __init__(self, label, city):
+        self.label, self.city = label, city
+        self.ecs_octets = tuple(int(octet) for octet in city.us_ca[0].split(".")[:3])
 
     def meridian(self, config):
         return geo_meridian(config)
 
     def config(self, geoip_lines=(), nets=RESOLVER_NETS):
-        return geo_config(nets=nets, geoip_lines=geoip_lines)
+        return geo_config(self.city.path, nets=nets, geoip_lines=geoip_lines)
 
-    def resolver_cases(self):
+    def resolver_cases(self, ipv6=False):
         cases = []
         for source, map_pools, nearest in RESOLVER_CASES:
             address = "::1" if ":" in source else LOOPBACK
-            if address == "::1" and not has_ipv6_loopback():
+            if (address == "::1") != ipv6:
                 continue
             if isinstance(nearest, str):  # by distance from the net's coordinates
                 order = nearest_order(NETS_LOCATIONS[source])
@@ -557,12 +656,12 @@ class DatabaseSource(LocationSource):
         return cases
 
     def scope_cases(self):
-        return [(name, qtype, (case.address, case.prefix)) for case in ECS_CASES
+        return [(name, qtype, (case.address, case.prefix)) for case in self.city.cases
                 for name in STEERED for qtype in ("A", "AAAA")]
 
     def zero_scope_cases(self):
-        subnets = [("214.78.120.0", 24), ("81.2.69.170", 32), ("2001:480:10::", 56),
-                   ("2a02:d3c0::", 48)]
+        city = self.city
+        subnets = [city.us_ca, city.gb, city.us_ca_v6, city.gb_v6]
         ok, nx = dns.rcode.NOERROR, dns.rcode.NXDOMAIN
         questions = [("local", "A", set(POOLS["fra"][0]), ok),
                      ("local", "AAAA", set(POOLS["fra"][1]), ok),
@@ -575,63 +674,74 @@ class DatabaseSource(LocationSource):
                      ("nx", "A", None, nx)]
         return subnets, questions
 
-    def prefix_zero_cases(self):
-        cases = [("127.0.1.5", LOOPBACK, ("0.0.0.0", 0), "map", "A", set(POOLS["sjc"][0])),
-                 ("127.0.2.5", LOOPBACK, ("0.0.0.0", 0), "map", "AAAA", set(POOLS["lon"][1])),
-                 ("127.0.4.5", LOOPBACK, ("::", 0), "nearest", "A", set(POOLS["sin"][0]))]
-        if has_ipv6_loopback():
-            cases.append(("::1", "::1", ("::", 0), "nearest", "AAAA", set(POOLS["sin"][1])))
-        return cases
+    def prefix_zero_cases(self, ipv6=False):
+        if ipv6:
+            return [("::1", "::1", ("::", 0), "nearest", "AAAA", set(POOLS["sin"][1]))]
+        return [("127.0.1.5", LOOPBACK, ("0.0.0.0", 0), "map", "A", set(POOLS["sjc"][0])),
+                ("127.0.2.5", LOOPBACK, ("0.0.0.0", 0), "map", "AAAA", set(POOLS["lon"][1])),
+                ("127.0.4.5", LOOPBACK, ("::", 0), "nearest", "A", set(POOLS["sin"][0]))]
 
     def cname_cases(self):
-        # scope at most the database network (/22 and /29)
-        return [(("214.78.120.0", 24), set(POOLS["sjc"][0]), 1, 22),
-                (("2a02:d3c0::", 48), set(POOLS["lon"][0]), 1, 29)]
+        # The scope is at most the database network holding the subnet, as mmdblookup says.
+        return [(subnet, set(POOLS[pool][0]), 1,
+                 mmdb_network(self.city.path, masked(*subnet)).prefixlen)
+                for subnet, pool in ((self.city.us_ca, "sjc"), (self.city.gb_v6, "lon"))]
 
     def ecs_from_cases(self):
-        # Also: a config net beats the database (214.78.120.0/24 is US-CA there).
-        nets = RESOLVER_NETS + [(["214.78.120.0/24"], 'pools = ["syd"]')]
+        # Also: a config net beats the database (us_ca is in US-CA there, us_ca_beside too).
+        city = self.city
+        inside = str(ipaddress.ip_address(city.us_ca[0]) + 9)
+        nets = RESOLVER_NETS + [([f"{city.us_ca[0]}/{city.us_ca[1]}"], 'pools = ["syd"]')]
         allowed = [("127.0.9.5", subnet, set(POOLS[pool][0]))
-                   for subnet, pool in ((("81.2.69.170", 32), "lon"),
-                                        (("214.78.120.9", 32), "syd"),
-                                        (("214.78.121.9", 32), "sjc"))]
+                   for subnet, pool in ((city.gb, "lon"), ((inside, 32), "syd"),
+                                        (city.us_ca_beside, "sjc"))]
         return (self.config(['ecs_from = ["127.0.9.0/24"]'], nets=nets),
-                [("127.0.1.5", ("81.2.69.170", 32), set(POOLS["sjc"][0]))], allowed)
+                [("127.0.1.5", city.gb, set(POOLS["sjc"][0]))], allowed)
 
     def ecs_off_cases(self):
         return (self.config(["ecs = false"]),
-                [(source, ("214.0.1.0", 24), set(POOLS[pool][0]))
+                [(source, self.city.unmatched, set(POOLS[pool][0]))
                  for source, pool in (("127.0.1.5", "sjc"), ("127.0.2.5", "lon"))])
 
 
-NETS, DATABASE = NetsSource(), DatabaseSource()
-DATABASE.unavailable = database_unavailable()
+NETS = NetsSource()
+DATABASE = DatabaseSource("database", FIXTURE_CITY)
+MAXMIND = DatabaseSource("maxmind", MAXMIND_CITY)
+if not MAXMIND_CITY.path.is_file():
+    MAXMIND.unavailable = (f"MaxMind's test database is not at {MAXMIND_CITY.path} (the shared "
+                           "material beside the checkout; MERIDIAN_SHARED_DIR says where)")
+for source in (DATABASE, MAXMIND):
+    if not MMDBLOOKUP:
+        source.unavailable = ("mmdblookup is not installed (Debian package mmdb-bin); it is the "
+                              "independent reader the database checks are checked against")
 # CTest runs this file once per source (MERIDIAN_GEO_SOURCE=nets: test_geo, =database:
-# test_geo_database), so where the database is absent its half shows as skipped, not passed;
-# run by hand without the variable, it checks both.
-ONLY_SOURCE = os.environ.get("MERIDIAN_GEO_SOURCE")
-SOURCES = tuple(source for source in (NETS, DATABASE)
-                if ONLY_SOURCE in (None, source.label))
+# test_geo_database, =maxmind: test_geo_maxmind, skipped where ../shared is absent), and the
+# checks from ::1 as test_geo_ipv6; by hand without the variable, it checks all three.
+ONLY_SOURCES = os.environ.get("MERIDIAN_GEO_SOURCE")
+SOURCES = tuple(source for source in (NETS, DATABASE, MAXMIND)
+                if ONLY_SOURCES is None or source.label in ONLY_SOURCES.split(","))
+DATABASE_SOURCES = tuple(source for source in SOURCES if isinstance(source, DatabaseSource))
 
 
 def belongs_to_this_run(fn):
-    """Tests of both sources run in each; the others in the run of their own source."""
+    """Tests run once per source of this run (@variants); the others need config nets."""
     parameters = fn.__code__.co_varnames[:fn.__code__.co_argcount]
-    if "geo" in parameters:
-        return True
-    return ONLY_SOURCE in (None, "database" if "database" in parameters else "nets")
+    return "geo" in parameters or "database" in parameters or NETS in SOURCES
 
 
 def setup():
-    if DATABASE in SOURCES:
-        if DATABASE.unavailable:
-            skip_notice(f"the `database` checks: {DATABASE.unavailable}")
-        else:
-            check_case_facts()
-            DATABASE.running = DATABASE.start()
+    for source in DATABASE_SOURCES:
+        if source.unavailable:
+            skip_notice(f"the `{source}` checks: {source.unavailable}")
+            continue
+        if not source.city.path.is_file():
+            raise RuntimeError(f"{source.city.path} is missing: the build writes it (CMake "
+                               "target mmdb_fixtures); MERIDIAN_FIXTURES_DIR says where")
+        check_case_facts(source.city)
+        source.running = source.start()
     if NETS in SOURCES:
         NETS.running = NETS.start()
-    return {"nets": NETS, "database": DATABASE}
+    return {"nets": NETS}
 
 
 def teardown(_context):
@@ -641,7 +751,8 @@ def teardown(_context):
 
 
 # ---------------------------------------------------------------------------------------------
-# Behaviours of both sources: each test runs once per source, name[nets] and name[database]
+# Behaviours of every source: each test runs once per source, name[nets], name[database] and
+# name[maxmind]
 
 
 @variants("geo", *SOURCES)
@@ -699,16 +810,20 @@ def test_ecs_scope_is_zero_for_local_static_unsteered_and_nxdomain(geo):
     failures.raise_any()
 
 
-@variants("geo", *SOURCES)
-def test_source_prefix_zero_lets_the_resolver_address_decide_with_scope_zero(geo):
+def check_prefix_zero(server, cases, failures):
     # RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 asks us to use the resolver's address, and
     # §7.2.1: the scope must then be 0.
-    server, failures = geo.server, Failures()
-    for source, address, subnet, name, qtype, expected in geo.prefix_zero_cases():
+    for source, address, subnet, name, qtype, expected in cases:
         response, answered, echoed, what = ask(server, name, qtype, ecs=subnet, source=source,
                                                address=address)
         failures.check(answered == expected, what, sorted(expected), describe(response))
         check_scope_zero(failures, what, echoed)
+
+
+@variants("geo", *SOURCES)
+def test_source_prefix_zero_lets_the_resolver_address_decide_with_scope_zero(geo):
+    server, failures = geo.server, Failures()
+    check_prefix_zero(server, geo.prefix_zero_cases(), failures)
     failures.raise_any()
 
 
@@ -809,14 +924,40 @@ def test_ecs_false_ignores_every_subnet(geo):
 
 
 # ---------------------------------------------------------------------------------------------
-# Only with config nets
+# From the ::1 resolver and over IPv6: CTest's test_geo_ipv6, skipped without ::1
 
 
-def test_ipv6_resolver_address_decides(nets):
+def require_ipv6_loopback(server):
     if not has_ipv6_loopback():
-        raise Skipped("this machine has no IPv6 loopback")
-    response, answered, _, what = ask(nets.server, "www", "A", address="::1", source="::1")
-    expect(answered == {SIN}, f"{what} (a net in SG)", SIN, describe(response))
+        raise Skipped("this machine has no IPv6 loopback (::1)")
+    if not server.ipv6:
+        raise RuntimeError("::1 works, yet the server does not listen on it")
+
+
+@part("ipv6")
+@variants("geo", *SOURCES)
+def test_ipv6_resolver_address_decides_without_ecs(geo, transport):
+    server, failures = geo.server, Failures()
+    require_ipv6_loopback(server)
+    for source, address, name, qtype, expected, ttl in geo.resolver_cases(ipv6=True):
+        response, answered, echoed, what = ask(server, name, qtype, source=source,
+                                               address=address, transport=transport)
+        failures.check(response.rcode() == dns.rcode.NOERROR and answered == expected,
+                       what, sorted(expected), describe(response))
+        failures.check(echoed is None, what, "no ECS option (the query had none)", echoed)
+    check_prefix_zero(server, geo.prefix_zero_cases(ipv6=True), failures)
+    failures.raise_any()
+
+
+@part("ipv6")
+@variants("database", *DATABASE_SOURCES)
+def test_ecs_answers_alike_over_ipv6_transport(database):
+    require_ipv6_loopback(database.server)
+    check_ecs_answers_alike(database, [("udp", "::1"), ("tcp", "::1")])
+
+
+# ---------------------------------------------------------------------------------------------
+# Only with config nets
 
 
 def test_ecs_subnet_decides_with_the_config_net_as_scope(nets):
@@ -844,8 +985,11 @@ def test_local_policy_answers_this_pops_pool(nets):
     expect(answered == {IAD}, f"{what} (local, [server] pool iad)", IAD, describe(response))
 
 
+@part("kdig")
 def test_kdig_subnet_is_steered(nets):
     result = kdig(nets.server.port, f"www.{ORIGIN}", "A", "+subnet=203.0.113.0/24")
+    if result is None:
+        raise Skipped("kdig is not installed (Debian package knot-dnsutils)")
     got = [r[4] for r in result.records("ANSWER")]
     expect(got == [SIN], "kdig +subnet=203.0.113.0/24 www A", SIN, result.text)
 
@@ -908,13 +1052,15 @@ def test_check_reports_geo_errors_and_warnings_with_lines():
 
 
 # ---------------------------------------------------------------------------------------------
-# Only with the database: ECS decides
+# Only with a database: ECS decides. Each runs once per database source, name[database] and
+# name[maxmind].
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_ecs_subnet_picks_the_pool_of_every_map_level_and_nearest(database):
     server = database.server
     failures = Failures()
-    for case in ECS_CASES:
+    for case in database.city.cases:
         for name in STEERED:
             for qtype in ("A", "AAAA"):
                 response, answered, echoed, what = ask(server, name, qtype,
@@ -926,11 +1072,12 @@ def test_ecs_subnet_picks_the_pool_of_every_map_level_and_nearest(database):
     failures.raise_any()
 
 
-def test_ecs_answers_alike_over_udp_tcp_and_ipv6_transport(database):
+def check_ecs_answers_alike(database, ways):
+    """The answers and scopes by each of `ways` (transport, server address) are those over
+    UDP to 127.0.0.1."""
     server = database.server
     failures = Failures()
-    ways = [("tcp", LOOPBACK)] + ([("udp", "::1"), ("tcp", "::1")] if server.ipv6 else [])
-    for case in ECS_CASES[::3]:
+    for case in database.city.cases[::3]:
         for qtype in ("A", "AAAA"):
             _, udp_answer, udp_ecs, _ = ask(server, "map", qtype, ecs=(case.address, case.prefix))
             for transport, address in ways:
@@ -942,11 +1089,17 @@ def test_ecs_answers_alike_over_udp_tcp_and_ipv6_transport(database):
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
+def test_ecs_answers_alike_over_udp_and_tcp(database):
+    check_ecs_answers_alike(database, [("tcp", LOOPBACK)])
+
+
+@variants("database", *DATABASE_SOURCES)
 def test_ecs_is_echoed_with_the_query_family_prefix_and_address(database):
     server = database.server
     # RFC 7871 §7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS as in the query.
     failures = Failures()
-    for case in ECS_CASES:
+    for case in database.city.cases:
         response, _, echoed, what = ask(server, "map", "A", ecs=(case.address, case.prefix))
         family = 1 if ":" not in case.address else 2
         expected = (family, case.prefix, masked(case.address, case.prefix))
@@ -956,14 +1109,15 @@ def test_ecs_is_echoed_with_the_query_family_prefix_and_address(database):
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_ecs_scope_is_never_longer_than_the_database_network(database):
     server = database.server
     # The scope says for which network the answer holds; the database cannot tell apart
     # addresses of one of its networks, so a longer scope would make resolvers ask again for
     # no reason, and a scope longer than the truth is what makes them cache wrongly elsewhere.
     failures = Failures()
-    for case in ECS_CASES:
-        network = mmdb_network(CITY_DB, masked(case.address, case.prefix))
+    for case in database.city.cases:
+        network = mmdb_network(database.city.path, masked(case.address, case.prefix))
         for name in STEERED:
             for qtype in ("A", "AAAA"):
                 response, _, echoed, what = ask(server, name, qtype,
@@ -975,11 +1129,12 @@ def test_ecs_scope_is_never_longer_than_the_database_network(database):
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_ecs_beats_the_resolver_address(database):
     server = database.server
     failures = Failures()
     for source in ("127.0.1.5", "127.0.5.5", "127.0.0.1"):
-        response, answered, echoed, what = ask(server, "map", "A", ecs=("81.2.69.170", 32),
+        response, answered, echoed, what = ask(server, "map", "A", ecs=database.city.gb,
                                                source=source)
         failures.check(answered == set(POOLS["lon"][0]), what,
                        f"{POOLS['lon'][0]} (GB by the subnet)", describe(response))
@@ -990,11 +1145,13 @@ def test_ecs_beats_the_resolver_address(database):
 # Fallback to the zone's own records, TTLs
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_unknown_location_gets_the_zone_records(database):
     server = database.server
     failures = Failures()
-    for subnet in (("8.8.8.0", 24), ("214.1.1.0", 24), ("2001:db8::", 48),
-                   ("2001:0:d601:100::", 56)):
+    subnets = database.city.unknown_subnets()
+    failures.check(len(subnets) >= 4, "the unknown subnets of the cases", "at least 4", subnets)
+    for subnet in subnets:
         for name in STEERED:
             for qtype in ("A", "AAAA"):
                 response, answered, _, what = ask(server, name, qtype, ecs=subnet)
@@ -1007,21 +1164,23 @@ def test_unknown_location_gets_the_zone_records(database):
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_pools_without_the_queried_type_fall_back_in_order(database):
     server = database.server
     failures = Failures()
-    cases = [
-        # JP -> ["v6only"]: no pool has A, so the zone's A answers.
-        (("2001:218::", 48), "A", ZONE_RECORDS["map"]["A"]),
-        (("2001:218::", 48), "AAAA", set(POOLS["v6only"][1])),
-        # CN -> ["v6only", "sin"]: A from the second pool, AAAA from the first.
-        (("175.16.199.0", 24), "A", set(POOLS["sin"][0])),
-        (("175.16.199.0", 24), "AAAA", set(POOLS["v6only"][1])),
-        (("2001:250::", 48), "A", set(POOLS["sin"][0])),
-    ]
-    for subnet, qtype, expected in cases:
-        response, answered, _, what = ask(server, "map", qtype, ecs=subnet)
-        failures.check(answered == expected, what, sorted(expected), describe(response))
+    # JP -> ["v6only"]: no pool has A, so the zone's A answers. CN -> ["v6only", "sin"]: A
+    # from the second pool, AAAA from the first.
+    cases = database.city.cases_with_v6only_first()
+    failures.check({tuple(case.map_pools) for case in cases} == {("v6only",), ("v6only", "sin")},
+                   "the cases starting with v6only", "v6only alone, and v6only then sin",
+                   [case.map_pools for case in cases])
+    for case in cases:
+        for qtype in ("A", "AAAA"):
+            expected = set(POOLS["v6only"][1]) if qtype == "AAAA" else \
+                set(POOLS["sin"][0]) if "sin" in case.map_pools else ZONE_RECORDS["map"]["A"]
+            response, answered, _, what = ask(server, "map", qtype,
+                                              ecs=(case.address, case.prefix))
+            failures.check(answered == expected, what, sorted(expected), describe(response))
     # 127.0.5.0/24 goes straight to syd, which has no IPv6: the zone's AAAA answers.
     response, answered, _, what = ask(server, "map", "AAAA", source="127.0.5.5")
     failures.check(answered == ZONE_RECORDS["map"]["AAAA"], what,
@@ -1029,48 +1188,50 @@ def test_pools_without_the_queried_type_fall_back_in_order(database):
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_a_policy_name_missing_from_the_zone_is_created(database):
     server = database.server
     failures = Failures()
-    response, answered, _, what = ask(server, "new", "A", ecs=("214.78.120.0", 24))
+    response, answered, _, what = ask(server, "new", "A", ecs=database.city.us_ca)
     failures.check(response.rcode() == dns.rcode.NOERROR and answered == set(POOLS["iad"][0])
                    and response.flags & dns.flags.AA, what, f"AA and {POOLS['iad'][0]}",
                    describe(response))
     ttl = response.answer[0].ttl if response.answer else None
     failures.check(ttl == 60, what, "TTL 60 (no ttl, no zone A at the name)", ttl)
     # Unknown location and no records of its own: NODATA with the zone's SOA.
-    response, answered, _, what = ask(server, "new", "A", ecs=("8.8.8.0", 24))
+    response, answered, _, what = ask(server, "new", "A",
+                                      ecs=database.city.unknown_subnets()[0])
     failures.check(response.rcode() == dns.rcode.NOERROR and not response.answer and
                    any(r.rdtype == dns.rdatatype.SOA for r in response.authority), what,
                    "NODATA: NOERROR, no answer, SOA in authority", describe(response))
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_steered_ttl_is_the_policy_ttl_else_the_zone_ttl(database):
     server = database.server
     failures = Failures()
     for name, ttl in (("map", 30), ("nearest", 120)):
-        response, answered, _, what = ask(server, name, "A", ecs=("214.78.120.0", 24))
+        response, answered, _, what = ask(server, name, "A", ecs=database.city.us_ca)
         got = response.answer[-1].ttl if response.answer else None
         failures.check(answered == set(POOLS["sjc"][0]) and got == ttl, what,
                        f"{POOLS['sjc'][0]} with TTL {ttl}", describe(response))
     failures.raise_any()
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_geoip_paths_choose_where_the_country_is_read(database):
     database.require()
     # [geoip.paths] country = registered_country: the test database registers these networks
     # in another country than it places them in; subdivision and continent keep their paths.
-    cases = [("2.125.160.216", "FR", "fra"),   # placed in GB, registered FR: continent EU
-             ("81.2.69.170", "US", "iad"),     # placed in GB
-             ("149.101.100.0", "GB", "lon")]   # placed in the US
+    cases = database.city.registered
     for address, registered, _ in cases:
-        said = mmdb_value(CITY_DB, address, "registered_country", "iso_code")
+        said = mmdb_value(database.city.path, address, "registered_country", "iso_code")
         if said != registered:
             raise RuntimeError(f"fixture: mmdblookup says {address} is registered in {said}")
     failures = Failures()
     paths = ["[geoip.paths]", 'country = ["registered_country.iso_code"]']
-    with geo_meridian(geo_config(geoip_lines=paths)) as server:
+    with geo_meridian(database.config(geoip_lines=paths)) as server:
         for address, registered, pool in cases:
             response, answered, _, what = ask(server, "map", "A", ecs=(address, 32))
             failures.check(answered == set(POOLS[pool][0]), f"{what} (registered {registered})",
@@ -1079,31 +1240,28 @@ def test_geoip_paths_choose_where_the_country_is_read(database):
 
 
 # ---------------------------------------------------------------------------------------------
-# The flat-schema database (country_code)
+# A flat-schema database (country_code): the build's, or the real CC0 one beside MaxMind's
 
 
-FLAT_CASES = [("8.8.8.0", 24, "US", "iad"), ("194.25.2.0", 24, "DE", "fra"),
-              ("81.2.69.0", 24, "GB", "lon"), ("1.1.1.0", 24, "AU", "dflt"),
-              ("2003::", 32, "DE", "fra"), ("2001:4860::", 32, "US", "iad")]
-
-
+@variants("database", *DATABASE_SOURCES)
 def test_flat_schema_database_steers_by_country_code(database):
     database.require()
-    if not FLAT_DB.is_file():
-        raise Skipped(f"{FLAT_DB} is absent")
+    flat, flat_cases = database.city.flat, database.city.flat_cases
+    if not flat.is_file():
+        raise RuntimeError(f"{flat} is missing")
     failures = Failures()
-    for address, prefix, country, _ in FLAT_CASES:
-        said = mmdb_value(FLAT_DB, address, "country_code")
+    for address, prefix, country, _ in flat_cases:
+        said = mmdb_value(flat, address, "country_code")
         if said != country:
             raise RuntimeError(f"fixture: mmdblookup says {address} is {said}, not {country}")
     config = "\n".join([
-        "[geoip]", f"database = {toml_string(str(FLAT_DB))}", "", pool_tables(),
+        "[geoip]", f"database = {toml_string(str(flat))}", "", pool_tables(),
         "[[geo]]", f'name = "map.{ORIGIN}"', 'mode = "map"',
         "[geo.map]", 'country = { "US" = ["iad"], "DE" = ["fra"], "GB" = ["lon"] }',
         'default = ["dflt"]', ""])
     with geo_meridian(config) as server:
-        for address, prefix, country, pool in FLAT_CASES:
-            network = mmdb_network(FLAT_DB, address)
+        for address, prefix, country, pool in flat_cases:
+            network = mmdb_network(flat, address)
             for qtype in ("A", "AAAA"):
                 response, answered, echoed, what = ask(server, "map", qtype,
                                                        ecs=(address, prefix))
@@ -1118,7 +1276,7 @@ def test_flat_schema_database_steers_by_country_code(database):
 
 
 # ---------------------------------------------------------------------------------------------
-# Corrupt databases
+# Corrupt and wrong databases
 
 
 def check_with_database(tmpdir, database):
@@ -1143,23 +1301,22 @@ def verdict_text(completed):
             f"      stderr: {completed.stderr.strip()}")
 
 
+@variants("database", *DATABASE_SOURCES)
 def test_check_refuses_every_corrupt_database_by_name(database):
     database.require()
-    # MaxMind's bad-data corpus: invalid metadata, corrupt search trees, records pointing into
-    # the separator, oversized and over-deep data, an impossible build epoch. A database is
-    # loaded whole before serving, so each must be refused up front, never half-loaded.
-    bad = sorted(BAD_DIR.glob("*.mmdb"))
-    if not bad:
-        raise Skipped(f"no databases in {BAD_DIR}")
+    # A database is loaded whole before serving, so each broken one (see the source's
+    # corrupt()) must be refused up front, never half-loaded.
+    city = database.city
     tmpdir = Path(tempfile.mkdtemp(prefix="meridian-geo-check-"))
     failures = Failures()
     try:
+        bad = city.corrupt(tmpdir)
         # Control: the same config with a good database passes, so each refusal below is
         # about the database and not about the config.
-        control = check_with_database(tmpdir, CITY_DB)
+        control = check_with_database(tmpdir, city.path)
         failures.check(not isinstance(control, subprocess.TimeoutExpired) and
                        control.returncode == 0 and "ok:" in control.stdout,
-                       f"meridian check with {CITY_DB.name} (control)", "exit 0 and 'ok:'",
+                       f"meridian check with {city.path.name} (control)", "exit 0 and 'ok:'",
                        verdict_text(control))
         garbage = tmpdir / "garbage.mmdb"
         garbage.write_bytes(b"\xab\xcd\xefMaxMind.com" + bytes(range(256)) * 4)

@@ -2,7 +2,9 @@
 the self-check (503 while an address is not on the host), /metrics is strict Prometheus text
 that counts what was sent, `ctl status` shows serials and digests, `ctl drain` turns /health to
 503 while queries are still answered and survives a restart, `ctl reload` reports the new
-serial, and SIGTERM reports 503 at once, keeps answering for drain_seconds, then exits."""
+serial, and SIGTERM reports 503 at once, keeps answering for drain_seconds, then exits.
+`promtool check metrics` (Debian's prometheus) also reads /metrics, as CTest's
+test_control_promtool, skipped where promtool is missing."""
 
 import math
 import os
@@ -22,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one
 import dns.edns  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    Meridian, expect, frame, free_port, make_query, query, read_frame, run_meridian, run_tests,
-    tcp_connect, udp_raw)
+    Meridian, Skipped, expect, frame, free_port, make_query, part, query, read_frame,
+    run_meridian, run_tests, tcp_connect, udp_raw)
 
 ORIGIN = "control.example."
 
@@ -125,10 +127,10 @@ def parse_prometheus(text):
 
 
 def promtool_check(text):
-    """Also `promtool check metrics` when Debian's prometheus package is installed."""
+    """`promtool check metrics`: Prometheus's own reader of the text format."""
     promtool = shutil.which("promtool")
     if not promtool:
-        return
+        raise Skipped("promtool is not installed (Debian package prometheus)")
     completed = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                                text=True, timeout=30)
     expect(completed.returncode == 0, "promtool check metrics", "exit 0",
@@ -186,8 +188,7 @@ def test_other_methods_and_paths_are_refused(server):
 
 
 def test_metrics_are_strict_prometheus_text_and_count_what_was_sent(server):
-    text, before = metrics(server)
-    promtool_check(text)
+    _, before = metrics(server)
 
     def counted(name, **labels):
         key = ",".join(f'{k}="{v}"' for k, v in labels.items())
@@ -201,8 +202,7 @@ def test_metrics_are_strict_prometheus_text_and_count_what_was_sent(server):
     query(server.port, "www." + ORIGIN, "A", options=[ecs])
     query(server.port, "www." + ORIGIN, "TXT", edns=1)  # BADVERS
     udp_raw(server.port, b"\x12\x34\x81\x00" + b"\x00" * 8, timeout=0.3)  # a response: dropped
-    text, current = metrics(server)
-    promtool_check(text)
+    _, current = metrics(server)
     expect(counted("meridian_queries_total", transport="udp", qtype="AAAA") == 5,
            "UDP AAAA queries counted", 5,
            counted("meridian_queries_total", transport="udp", qtype="AAAA"))
@@ -225,6 +225,15 @@ def test_metrics_are_strict_prometheus_text_and_count_what_was_sent(server):
            current.get(("meridian_zone_serial", f'zone="{ORIGIN}"')))
     expect(current[("meridian_serving", "")] == 1, "meridian_serving", 1,
            current.get(("meridian_serving", "")))
+
+
+@part("promtool")
+def test_promtool_accepts_the_metrics(server):
+    promtool_check(metrics(server)[0])  # before any query: families without samples
+    query(server.port, "www." + ORIGIN, "A", options=[dns.edns.ECSOption("198.51.100.0", 24)])
+    query(server.port, "nope." + ORIGIN, "A", transport="tcp")
+    query(server.port, "www." + ORIGIN, "TXT", edns=1)  # BADVERS
+    promtool_check(metrics(server)[0])
 
 
 def test_idle_tcp_connections_hold_no_buffers(server):
