@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "wire/constants.hpp"
+
 namespace meridian::wire {
 
 namespace {
@@ -14,59 +16,62 @@ inline uint8_t lower(uint8_t c) {
 
 }  // namespace
 
-bool read_name(std::span<const uint8_t> message, size_t& pos, Name& out) {
+namespace {
+
+// The one walk over a possibly compressed name that reading and skipping share, so a record
+// skipped after the question is held to the same rules as the question's name. Copies the
+// uncompressed name into `out` unless it is null; sets `length` to its size and `pos` just
+// past the name's octets in place (a pointer counts two).
+bool walk_name(std::span<const uint8_t> message, size_t& pos, uint8_t* out, size_t& length) {
     size_t cursor = pos;
     size_t written = 0;
     bool jumped = false;
     // A pointer must point strictly before the label it is read from, so every jump moves
-    // backwards and the walk ends (RFC 1035 §4.1.4 allows only "a prior occurrence").
+    // backwards and the walk ends (RFC 1035 §4.1.4 allows only "a prior occurrence"). The
+    // header holds no name, so a pointer into it is malformed too, even where its octets
+    // would read as one (an ID of 0x0000 is the root name).
     size_t lowest_jump_origin = cursor;
     for (;;) {
         if (cursor >= message.size()) return false;
-        const uint8_t length = message[cursor];
-        if ((length & 0xC0) == 0xC0) {
+        const uint8_t label = message[cursor];
+        if ((label & 0xC0) == 0xC0) {
             if (cursor + 1 >= message.size()) return false;
-            const size_t target = (size_t(length & 0x3F) << 8) | message[cursor + 1];
-            if (target >= lowest_jump_origin) return false;
+            const size_t target = (size_t(label & 0x3F) << 8) | message[cursor + 1];
+            if (target >= lowest_jump_origin || target < kHeaderSize) return false;
             if (!jumped) pos = cursor + 2;
             jumped = true;
             lowest_jump_origin = target;
             cursor = target;
             continue;
         }
-        if (length & 0xC0) return false;  // 0x40 and 0x80: extended/reserved label types
-        if (written + 1 + length > kMaxNameLength) return false;
-        if (cursor + 1 + length > message.size()) return false;
-        out.bytes[written] = length;
-        std::memcpy(out.bytes + written + 1, message.data() + cursor + 1, length);
-        written += 1 + size_t(length);
-        cursor += 1 + size_t(length);
-        if (length == 0) break;
+        if (label & 0xC0) return false;  // 0x40 and 0x80: extended/reserved label types
+        if (written + 1 + label > kMaxNameLength) return false;
+        if (cursor + 1 + label > message.size()) return false;
+        if (out) {
+            out[written] = label;
+            std::memcpy(out + written + 1, message.data() + cursor + 1, label);
+        }
+        written += 1 + size_t(label);
+        cursor += 1 + size_t(label);
+        if (label == 0) break;
     }
     if (!jumped) pos = cursor;
-    out.length = static_cast<uint8_t>(written);
+    length = written;
+    return true;
+}
+
+}  // namespace
+
+bool read_name(std::span<const uint8_t> message, size_t& pos, Name& out) {
+    size_t length = 0;
+    if (!walk_name(message, pos, out.bytes, length)) return false;
+    out.length = static_cast<uint8_t>(length);
     return true;
 }
 
 bool skip_name(std::span<const uint8_t> message, size_t& pos) {
-    size_t cursor = pos;
-    size_t total = 0;
-    for (;;) {
-        if (cursor >= message.size()) return false;
-        const uint8_t length = message[cursor];
-        if ((length & 0xC0) == 0xC0) {
-            if (cursor + 1 >= message.size()) return false;
-            pos = cursor + 2;
-            return true;
-        }
-        if (length & 0xC0) return false;
-        total += 1 + size_t(length);
-        if (total > kMaxNameLength || cursor + 1 + length > message.size()) return false;
-        cursor += 1 + size_t(length);
-        if (length == 0) break;
-    }
-    pos = cursor;
-    return true;
+    size_t length = 0;
+    return walk_name(message, pos, nullptr, length);
 }
 
 void to_lower(std::span<const uint8_t> name, uint8_t* out) {

@@ -22,14 +22,15 @@ struct Name {
     std::string_view as_key() const { return {reinterpret_cast<const char*>(bytes), length}; }
 };
 
-// Reads a possibly compressed name starting at `pos`. On success `out` holds the uncompressed
-// name and `pos` points just past the name's in-place octets (a pointer counts two octets).
-// Refuses names longer than 255 octets, labels with reserved type bits, pointers that do not
-// point strictly backwards (which also makes loops impossible) and reads past the end.
+// Reads a possibly compressed name starting at `pos` of a DNS message (header included).
+// On success `out` holds the uncompressed name and `pos` points just past the name's
+// in-place octets (a pointer counts two octets). Refuses names longer than 255 octets, labels
+// with reserved type bits, pointers that do not point strictly backwards (which also makes
+// loops impossible) or point into the header, and reads past the end.
 bool read_name(std::span<const uint8_t> message, size_t& pos, Name& out);
 
-// Skips a possibly compressed name without decoding it; same bounds checks as read_name
-// for the in-place part.
+// Skips a possibly compressed name without copying it, under read_name's checks: pointers
+// are followed, so one leading forward, out of bounds or to a malformed name is refused.
 bool skip_name(std::span<const uint8_t> message, size_t& pos);
 
 // ASCII lowercasing of every label octet (RFC 4343: only A-Z fold).

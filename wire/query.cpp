@@ -20,6 +20,7 @@ bool parse_client_subnet(std::span<const uint8_t> option, ClientSubnet& out) {
     out.family = read16(option, 0);
     out.source_prefix = option[2];
     out.scope_prefix = option[3];
+    if (out.scope_prefix != 0) return false;  // §6: "In queries, it MUST be set to 0"
     size_t max_prefix;
     if (out.family == 1) {
         max_prefix = 32;
@@ -59,6 +60,11 @@ bool parse_opt(std::span<const uint8_t> m, size_t fixed_at, size_t rdata_at, siz
         const auto body = m.subspan(at, length);
         if (code == edns::kNsid) {
             edns.nsid_requested = true;
+        } else if (code == edns::kCookie) {
+            // RFC 7873 §4, §5.2.2: a client cookie of 8 octets, alone or with a server
+            // cookie of 8 to 32; any other length is malformed. We do not answer cookies
+            // yet, but a broken one is FORMERR all the same, as servers that do answer it.
+            if (length != 8 && (length < 16 || length > 40)) return false;
         } else if (code == edns::kClientSubnet) {
             if (edns.has_client_subnet) return false;  // RFC 7871 §7.1.1: only one
             if (!parse_client_subnet(body, edns.client_subnet)) return false;
@@ -68,6 +74,29 @@ bool parse_opt(std::span<const uint8_t> m, size_t fixed_at, size_t rdata_at, siz
     }
     edns.present = true;
     return true;
+}
+
+// RFC 8945 §4.2: Algorithm Name, Time Signed (6), Fudge (2), MAC Size (2), MAC, Original
+// ID (2), Error (2), Other Len (2), Other Data, filling RDLENGTH exactly. A record whose
+// sizes lie is malformed (§5.2: FORMERR) before any key or MAC is looked at.
+bool is_tsig_rdata_whole(std::span<const uint8_t> m, size_t rdata_at, size_t rdlength) {
+    const auto rdata = m.first(rdata_at + rdlength);  // names may point back into the message
+    size_t at = rdata_at;
+    if (!skip_name(rdata, at)) return false;
+    if (rdata.size() - at < 10) return false;
+    const size_t mac_size = read16(rdata, at + 8);
+    at += 10;
+    if (rdata.size() - at < mac_size + 6) return false;
+    at += mac_size;
+    const size_t other_length = read16(rdata, at + 4);
+    at += 6;
+    return rdata.size() - at == other_length;
+}
+
+// RFC 1035 §3.4.1 and RFC 3596 §2.2: in class IN, A is 4 octets and AAAA 16.
+bool is_address_length_wrong(uint16_t type, uint16_t rclass, size_t rdlength) {
+    if (rclass != klass::kIN) return false;
+    return (type == type::kA && rdlength != 4) || (type == type::kAAAA && rdlength != 16);
 }
 
 }  // namespace
@@ -115,9 +144,11 @@ ParseStatus parse_query(std::span<const uint8_t> m, Query& query) {
         if (m.size() - pos < 10) return ParseStatus::formerr;
         const size_t fixed_at = pos;
         const uint16_t type = read16(m, pos);
+        const uint16_t rclass = read16(m, pos + 2);
         const uint16_t rdlength = read16(m, pos + 8);
         pos += 10;
         if (m.size() - pos < rdlength) return ParseStatus::formerr;
+        if (is_address_length_wrong(type, rclass, rdlength)) return ParseStatus::formerr;
         const bool in_additional = i >= size_t(query.ancount) + query.nscount;
         if (type == type::kOPT) {
             // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
@@ -127,6 +158,7 @@ ParseStatus parse_query(std::span<const uint8_t> m, Query& query) {
         } else if (type == type::kTSIG) {
             // RFC 8945 §5.1: TSIG is the last record of the additional section.
             if (!in_additional || i + 1 != records) return ParseStatus::formerr;
+            if (!is_tsig_rdata_whole(m, pos, rdlength)) return ParseStatus::formerr;
             query.has_tsig = true;
         }
         pos += rdlength;

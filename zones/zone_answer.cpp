@@ -25,8 +25,14 @@ std::string_view key_of(Bytes name) {
 
 // Chains longer than this are cut short; the resolver follows the rest (RFC 1034 §3.6.2
 // asks servers to follow chains, and a bound keeps a loop from costing more than this).
+// Knot 3.2 stops after 5 links; 12 answers the chains seen in practice in one round trip.
 constexpr size_t kMaxChain = 12;
 constexpr size_t kMaxAdditionalSources = 4;
+// Addresses go in the additional section for at most this many distinct target names, each
+// once. Additional data is optional and gives way first (RFC 2181 §9), so a resolver asks
+// for the rest; the bound keeps the work per answer small however large the RRset. Knot and
+// NSD add every target that fits; this differs only for RRsets naming over 32 hosts.
+constexpr size_t kMaxAdditionalTargets = 32;
 
 // The target name inside the RDATA of types that point at a host.
 Bytes rdata_target(uint16_t type, std::string_view rdata) {
@@ -128,7 +134,7 @@ void AnswerWriter::add_host_addresses(Bytes target_lower, bool required) {
 // Addresses of in-zone targets of the NS, MX and SRV records in the answer (RFC 1034 §4.3.2
 // step 6, RFC 2782), added while they fit; missing ones never set TC (RFC 2181 §9).
 void AnswerWriter::write_additional() {
-    const Node* done[16];
+    const Node* done[kMaxAdditionalTargets];
     size_t done_count = 0;
     for (size_t i = 0; i < additional_count_; ++i) {
         const RRset& rrset = *additional_sources_[i];
@@ -142,8 +148,9 @@ void AnswerWriter::write_additional() {
             if (!node) continue;
             bool seen = false;
             for (size_t d = 0; d < done_count; ++d) seen = seen || done[d] == node;
-            if (seen) continue;
-            if (done_count < 16) done[done_count++] = node;
+            if (seen) continue;  // MX 10 a and MX 20 a: a's addresses once
+            if (done_count == kMaxAdditionalTargets) return;
+            done[done_count++] = node;
             add_host_addresses(target_lower, false);
         }
     }
@@ -156,7 +163,14 @@ void AnswerWriter::run() {
     Bytes owner = query_.qname.view();       // what we write, case as sent
     wire::Name synthesized[2];               // DNAME results, alternating
     wire::Name chain_lower[2];
+    // The CNAME and DNAME owners met so far: meeting one again ends the chain, so a loop
+    // stops and no RRset goes into the answer twice (RFC 2181 §5).
     const Node* visited[kMaxChain] = {};
+    const auto is_visited = [&](const Node& node, size_t hops) {
+        for (size_t i = 0; i < hops; ++i)
+            if (visited[i] == &node) return true;
+        return false;
+    };
     size_t hops = 0;
 
     for (; hops < kMaxChain; ++hops) {
@@ -173,6 +187,11 @@ void AnswerWriter::run() {
                 return;
             case LookupOutcome::dname: {
                 const Node& dname_node = *match.node;
+                // A DNAME may lead back below itself, directly or through another, as
+                // CNAMEs may loop (RFC 1034 §3.6.2): the chain so far is the answer, and the
+                // resolver asks again where it ends.
+                if (is_visited(dname_node, hops)) return;
+                visited[hops] = &dname_node;
                 const RRset& dname = *dname_node.find(wire::type::kDNAME);
                 if (!write_rrset(Section::answer, bytes_of(dname_node.name), dname)) {
                     truncate();
@@ -233,8 +252,7 @@ void AnswerWriter::run() {
         }
         const RRset* cname = node.find(wire::type::kCNAME);
         if (cname && qtype != wire::type::kCNAME) {
-            for (size_t i = 0; i < hops; ++i)
-                if (visited[i] == &node) return;  // a loop: the chain so far is the answer
+            if (is_visited(node, hops)) return;  // a loop: the chain so far is the answer
             visited[hops] = &node;
             if (!write_rrset(Section::answer, owner, *cname)) {
                 truncate();

@@ -41,37 +41,88 @@ TEST_CASE("text_rejects_bad_names") {
     CHECK_FALSE(from_text("bad\\999.", name));
 }
 
-TEST_CASE("read_name_follows_backward_pointers") {
-    // "example.com." at offset 0, then "www" + pointer to 0 at offset 13.
-    std::vector<uint8_t> m = {7,   'e', 'x', 'a', 'm', 'p', 'l', 'e',  3, 'c',
-                              'o', 'm', 0,   3,   'w', 'w', 'w', 0xC0, 0};
-    size_t pos = 13;
-    Name name;
-    REQUIRE(read_name(span_of(m), pos, name));
-    CHECK(pos == 19);
-    CHECK(to_text(name.view()) == "www.example.com.");
+// A 12-octet header, then `rest` at offset 12.
+std::vector<uint8_t> message_with(std::initializer_list<uint8_t> rest) {
+    std::vector<uint8_t> m(12, 0);
+    m.insert(m.end(), rest);
+    return m;
 }
 
-TEST_CASE("read_name_refuses_loops_forward_pointers_and_overruns") {
+TEST_CASE("read_name_follows_backward_pointers") {
+    // "example.com." at offset 12, then "www" + pointer to 12 at offset 25.
+    const auto m = message_with(
+        {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 3, 'w', 'w', 'w', 0xC0, 12});
+    size_t pos = 25;
     Name name;
-    std::vector<uint8_t> self = {0xC0, 0};
-    size_t pos = 0;
-    CHECK_FALSE(read_name(span_of(self), pos, name));
-    std::vector<uint8_t> forward = {0xC0, 2, 0};
-    pos = 0;
-    CHECK_FALSE(read_name(span_of(forward), pos, name));
-    std::vector<uint8_t> overrun = {5, 'a', 'b'};
-    pos = 0;
-    CHECK_FALSE(read_name(span_of(overrun), pos, name));
-    std::vector<uint8_t> reserved = {0x40, 0};
-    pos = 0;
-    CHECK_FALSE(read_name(span_of(reserved), pos, name));
-    // 128 one-octet labels plus the root: 257 octets, over the limit.
-    std::vector<uint8_t> too_long;
-    for (int i = 0; i < 128; ++i) too_long.insert(too_long.end(), {1, 'a'});
-    too_long.push_back(0);
-    pos = 0;
-    CHECK_FALSE(read_name(span_of(too_long), pos, name));
+    REQUIRE(read_name(span_of(m), pos, name));
+    CHECK(pos == 31);
+    CHECK(to_text(name.view()) == "www.example.com.");
+    pos = 25;
+    REQUIRE(skip_name(span_of(m), pos));
+    CHECK(pos == 31);
+}
+
+TEST_CASE("names_may_not_point_into_the_header") {
+    // RFC 1035 §4.1.4: a pointer leads to an earlier name; the header holds none, though an
+    // ID of 0x0000 reads as the root name.
+    const auto m = message_with({0xC0, 0});
+    size_t pos = 12;
+    Name name;
+    CHECK_FALSE(read_name(span_of(m), pos, name));
+    pos = 12;
+    CHECK_FALSE(skip_name(span_of(m), pos));
+    const auto via_label = message_with({1, 'a', 0xC0, 4});
+    pos = 12;
+    CHECK_FALSE(read_name(span_of(via_label), pos, name));
+}
+
+TEST_CASE("skip_name_checks_where_a_pointer_leads") {
+    // Records after the question are skipped rather than read, under the same rules: a
+    // pointer leads backwards to a well-formed name, and the whole name is at most 255 octets.
+    struct Case {
+        const char* what;
+        std::vector<uint8_t> message;
+        size_t at;
+    };
+    const std::vector<Case> bad = {
+        {"to itself", message_with({0xC0, 12}), 12},
+        {"forward", message_with({0xC0, 14, 3, 'w', 'w', 'w', 0}), 12},
+        {"beyond the end", message_with({0xC0, 0xFF}), 12},
+        {"cut after its first octet", message_with({3, 'w', 'w', 'w', 0xC0}), 12},
+        {"to a reserved label type", message_with({0x40, 0, 0xC0, 12}), 14},
+        {"to a name running past the end", message_with({5, 'a', 0xC0, 12}), 14},
+        {"to a pointer loop", message_with({0xC0, 12, 0xC0, 12}), 14},
+    };
+    Name name;
+    for (const auto& c : bad) {
+        const std::string what = c.what;
+        CAPTURE(what);
+        size_t pos = c.at;
+        CHECK_FALSE(skip_name(span_of(c.message), pos));
+        pos = c.at;
+        CHECK_FALSE(read_name(span_of(c.message), pos, name));
+    }
+    // "www.example.com." at 12 ("com." at 24), then 241 octets of labels in place and a
+    // pointer: to "com." 246 octets in all, to "www.example.com." 258, over the limit although
+    // the part in place is short.
+    std::vector<uint8_t> m =
+        message_with({3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0});
+    const size_t long_at = m.size();
+    for (int i = 0; i < 3; ++i) {
+        m.push_back(63);
+        m.insert(m.end(), 63, 'a');
+    }
+    m.push_back(48);
+    m.insert(m.end(), 48, 'a');
+    m.insert(m.end(), {0xC0, 24});
+    size_t pos = long_at;
+    REQUIRE(skip_name(span_of(m), pos));
+    CHECK(pos == m.size());
+    m.back() = 12;
+    pos = long_at;
+    CHECK_FALSE(skip_name(span_of(m), pos));
+    pos = long_at;
+    CHECK_FALSE(read_name(span_of(m), pos, name));
 }
 
 TEST_CASE("subdomain_checks_label_boundaries") {

@@ -120,3 +120,132 @@ TEST_CASE("opt_is_read_when_qdcount_is_not_one") {
         if (questions) CHECK(parse(m, q) == ParseStatus::formerr);
     }
 }
+
+namespace {
+
+// The plain query with `records` appended: `answers` of them counted in ANCOUNT, the rest in
+// ARCOUNT.
+std::vector<uint8_t> with_records(const std::vector<uint8_t>& records, uint8_t answers,
+                                  uint8_t additional) {
+    std::vector<uint8_t> m = query_bytes();
+    m[7] = answers;
+    m[11] = additional;
+    for (uint8_t octet : records) m.push_back(octet);
+    return m;
+}
+
+// A record owned by the question's name (a pointer to offset 12), of class IN unless given.
+std::vector<uint8_t> record(uint16_t type, const std::vector<uint8_t>& rdata,
+                            uint16_t rclass = klass::kIN) {
+    std::vector<uint8_t> r = {0xC0,
+                              12,
+                              uint8_t(type >> 8),
+                              uint8_t(type),
+                              uint8_t(rclass >> 8),
+                              uint8_t(rclass),
+                              0,
+                              0,
+                              0,
+                              0,
+                              uint8_t(rdata.size() >> 8),
+                              uint8_t(rdata.size())};
+    for (uint8_t octet : rdata) r.push_back(octet);
+    return r;
+}
+
+// TSIG RDATA (RFC 8945 §4.2): hmac-sha256., time, fudge, MAC, original ID, error, other.
+std::vector<uint8_t> tsig_rdata(uint16_t mac_size, size_t mac_octets, uint16_t other_len,
+                                size_t other_octets) {
+    std::vector<uint8_t> r = {11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0};
+    for (uint8_t octet : {0, 0, 0x66, 0x6a, 0x8b, 0x00, 0x01, 0x2c}) r.push_back(octet);
+    r.push_back(uint8_t(mac_size >> 8));
+    r.push_back(uint8_t(mac_size));
+    r.insert(r.end(), mac_octets, 0xAB);
+    for (uint8_t octet : {0x12, 0x34, 0, 0}) r.push_back(octet);
+    r.push_back(uint8_t(other_len >> 8));
+    r.push_back(uint8_t(other_len));
+    r.insert(r.end(), other_octets, 0);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("client_subnet_scope_in_a_query_is_formerr") {
+    // RFC 7871 §6: SCOPE PREFIX-LENGTH is 0 in queries; §7.2.1: a malformed option is FORMERR.
+    Query q;
+    CHECK(parse(query_bytes({0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100}, true), q) ==
+          ParseStatus::formerr);
+    CHECK(parse(query_bytes({0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100}, true), q) == ParseStatus::ok);
+}
+
+TEST_CASE("cookie_of_a_wrong_length_is_formerr") {
+    // RFC 7873 §4 and §5.2.2: a client cookie of 8 octets, alone or followed by a server
+    // cookie of 8 to 32; any other length is FORMERR.
+    for (size_t length = 0; length <= 48; ++length) {
+        CAPTURE(length);
+        std::vector<uint8_t> option = {0, 10, 0, uint8_t(length)};
+        option.insert(option.end(), length, 0x5A);
+        Query q;
+        const bool is_valid = length == 8 || (length >= 16 && length <= 40);
+        CHECK(parse(query_bytes(option, true), q) ==
+              (is_valid ? ParseStatus::ok : ParseStatus::formerr));
+    }
+}
+
+TEST_CASE("records_owned_by_bad_pointers_are_formerr") {
+    Query q;
+    std::vector<uint8_t> a = record(type::kA, {192, 0, 2, 1});
+    REQUIRE(parse(with_records(a, 1, 0), q) == ParseStatus::ok);
+    a[1] = 0xFF;  // beyond the end
+    CHECK(parse(with_records(a, 1, 0), q) == ParseStatus::formerr);
+    a[1] = 33;  // the record's own position: a loop
+    CHECK(parse(with_records(a, 0, 1), q) == ParseStatus::formerr);
+    a[1] = 4;  // into the header
+    CHECK(parse(with_records(a, 1, 0), q) == ParseStatus::formerr);
+}
+
+TEST_CASE("address_records_of_a_wrong_length_are_formerr") {
+    // RFC 1035 §3.4.1, RFC 3596 §2.2: A is 4 octets, AAAA 16, in class IN.
+    Query q;
+    CHECK(parse(with_records(record(type::kA, {1, 2, 3, 4, 5}), 1, 0), q) == ParseStatus::formerr);
+    CHECK(parse(with_records(record(type::kA, {1, 2, 3}), 0, 1), q) == ParseStatus::formerr);
+    CHECK(parse(with_records(record(type::kAAAA, {1, 2, 3, 4}), 0, 1), q) == ParseStatus::formerr);
+    CHECK(parse(with_records(record(type::kAAAA, std::vector<uint8_t>(16, 1)), 0, 1), q) ==
+          ParseStatus::ok);
+    // In another class A means something else (RFC 1035 §3.4.1 is class IN's).
+    CHECK(parse(with_records(record(type::kA, {1, 2, 3, 4, 5}, klass::kCH), 1, 0), q) ==
+          ParseStatus::ok);
+}
+
+TEST_CASE("tsig_whose_lengths_lie_is_formerr") {
+    // RFC 8945 §4.2: the fields must fill RDLENGTH exactly; a lie in MAC Size or Other Len
+    // is malformed (§5.2: FORMERR), decided here before any key or MAC is looked at.
+    Query q;
+    const auto tsig = [](const std::vector<uint8_t>& rdata) {
+        return record(type::kTSIG, rdata, klass::kANY);
+    };
+    REQUIRE(parse(with_records(tsig(tsig_rdata(32, 32, 0, 0)), 0, 1), q) == ParseStatus::ok);
+    CHECK(q.has_tsig);
+    REQUIRE(parse(with_records(tsig(tsig_rdata(32, 32, 6, 6)), 0, 1), q) == ParseStatus::ok);
+    struct Case {
+        const char* what;
+        std::vector<uint8_t> rdata;
+    };
+    std::vector<uint8_t> cut = tsig_rdata(32, 32, 0, 0);
+    cut.resize(19);
+    const std::vector<Case> lies = {
+        {"empty", {}},
+        {"cut after Time Signed", cut},
+        {"MAC Size past the RDATA", tsig_rdata(200, 32, 0, 0)},
+        {"MAC Size 65535", tsig_rdata(65535, 32, 0, 0)},
+        {"MAC Size shorter than the MAC", tsig_rdata(8, 32, 0, 0)},
+        {"Other Len past the RDATA", tsig_rdata(32, 32, 60, 0)},
+        {"octets after Other Data", tsig_rdata(32, 32, 0, 6)},
+        {"algorithm name past the RDATA", {11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', 63, 'x'}},
+    };
+    for (const auto& lie : lies) {
+        const std::string what = lie.what;
+        CAPTURE(what);
+        CHECK(parse(with_records(tsig(lie.rdata), 0, 1), q) == ParseStatus::formerr);
+    }
+}
