@@ -5,6 +5,17 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# bench/run.sh --hostile [options]: CPU per answer of UDP AXFR refusals and bad-TSIG queries
+# against plain ones (bench/hostile_bench.py --help); needs only dnsperf and a build.
+if [ "${1:-}" = "--hostile" ]; then
+    shift
+    if ! command -v dnsperf >/dev/null 2>&1; then
+        [ "$(id -u)" -eq 0 ] || { echo "bench: need root to apt-get install dnsperf" >&2; exit 2; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsperf
+    fi
+    exec /usr/bin/python3 "$here/hostile_bench.py" "$@"
+fi
+
 # Command -> Debian package. gdnsd is needed by the geo scenario or when asked for.
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }

@@ -81,6 +81,8 @@ std::string_view steering_source_label(size_t source) {
 
 void WorkerCounters::record(zones::Transport transport, const zones::AnswerSummary& summary) {
     const size_t t = static_cast<size_t>(transport);
+    if (summary.incident != zones::Incident::none)
+        incidents[static_cast<size_t>(summary.incident)].add();
     if (!summary.is_answered) {
         dropped[t].add();
         return;
@@ -120,11 +122,17 @@ TrafficTotals TrafficCounters::sum() const {
         totals.tcp_open += block.tcp_open.get();
         totals.tcp_buffers_in_use += block.tcp_buffers_in_use.get();
         totals.tcp_buffer_allocations += block.tcp_buffer_allocations.get();
+        totals.tcp_evicted += block.tcp_evicted.get();
+        totals.tcp_client_refused += block.tcp_client_refused.get();
+        totals.tcp_query_timeouts += block.tcp_query_timeouts.get();
+        totals.tcp_buffer_shortages += block.tcp_buffer_shortages.get();
         for (size_t p = 0; p < kCountedPools; ++p)
             totals.steered_by_pool[p] += block.steered_by_pool[p].get();
         totals.steered_other_pool += block.steered_other_pool.get();
         for (size_t s = 0; s < zones::kSteeringSources; ++s)
             totals.steered_by_source[s] += block.steered_by_source[s].get();
+        for (size_t i = 0; i < zones::kIncidents; ++i)
+            totals.incidents[i] += block.incidents[i].get();
     }
     return totals;
 }

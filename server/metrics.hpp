@@ -60,16 +60,27 @@ struct alignas(64) WorkerCounters {
     Counter dropped[kTransports];  // malformed, responses (QR=1), oversized: no answer
     Counter udp_unsent;            // answers dropped because the send buffer was full
     Counter tcp_accepted;
-    Counter tcp_refused;  // accepted past tcp_max_connections and closed at once
+    Counter tcp_refused;  // past tcp_max_connections with none to evict: closed at once
     Counter tcp_open;     // a gauge: this worker's live connections
     // A gauge: buffers lent to connections with a partial query or unsent answers (idle
     // connections hold none); and how many buffers the worker has had to allocate.
     Counter tcp_buffers_in_use;
     Counter tcp_buffer_allocations;
+    // The TCP limits (RFC 7766 §6.2.3): connections closed to make room for a new one when
+    // the worker was full, refused because their client address had its per-worker cap,
+    // closed because a frame did not arrive whole within tcp_query_timeout, and closed
+    // because the worker's buffers were all lent.
+    Counter tcp_evicted;
+    Counter tcp_client_refused;
+    Counter tcp_query_timeouts;
+    Counter tcp_buffer_shortages;
     // Answers of steered names by the pool that answered, and by what decided.
     Counter steered_by_pool[kCountedPools];
     Counter steered_other_pool;
     Counter steered_by_source[zones::kSteeringSources];
+    // Transfer refusals and TSIG failures, by zones::Incident (counted here, summarized in
+    // the log, never logged one by one).
+    Counter incidents[zones::kIncidents];
 
     // One answered or dropped query, as zones::respond summarized it.
     void record(zones::Transport transport, const zones::AnswerSummary& summary);
@@ -91,9 +102,14 @@ struct TrafficTotals {
     uint64_t tcp_open = 0;
     uint64_t tcp_buffers_in_use = 0;
     uint64_t tcp_buffer_allocations = 0;
+    uint64_t tcp_evicted = 0;
+    uint64_t tcp_client_refused = 0;
+    uint64_t tcp_query_timeouts = 0;
+    uint64_t tcp_buffer_shortages = 0;
     uint64_t steered_by_pool[kCountedPools] = {};
     uint64_t steered_other_pool = 0;
     uint64_t steered_by_source[zones::kSteeringSources] = {};
+    uint64_t incidents[zones::kIncidents] = {};
 };
 
 // One WorkerCounters block per worker, created before the workers start.

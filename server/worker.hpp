@@ -23,6 +23,8 @@ struct WorkerSettings {
     uint16_t udp_payload = 1232;  // the largest UDP answer; the size of each answer buffer
     unsigned tcp_idle_timeout_ms = 10000;
     unsigned tcp_max_connections = 1024;
+    unsigned tcp_query_timeout_ms = 5000;
+    unsigned tcp_max_connections_per_client = 256;  // 0: no cap
 };
 
 class Worker {
@@ -47,11 +49,16 @@ class Worker {
 
   private:
     static void on_stop(uv_async_t* async);
+    // Every kIncidentPeriodMs, the incidents this worker's answers met become a few log lines
+    // (server/transfer/exchange.hpp: log_incident_summary).
+    static void on_incident_timer(uv_timer_t* timer);
     void close_handles();
 
     unsigned index_;
     uv_loop_t loop_;
     uv_async_t stop_;
+    uv_timer_t incident_timer_;
+    uint64_t incident_period_start_ms_ = 0;
     std::unique_ptr<UdpBatch> batch_;
     SnapshotSlot::Reader snapshots_;
     WorkerCounters& counters_;

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
 #include "wire/query.hpp"
 #include "wire/writer.hpp"
 #include "zones/zone_answer.hpp"
+#include "zones/zone_diff.hpp"
 
 namespace meridian::zones {
 
@@ -97,20 +99,66 @@ void answer_chaos(const wire::Query& query, const ResponderSettings& settings,
         writer.set_truncated();
 }
 
-// Picks what answers the question (CHAOS, a refusal, or the most specific zone, with
-// steering when GeoDNS is configured) and has it written; returns the ECS scope the answer
-// carries.
-uint8_t pick_zone_and_answer(const Snapshot& snapshot, const wire::Query& query,
-                             const QueryOrigin& origin, wire::MessageWriter& writer,
-                             AnswerSummary& summary) {
-    if (query.qclass == wire::klass::kCH) {
-        answer_chaos(query, snapshot.settings, writer);
+// AXFR and IXFR questions, everything but the stream itself: refusals cost what a plain
+// answer costs (no allocation, no log line; the caller counts summary.incident), and only a
+// transfer the ACL allows over TCP is deferred to the server's transfer path.
+void answer_transfer(const Snapshot& snapshot, std::span<const uint8_t> message,
+                     const wire::Query& query, const QueryOrigin& origin,
+                     wire::MessageWriter& writer, AnswerSummary& summary, Deferral* deferred) {
+    const auto refuse = [&](uint16_t rcode) {
+        writer.set_rcode(rcode);
+        summary.incident = Incident::transfer_refused;
+    };
+    const bool is_udp = origin.transport == Transport::udp;
+    // RFC 5936 §4.2: AXFR is defined over TCP only; over UDP it is refused before anything
+    // else is looked at, so a spoofed flood of them costs a header and a question each.
+    if (is_udp && query.qtype == wire::type::kAXFR) return refuse(wire::rcode::kRefused);
+    const Zone* zone = snapshot.catalog.find_zone(query.qname_lower.view());
+    // RFC 5936 §2.2.1: a zone we do not serve at exactly this apex is NotAuth.
+    if (!zone || zone->origin() != query.qname_lower.as_key() || query.qclass != wire::klass::kIN)
+        return refuse(wire::rcode::kNotAuth);
+    const ZoneTransferPolicy* policy = snapshot.transfers.find(zone->origin());
+    const std::string_view key = origin.signature ? origin.signature->key_name : "";
+    if (!policy || !is_transfer_allowed(*policy, origin.client, key))
+        return refuse(wire::rcode::kRefused);
+    const auto answer_with_soa = [&] {
+        writer.set_authoritative(true);
+        const RRset& soa = zone->soa();
+        if (!writer.add_record(Section::answer, wire::bytes_of(zone->origin()), wire::type::kSOA,
+                               wire::klass::kIN, soa.ttl, wire::bytes_of(soa.rdatas.front())))
+            writer.set_truncated();
+    };
+    // RFC 1995 §2: over UDP the current SOA alone tells a client that is behind to come back
+    // over TCP.
+    if (is_udp) return answer_with_soa();
+    if (query.qtype == wire::type::kIXFR) {
+        const std::optional<uint32_t> client_serial = ixfr_client_serial(message);
+        if (!client_serial) {
+            writer.set_rcode(wire::rcode::kFormErr);  // RFC 1995 §3: the client's SOA is required
+            return;
+        }
+        // RFC 1995 §2: a client as new as we are gets the SOA alone.
+        if (!serial_is_before(*client_serial, zone->serial())) return answer_with_soa();
+    }
+    if (deferred)
+        *deferred = Deferral::transfer;
+    else
+        writer.set_rcode(wire::rcode::kRefused);  // no stream to answer with
+}
+
+// Picks what answers the question (a transfer, CHAOS, a refusal, or the most specific zone,
+// with steering when GeoDNS is configured) and has it written; returns the ECS scope the
+// answer carries.
+uint8_t pick_zone_and_answer(const Snapshot& snapshot, std::span<const uint8_t> message,
+                             const wire::Query& query, const QueryOrigin& origin,
+                             wire::MessageWriter& writer, AnswerSummary& summary,
+                             Deferral* deferred) {
+    if (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR) {
+        answer_transfer(snapshot, message, query, origin, writer, summary, deferred);
         return 0;
     }
-    // Zone transfers are answered by the server's transfer path (see Deferral); here, with
-    // no keys or ACLs at hand, they are refused.
-    if (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR) {
-        writer.set_rcode(wire::rcode::kRefused);
+    if (query.qclass == wire::klass::kCH) {
+        answer_chaos(query, snapshot.settings, writer);
         return 0;
     }
     if (query.qtype == wire::type::kOPT) {
@@ -155,6 +203,29 @@ uint8_t pick_zone_and_answer(const Snapshot& snapshot, const wire::Query& query,
     return from_ecs && outcome.depends_on_client ? outcome.scope : 0;
 }
 
+// The largest answer the transport allows.
+size_t answer_limit(const QueryOrigin& origin, wire::ParseStatus status, const wire::Query& query,
+                    const ResponderSettings& settings) {
+    if (origin.transport != Transport::udp) return wire::kMaxMessageSize;
+    // RFC 6891 §6.2.5: requester sizes below 512 are taken as 512.
+    if (status == wire::ParseStatus::ok && query.edns.present)
+        return std::clamp<size_t>(query.edns.udp_size, wire::kClassicUdpLimit,
+                                  std::max<size_t>(settings.udp_payload, 512));
+    return wire::kClassicUdpLimit;
+}
+
+size_t finish_answer(wire::MessageWriter& writer, AnswerSummary& summary) {
+    const size_t length = writer.finish();
+    summary.is_answered = length > 0;
+    summary.rcode = writer.rcode();
+    summary.is_truncated = writer.is_truncated();
+    return length;
+}
+
+uint16_t read16(std::span<const uint8_t> m, size_t at) {
+    return static_cast<uint16_t>((m[at] << 8) | m[at + 1]);
+}
+
 }  // namespace
 
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
@@ -168,36 +239,19 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
     summary.has_client_subnet = query.edns.has_client_subnet;
     if (deferred) {
         *deferred = Deferral::none;
-        if (status == wire::ParseStatus::ok && query.qdcount == 1 && query.has_tsig) {
+        // RFC 8945 §5.2: a signed message is verified before anything else is looked at.
+        if (status == wire::ParseStatus::ok && query.qdcount == 1 && query.has_tsig &&
+            !origin.signature) {
             *deferred = Deferral::signed_message;
-            return 0;
-        }
-        if (status == wire::ParseStatus::ok && query.opcode == wire::opcode::kQuery &&
-            query.qdcount == 1 &&
-            (query.qtype == wire::type::kAXFR || query.qtype == wire::type::kIXFR)) {
-            *deferred = Deferral::transfer;
             return 0;
         }
     }
 
     const ResponderSettings& settings = snapshot.settings;
-    size_t limit = wire::kMaxMessageSize;
-    if (origin.transport == Transport::udp) {
-        // RFC 6891 §6.2.5: requester sizes below 512 are taken as 512.
-        limit = wire::kClassicUdpLimit;
-        if (status == wire::ParseStatus::ok && query.edns.present)
-            limit = std::clamp<size_t>(query.edns.udp_size, wire::kClassicUdpLimit,
-                                       std::max<size_t>(settings.udp_payload, 512));
-    }
-    wire::MessageWriter writer(response, limit);
+    wire::MessageWriter writer(response, answer_limit(origin, status, query, settings));
+    if (origin.signature) writer.reserve(origin.signature->record_size);
     if (!writer.begin_response(query)) return 0;
-    const auto finish = [&] {
-        const size_t length = writer.finish();
-        summary.is_answered = length > 0;
-        summary.rcode = writer.rcode();
-        summary.is_truncated = writer.is_truncated();
-        return length;
-    };
+    const auto finish = [&] { return finish_answer(writer, summary); };
 
     // A message we could not read has no OPT we could trust: FORMERR alone.
     if (status == wire::ParseStatus::formerr) {
@@ -208,23 +262,79 @@ size_t respond(const Snapshot& snapshot, std::span<const uint8_t> message,
     // included; an error carries no options, and of the flags only DO is echoed.
     const auto answer_error = [&](uint16_t rcode) {
         writer.set_rcode(rcode);
-        if (query.edns.present) writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
+        if (query.edns.present) {
+            writer.reserve(11);  // add_opt takes its room from what is reserved
+            writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
+        }
         return finish();
     };
     if (query.opcode != wire::opcode::kQuery) return answer_error(wire::rcode::kNotImp);
     if (query.qdcount != 1) return answer_error(wire::rcode::kFormErr);
+    const auto is_deferred = [&] { return deferred && *deferred != Deferral::none; };
     if (!query.edns.present) {
-        pick_zone_and_answer(snapshot, query, origin, writer, summary);
-        return finish();
+        pick_zone_and_answer(snapshot, message, query, origin, writer, summary, deferred);
+        return is_deferred() ? 0 : finish();
     }
     // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version, 0.
     if (query.edns.version > 0) return answer_error(wire::rcode::kBadVers);
     // The OPT record always goes out (RFC 6891 §7): keep room for it while answering.
     ResponseOptions options = build_options(query, settings);
     writer.reserve(11 + options.length);
-    options.set_scope(pick_zone_and_answer(snapshot, query, origin, writer, summary));
+    options.set_scope(
+        pick_zone_and_answer(snapshot, message, query, origin, writer, summary, deferred));
+    if (is_deferred()) return 0;
     writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, options.view());
     return finish();
+}
+
+size_t respond_with_error(const Snapshot& snapshot, std::span<const uint8_t> message,
+                          std::span<uint8_t> response, const QueryOrigin& origin, uint16_t rcode,
+                          size_t reserved, AnswerSummary& summary) {
+    summary = {};
+    wire::Query query;
+    const wire::ParseStatus status = wire::parse_query(message, query);
+    if (status == wire::ParseStatus::drop) return 0;
+    summary.qtype = query.qtype;
+    summary.has_client_subnet = query.edns.has_client_subnet;
+    const ResponderSettings& settings = snapshot.settings;
+    wire::MessageWriter writer(response, answer_limit(origin, status, query, settings));
+    writer.reserve(reserved);
+    if (!writer.begin_response(query)) return 0;
+    writer.set_rcode(rcode);
+    // RFC 6891 §7: the OPT goes out whenever the query had a readable one.
+    if (status == wire::ParseStatus::ok && query.edns.present) {
+        writer.reserve(11);
+        writer.add_opt(settings.udp_payload, query.edns.dnssec_ok, {});
+    }
+    return finish_answer(writer, summary);
+}
+
+std::optional<uint32_t> ixfr_client_serial(std::span<const uint8_t> m) {
+    if (m.size() < wire::kHeaderSize || read16(m, 8) == 0) return std::nullopt;
+    size_t pos = wire::kHeaderSize;
+    // Each question takes at least 5 octets and each record 11: the size bounds the loops.
+    for (size_t i = 0, n = read16(m, 4); i < n; ++i) {
+        if (!wire::skip_name(m, pos) || m.size() - pos < 4) return std::nullopt;
+        pos += 4;
+    }
+    for (size_t i = 0, n = size_t(read16(m, 6)) + 1; i < n; ++i) {  // the answers, then ours
+        if (!wire::skip_name(m, pos) || m.size() - pos < 10) return std::nullopt;
+        const uint16_t type = read16(m, pos);
+        const size_t rdlength = read16(m, pos + 8);
+        pos += 10;
+        if (m.size() - pos < rdlength) return std::nullopt;
+        if (i + 1 < n) {
+            pos += rdlength;
+            continue;
+        }
+        // The first authority record: SOA MNAME RNAME SERIAL ... (RFC 1035 §3.3.13).
+        if (type != wire::type::kSOA) return std::nullopt;
+        const auto rdata = m.first(pos + rdlength);
+        if (!wire::skip_name(rdata, pos) || !wire::skip_name(rdata, pos) || rdata.size() - pos < 4)
+            return std::nullopt;
+        return (uint32_t(read16(m, pos)) << 16) | read16(m, pos + 2);
+    }
+    return std::nullopt;
 }
 
 size_t respond(const Snapshot& snapshot, std::span<const uint8_t> query,

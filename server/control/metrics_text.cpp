@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "server/system/log.hpp"
 #include "version.hpp"
 
 namespace meridian::server {
@@ -113,7 +114,8 @@ void write_traffic(PrometheusText& out, const TrafficTotals& traffic) {
     out.family("meridian_tcp_connections_total", "counter", "TCP connections accepted.");
     out.sample("meridian_tcp_connections_total", "", traffic.tcp_accepted);
     out.family("meridian_tcp_connections_refused_total", "counter",
-               "TCP connections closed at once because a worker had tcp_max_connections.");
+               "TCP connections closed at once because a worker had tcp_max_connections and "
+               "none to evict.");
     out.sample("meridian_tcp_connections_refused_total", "", traffic.tcp_refused);
     out.family("meridian_tcp_connections_open", "gauge", "TCP connections open now.");
     out.sample("meridian_tcp_connections_open", "", traffic.tcp_open);
@@ -123,6 +125,41 @@ void write_traffic(PrometheusText& out, const TrafficTotals& traffic) {
     out.family("meridian_tcp_buffer_allocations_total", "counter",
                "TCP buffers allocated because no spare one was free.");
     out.sample("meridian_tcp_buffer_allocations_total", "", traffic.tcp_buffer_allocations);
+    out.family("meridian_tcp_connections_evicted_total", "counter",
+               "TCP connections closed to make room for a new one when a worker had "
+               "tcp_max_connections: the longest idle, else the slowest on its query.");
+    out.sample("meridian_tcp_connections_evicted_total", "", traffic.tcp_evicted);
+    out.family("meridian_tcp_connections_client_refused_total", "counter",
+               "TCP connections closed at once because their client address (an IPv6 /64) had "
+               "tcp_max_connections_per_client in that worker.");
+    out.sample("meridian_tcp_connections_client_refused_total", "", traffic.tcp_client_refused);
+    out.family("meridian_tcp_query_timeouts_total", "counter",
+               "TCP connections closed because a query did not arrive whole within "
+               "tcp_query_timeout.");
+    out.sample("meridian_tcp_query_timeouts_total", "", traffic.tcp_query_timeouts);
+    out.family("meridian_tcp_buffer_shortages_total", "counter",
+               "TCP connections closed because every buffer a worker may lend was lent.");
+    out.sample("meridian_tcp_buffer_shortages_total", "", traffic.tcp_buffer_shortages);
+    const auto incidents = [&traffic](zones::Incident incident) {
+        return traffic.incidents[static_cast<size_t>(incident)];
+    };
+    out.family("meridian_transfer_refusals_total", "counter",
+               "AXFR and IXFR requests answered REFUSED or NOTAUTH: not in allow_transfer, not "
+               "a zone apex we serve, or AXFR over UDP.");
+    out.sample("meridian_transfer_refusals_total", "",
+               incidents(zones::Incident::transfer_refused));
+    out.family("meridian_tsig_failures_total", "counter",
+               "Signed requests that failed TSIG verification, by TSIG error (FORMERR: the "
+               "record could not be read).");
+    for (const auto& [error, incident] : {std::pair{"BADKEY", zones::Incident::tsig_bad_key},
+                                          std::pair{"BADSIG", zones::Incident::tsig_bad_sig},
+                                          std::pair{"BADTIME", zones::Incident::tsig_bad_time},
+                                          std::pair{"BADTRUNC", zones::Incident::tsig_bad_trunc},
+                                          std::pair{"FORMERR", zones::Incident::tsig_malformed}})
+        out.sample("meridian_tsig_failures_total", label("error", error), incidents(incident));
+    out.family("meridian_log_lines_dropped_total", "counter",
+               "Log lines from the workers dropped because the log could not keep up.");
+    out.sample("meridian_log_lines_dropped_total", "", dropped_log_events());
 }
 
 // Steered answers by pool need the pools' names; counts of pools no longer served are left
@@ -211,6 +248,15 @@ void write_status(PrometheusText& out, const ServerStatus& status) {
                    zone.load_seconds);
     out.family("meridian_zones", "gauge", "Zones served.");
     out.sample("meridian_zones", "", uint64_t{served.zones.size()});
+    out.family("meridian_secondary_copy_write_failures_total", "counter",
+               "Transfers served whose copy could not be written to the zone's file.");
+    out.sample("meridian_secondary_copy_write_failures_total", "",
+               status.secondaries ? status.secondaries->copy_write_failures() : uint64_t{0});
+    out.family("meridian_secondary_copy_failing", "gauge",
+               "1 for each secondary zone whose last transferred version is not on disk.");
+    if (status.secondaries)
+        for (const auto& failure : status.secondaries->failing_copies())
+            out.sample("meridian_secondary_copy_failing", label("zone", failure.zone), uint64_t{1});
     out.family("meridian_geo_policies", "gauge", "GeoDNS policies compiled.");
     out.sample("meridian_geo_policies", "", uint64_t{served.policies});
     out.family("meridian_snapshot_published_timestamp_seconds", "gauge",

@@ -1,7 +1,7 @@
-// Zone transfers out and TSIG-signed messages: what the plain answer path defers
-// (zones::Deferral). Checks the request's TSIG (RFC 8945) and the zone's transfer ACL, then
-// answers with one message or a stream of them (AXFR, RFC 5936; IXFR, RFC 1995), each signed
-// when the request was. Not the hot path: this allocates, parses with ldns, and logs.
+// Zone transfers out: the stream of messages of an AXFR (RFC 5936) or IXFR (RFC 1995) that
+// the plain answer path found allowed (zones::Deferral::transfer, over TCP only), each
+// message signed when the request was (RFC 8945 §5.3.1). Refusals never get here: respond()
+// answers them without allocating.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "server/transfer/exchange.hpp"
 #include "server/transfer/tsig.hpp"
@@ -20,44 +19,37 @@
 
 namespace meridian::server {
 
-// The messages of one answer, produced one at a time as the transport can take them. It
+// The messages of one transfer, produced one at a time as the transport can take them. It
 // holds the zone version (and the differences) it answers from, so a reload meanwhile does
 // not change what the client receives (RFC 5936 §6), and the snapshot itself is not held.
 class ResponseStream final : public MessageStream {
   public:
-    explicit ResponseStream(size_t limit) : limit_(limit) {}
-
-    // Writes the next message into `buffer` (at least `limit` octets); returns its length,
-    // or 0 once every message has been written (or one could not be signed).
+    // Writes the next message into `buffer` (up to 65535 octets); returns its length, or 0
+    // once every message has been written (or one could not be signed).
     size_t next(std::span<uint8_t> buffer) override;
 
-    // What the answer is made of; used while it is being set up.
-    void add_message(std::vector<uint8_t> message, bool is_signable = true);
     void set_axfr(std::unique_ptr<zones::AxfrStream> axfr) { axfr_ = std::move(axfr); }
     void set_ixfr(std::unique_ptr<zones::IxfrStream> ixfr) { ixfr_ = std::move(ixfr); }
-    void set_signer(tsig::StreamSigner signer) { signer_.emplace(std::move(signer)); }
+    void set_signer(tsig::StreamSigner signer, size_t record_size) {
+        signer_.emplace(std::move(signer));
+        tsig_room_ = record_size;
+    }
 
   private:
-    struct Ready {
-        std::vector<uint8_t> message;
-        bool is_signable;
-    };
-    size_t limit_;
-    std::vector<Ready> ready_;
-    size_t ready_sent_ = 0;
     std::unique_ptr<zones::AxfrStream> axfr_;
     std::unique_ptr<zones::IxfrStream> ixfr_;
     std::optional<tsig::StreamSigner> signer_;
-    std::vector<uint8_t> scratch_;
+    size_t tsig_room_ = 0;
     bool has_failed_ = false;
 };
 
-// The answer to a message respond() deferred. Over UDP only the first message is sent:
-// AXFR is REFUSED there (RFC 5936 §4.2 defines AXFR over TCP only) and IXFR gets the current
-// SOA alone, which tells a client that is behind to come back over TCP (RFC 1995 §2). Null
-// when the message is to be dropped. `now` is seconds since the epoch, for TSIG.
-std::unique_ptr<ResponseStream> answer_deferred(const zones::Snapshot& snapshot,
-                                                std::span<const uint8_t> message,
-                                                const zones::QueryOrigin& origin, uint64_t now);
+// The stream answering `message`, a transfer respond() deferred: the differences since the
+// client's serial (IXFR, when the history has them) or the whole zone. `signature` is the
+// request's verified TSIG, or null when it was unsigned. Null when the zone is gone. Logs one
+// line per transfer, through the log's background writer.
+std::unique_ptr<ResponseStream> start_transfer(const zones::Snapshot& snapshot,
+                                               std::span<const uint8_t> message,
+                                               const zones::QueryOrigin& origin,
+                                               const tsig::Verification* signature);
 
 }  // namespace meridian::server

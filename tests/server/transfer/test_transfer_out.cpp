@@ -1,6 +1,6 @@
-// Transfers out as the server answers them: TSIG checked and signed across a whole stream,
-// the zone's ACL and UDP limits. The snapshot is built here as the reload would build it from
-// a [[tsig]] key and a zone's allow_transfer (the config keys are tested with the config).
+// Transfers out as the server answers them (answer_message): TSIG checked and signed across a
+// whole stream, the zone's ACL and UDP limits. The snapshot is built here as the reload would build
+// it from a [[tsig]] key and a zone's allow_transfer (the config keys are tested with the config).
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "geoip/network.hpp"
-#include "server/transfer/transfer_out.hpp"
+#include "server/transfer/exchange.hpp"
 #include "server/transfer/tsig.hpp"
 #include "support/answer_fixture.hpp"
 #include "support/loaded_zone.hpp"
@@ -57,19 +57,20 @@ struct Served {
         client = *address;
     }
 
-    // Every message of the answer to `message`.
+    // Every message of the answer to `message`, as the transport gets them.
     std::vector<std::vector<uint8_t>> ask(std::span<const uint8_t> message,
                                           zones::Transport transport = zones::Transport::tcp) {
         const zones::QueryOrigin origin{transport, &client};
-        auto stream = answer_deferred(*snapshot, message, origin, tsig::current_time());
+        std::vector<uint8_t> buffer(transport == zones::Transport::udp ? 1232 : 65535);
+        zones::AnswerSummary summary;
+        std::unique_ptr<MessageStream> rest;
+        const bool is_tcp = transport == zones::Transport::tcp;
+        size_t length =
+            answer_message(*snapshot, message, buffer, origin, summary, is_tcp ? &rest : nullptr);
         std::vector<std::vector<uint8_t>> messages;
-        if (!stream) return messages;
-        std::vector<uint8_t> buffer(65535);
-        for (int guard = 0; guard < 10000; ++guard) {
-            const size_t length = stream->next(buffer);
-            if (length == 0) break;
-            messages.emplace_back(buffer.begin(), buffer.begin() + length);
-            if (transport == zones::Transport::udp) break;  // UDP sends the first only
+        for (int guard = 0; guard < 10000 && length > 0; ++guard) {
+            messages.emplace_back(buffer.begin(), buffer.begin() + static_cast<long>(length));
+            length = rest ? rest->next(buffer) : 0;
         }
         return messages;
     }
