@@ -68,7 +68,9 @@ def config_changes(kind, workers, tcp_clients, idle_timeout):
     and with TCP_CLIENTS its connection limit and IDLE_TIMEOUT (added to the last new line)."""
     if kind == "meridian":
         changes = [("workers = 1\n", f"workers = {workers}\n")]
-        limits = f"tcp_max_connections = {tcp_clients}\ntcp_idle_timeout = {idle_timeout}\n"
+        limits = (f"tcp_max_connections = {tcp_clients}\ntcp_idle_timeout = {idle_timeout}\n"
+                  # every bench client is one address: no per-client cap here
+                  "tcp_max_connections_per_client = 0\n")
     elif kind == "knot":
         changes = [("    udp-workers: 1\n", f"    udp-workers: {workers}\n"),
                    ("    tcp-workers: 1\n", f"    tcp-workers: {workers}\n")]

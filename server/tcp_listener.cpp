@@ -1,9 +1,21 @@
 // Accepting DNS-over-TCP connections on a socket created by open_tcp_listener.
 #include "server/tcp_listener.hpp"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 namespace meridian::server {
+
+uint64_t raise_open_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur != limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(limit.rlim_cur);
+}
 
 TcpListener::TcpListener(uv_loop_t* loop, TcpConnectionPool& connections)
     : loop_(loop), connections_(connections) {}

@@ -3,11 +3,17 @@
 #pragma once
 
 #include <uv.h>
+#include <cstdint>
 
 #include "server/socket.hpp"
 #include "server/tcp_connection.hpp"
 
 namespace meridian::server {
+
+// Raises this process's soft limit on open descriptors (RLIMIT_NOFILE) to its hard limit,
+// when it is lower: every TCP connection is a descriptor, and the usual soft default of 1024
+// is below what two workers of 1024 connections hold. Returns the soft limit now in force.
+uint64_t raise_open_file_limit();
 
 class TcpListener {
   public:

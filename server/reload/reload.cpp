@@ -61,6 +61,9 @@ std::string restart_only_changes(const ServerSettings& running, const ServerSett
     if (running.workers != next.workers) note("workers");
     if (running.tcp_idle_timeout_ms != next.tcp_idle_timeout_ms) note("tcp_idle_timeout");
     if (running.tcp_max_connections != next.tcp_max_connections) note("tcp_max_connections");
+    if (running.tcp_query_timeout_ms != next.tcp_query_timeout_ms) note("tcp_query_timeout");
+    if (running.tcp_max_connections_per_client != next.tcp_max_connections_per_client)
+        note("tcp_max_connections_per_client");
     return changed;
 }
 
