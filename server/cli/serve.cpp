@@ -3,6 +3,7 @@
 #include "server/cli/serve.hpp"
 
 #include <uv.h>
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <string>
@@ -99,8 +100,21 @@ std::string describe_listening(const Config& config, unsigned workers) {
 bool open_workers(const Config& config, SnapshotSlot& slot, TrafficCounters& counters,
                   unsigned count, MessageQueue* notify,
                   std::vector<std::unique_ptr<Worker>>& workers) {
-    const WorkerSettings settings{config.server.udp_payload, config.server.tcp_idle_timeout_ms,
-                                  config.server.tcp_max_connections};
+    WorkerSettings settings{config.server.udp_payload, config.server.tcp_idle_timeout_ms,
+                            config.server.tcp_max_connections};
+    settings.tcp_query_timeout_ms = config.server.tcp_query_timeout_ms;
+    // No client may take more than a quarter of a worker's slots unless the config says so.
+    settings.tcp_max_connections_per_client = config.server.tcp_max_connections_per_client.value_or(
+        std::max(1u, config.server.tcp_max_connections / 4));
+    // Every TCP connection is a descriptor: without enough, accept fails and clients wait in
+    // the backlog however many slots the workers have free.
+    const uint64_t files = raise_open_file_limit();
+    const uint64_t needed = uint64_t{count} * (config.server.tcp_max_connections + 16) + 256;
+    if (files < needed)
+        log_event("warning: open files are limited to " + std::to_string(files) + ", and " +
+                  std::to_string(count) + " workers of tcp_max_connections = " +
+                  std::to_string(config.server.tcp_max_connections) + " need about " +
+                  std::to_string(needed) + " (raise LimitNOFILE= or ulimit -Hn)");
     try {
         for (unsigned i = 0; i < count; ++i) {
             workers.push_back(
@@ -168,12 +182,12 @@ int serve(const Config& config, SnapshotLoader& loader, SnapshotSlot& slot) {
         if (outcome.config) secondaries.reconcile(*outcome.config);
     });
     std::string error;
-    bool is_ready =
-        open_workers(config, slot, counters, count, secondaries.notify_queue(), workers);
-    if (is_ready && !control.open(error)) {
-        log_event(error);
-        is_ready = false;
-    }
+    // A server already running refuses this one before any DNS socket is bound: the sockets
+    // set SO_REUSEPORT, which would let the two share the port silently (control_socket.hpp).
+    bool is_ready = control.open(error) && are_listen_addresses_free(config.server.listen, error);
+    if (!is_ready) log_event(error + "; not starting");
+    is_ready = is_ready &&
+               open_workers(config, slot, counters, count, secondaries.notify_queue(), workers);
     if (is_ready) {
         for (auto& worker : workers) worker->start();
         log_event(describe_listening(config, count));

@@ -62,6 +62,7 @@ class ConfigReader {
                               "unknown TSIG key '" + zone.tsig + "' (no [[tsig]] with that name)");
         if (config.zones.empty()) reader_.warn({}, "no [[zone]] configured");
         check_transfer_keys(reader_, config);
+        place_secondary_copies(config);
     }
 
   private:
@@ -117,9 +118,20 @@ class ConfigReader {
             } else if (name == "tcp_max_connections") {
                 if (auto v = reader_.read_integer(key, node, 1, 1000000))
                     server.tcp_max_connections = *v;
+            } else if (name == "tcp_query_timeout") {
+                // Seconds a query may take to arrive once its first octet has (Knot's
+                // tcp-io-timeout): slowloris clients cannot hold a connection by trickling.
+                if (auto v = reader_.read_integer(key, node, 1, 3600))
+                    server.tcp_query_timeout_ms = *v * 1000;
+            } else if (name == "tcp_max_connections_per_client") {
+                // Per worker, per IPv4 address or IPv6 /64; 0 turns the cap off.
+                if (auto v = reader_.read_integer(key, node, 0, 1000000))
+                    server.tcp_max_connections_per_client = *v;
             } else if (name == "pool") {
                 server.pool_place = place_of(node.source());
                 if (auto v = reader_.read_string(key, node)) server.pool = *v;
+            } else if (name == "state_directory") {
+                if (auto v = reader_.read_path(key, node)) server.state_directory = *v;
             } else {
                 reader_.unknown_key(key, "[server]");
             }
@@ -163,12 +175,9 @@ class ConfigReader {
                     reader_.unknown_key(zone_key, "[[zone]]");
                 }
             }
-            if (!has_file)
-                reader_.error(entry.place,
-                              entry.is_secondary()
-                                  ? "missing 'file' in [[zone]]: a secondary zone needs the "
-                                    "file it keeps its transferred copy in"
-                                  : "missing 'file' in [[zone]]");
+            // A secondary zone without one keeps its copy in the state directory.
+            if (!has_file && !entry.is_secondary())
+                reader_.error(entry.place, "missing 'file' in [[zone]]");
             if (entry.is_secondary() && entry.origin.empty())
                 reader_.error(entry.place,
                               "missing 'origin' in [[zone]]: a secondary zone names the zone it "

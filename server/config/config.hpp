@@ -36,7 +36,24 @@ struct ServerSettings {
     unsigned tcp_max_connections = 1024;  // per worker
     std::string pool;                     // this PoP's own pool, the answer of "local" geo policies
     ConfigPlace pool_place;
+    // A TCP query, once its first octet has come, must arrive whole within this.
+    unsigned tcp_query_timeout_ms = 5000;
+    // Per worker and client (an IPv4 address or an IPv6 /64); 0 = no cap; unset: a quarter
+    // of tcp_max_connections.
+    std::optional<unsigned> tcp_max_connections_per_client;
+    // Where secondary zones keep their copies when their `file` is left out: the folder the
+    // systemd unit makes writable (StateDirectory=meridian; ProtectSystem=strict makes the
+    // rest, the config folder included, read-only).
+    std::filesystem::path state_directory = "/var/lib/meridian";
 };
+
+// A zone's limits: beyond them a transfer is refused and the previous version kept, and a
+// zone file does not load. A primary is outside input; without a bound, a broken or hostile
+// one could stream records until memory runs out. Deliberately not unlimited, unlike Knot's
+// zone-max-size: 5 million records is about 500 MB here, well above the zones a GeoDNS PoP
+// serves (bench/ loads 1.8 million).
+inline constexpr uint64_t kDefaultMaxZoneRecords = 5'000'000;
+inline constexpr uint64_t kDefaultMaxTransferBytes = 512ull << 20;
 
 struct ZoneEntry {
     std::filesystem::path file;  // resolved against the config file's folder
@@ -46,10 +63,15 @@ struct ZoneEntry {
     // itself is left empty here; reloads fill it in.
     zones::ZoneTransferPolicy transfer;
     std::vector<std::pair<std::string, ConfigPlace>> transfer_key_places;  // keys it names
-    // A secondary zone: transferred from these primaries (tried in order), kept in `file`.
+    // A secondary zone: transferred from these primaries (tried in order), kept in `file`
+    // (by default in the state directory: transfer_config.hpp).
     std::vector<ListenAddress> primaries;
     std::string tsig;  // the [[tsig]] key that signs transfers and NOTIFY; empty: none
     ConfigPlace tsig_place;
+    // Limits (transfer_config.hpp): records in the zone, octets of one transfer in.
+    uint64_t max_zone_records = kDefaultMaxZoneRecords;
+    uint64_t max_transfer_bytes = kDefaultMaxTransferBytes;
+    ConfigPlace max_zone_records_place;  // where it was set; unset: the [[zone]] table's place
 
     bool is_secondary() const { return !primaries.empty(); }
 };

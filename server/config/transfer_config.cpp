@@ -1,7 +1,9 @@
-// Reading allow_transfer, notify and ixfr_history; README.md "Transfers out" explains them.
+// Reading allow_transfer, notify, ixfr_history and the zone limits; README.md "Transfers out"
+// and "Secondary zones" explain them.
 #include "server/config/transfer_config.hpp"
 
 #include "server/transfer/tsig.hpp"
+#include "wire/name.hpp"
 
 namespace meridian::server {
 
@@ -113,6 +115,19 @@ bool read_zone_transfer_key(TomlReader& reader, const toml::key& key, const toml
         if (auto v = reader.read_integer(key, node, 0, 1000)) entry.transfer.history_depth = *v;
         return true;
     }
+    if (name == "max_zone_records") {
+        entry.max_zone_records_place = place_of(node.source());
+        // An SOA and an NS make the smallest zone; 2^32 records would not fit in memory.
+        if (auto v = reader.read_integer(key, node, 2, int64_t{1} << 32))
+            entry.max_zone_records = uint64_t(*v);
+        return true;
+    }
+    if (name == "max_transfer_bytes") {
+        // One message of 512 octets at least; 2^40 is far beyond any memory.
+        if (auto v = reader.read_integer(key, node, 512, int64_t{1} << 40))
+            entry.max_transfer_bytes = uint64_t(*v);
+        return true;
+    }
     return false;
 }
 
@@ -122,6 +137,37 @@ void check_transfer_keys(TomlReader& reader, const Config& config) {
         for (const auto& [name, place] : zone.transfer_key_places)
             if (!keyring.find(name))
                 reader.error(place, "unknown TSIG key '" + name + "' (no [[tsig]] entry names it)");
+}
+
+std::string secondary_copy_name(std::string_view origin) {
+    const std::string wire_name = wire::wire_from_text(origin);
+    std::string name;
+    for (size_t at = 0; at < wire_name.size() && wire_name[at] != 0;) {
+        const size_t length = uint8_t(wire_name[at]);
+        if (!name.empty()) name += '.';
+        for (size_t i = at + 1; i <= at + length && i < wire_name.size(); ++i) {
+            const unsigned char c = static_cast<unsigned char>(wire_name[i]);
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+                name += char(c);
+            } else if (c >= 'A' && c <= 'Z') {
+                name += char(c - 'A' + 'a');
+            } else {
+                static constexpr char kHex[] = "0123456789abcdef";
+                name += '%';
+                name += kHex[c >> 4];
+                name += kHex[c & 15];
+            }
+        }
+        at += length + 1;
+    }
+    return (name.empty() ? "root" : name) + ".zone";
+}
+
+void place_secondary_copies(Config& config) {
+    for (ZoneEntry& zone : config.zones)
+        if (zone.is_secondary() && zone.file.empty() && !zone.origin.empty())
+            zone.file =
+                config.server.state_directory / "secondary" / secondary_copy_name(zone.origin);
 }
 
 }  // namespace meridian::server

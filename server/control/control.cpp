@@ -51,6 +51,7 @@ Control::Control(uv_loop_t* loop, const Config& config, SnapshotLoader& loader, 
                [this](const ReloadOutcome& outcome) { record_reload(outcome); }) {
     status_.identity = config.server.identity;
     status_.workers = workers;
+    status_.secondaries = &loader.secondaries();
     status_.started = std::chrono::system_clock::now();
     status_.served = std::move(served);
     if (drain_file_.is_drained()) {
@@ -335,6 +336,9 @@ std::string Control::status_text() const {
     text += row("policy hash", served.policy_hash);
     for (const auto& zone : served.zones)
         text += row("zone", zone.origin + " serial " + std::to_string(zone.serial));
+    if (status_.secondaries)
+        for (const auto& failure : status_.secondaries->failing_copies())
+            text += row("copy error", failure.zone + " not kept on disk: " + failure.error);
     text += row("geo policies", std::to_string(served.policies));
     for (const auto& pool : status_.pools) {
         std::string line = pool.name + " " + (pool.is_usable ? "up" : "down");

@@ -1,12 +1,16 @@
-// The control socket: accept, read one bounded line, dispatch, reply, close.
+// The control socket: accept, read one bounded line, dispatch, reply, close; and the check
+// that no other server is running.
 #include "server/control/control_socket.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+
+#include "server/system/socket_address.hpp"
 
 namespace meridian::server {
 
@@ -36,7 +40,41 @@ bool is_in_use(const std::filesystem::path& path) {
     return connected;
 }
 
+// True unless binding `address` without SO_REUSEPORT fails with EADDRINUSE. Other failures
+// (no such address, no permission) are left to the real bind, which reports them.
+bool is_taken(const geoip::Address& address, int type) {
+    const SocketAddress bound = to_socket_address(address);
+    const int family = bound.storage.ss_family;
+    const int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const int on = 1;
+    // As the listeners are bound: v6 apart from v4, and an address not (yet) on the host.
+    if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    if (family == AF_INET6)
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof on);
+    else
+        ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof on);
+    // TCP: connections of a server that stopped may linger in TIME_WAIT on the port;
+    // SO_REUSEADDR lets the bind past them, never past a listener.
+    if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    const bool taken = ::bind(fd, bound.get(), bound.length) != 0 && errno == EADDRINUSE;
+    ::close(fd);
+    return taken;
+}
+
 }  // namespace
+
+bool are_listen_addresses_free(const std::vector<ListenAddress>& listen, std::string& error) {
+    for (const auto& address : listen)
+        for (const int type : {SOCK_DGRAM, SOCK_STREAM})
+            if (is_taken(address.address, type)) {
+                error = "listen " + address.text + " (" + (type == SOCK_DGRAM ? "udp" : "tcp") +
+                        "): already in use, by another server or another Meridian; refusing to "
+                        "start rather than share its queries (SO_REUSEPORT)";
+                return false;
+            }
+    return true;
+}
 
 ControlSocket::ControlSocket(uv_loop_t* loop, Command command)
     : loop_(loop), command_(std::move(command)) {}

@@ -13,6 +13,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "server/config/config.hpp"
 
 namespace meridian::server {
 
@@ -31,8 +34,9 @@ class ControlSocket {
     ControlSocket& operator=(const ControlSocket&) = delete;
 
     // Creates the socket file (and its folder). A stale socket from a server that died is
-    // replaced; one another server still listens on, or any file that is not a socket, is an
-    // error naming the path (a mistyped path must not delete a config or zone file).
+    // replaced; one another server still listens on (it is running: start-up stops there,
+    // before any DNS socket is bound), or any file that is not a socket, is an error naming
+    // the path (a mistyped path must not delete a config or zone file).
     bool open(const std::filesystem::path& path, std::string& error);
     // Stops listening, closes every connection and removes the socket file.
     void close();
@@ -49,5 +53,13 @@ class ControlSocket {
     bool is_open_ = false;
     std::list<std::shared_ptr<Session>> sessions_;
 };
+
+// The other half of start-up's "already running" check, for a server with another control
+// socket or none: true when nothing holds `listen`'s addresses. Called before the workers
+// bind them: their sockets set SO_REUSEPORT, with which a second server of the same user
+// would join the first one's sockets without an error and take a share of its queries. Each
+// address is bound once without SO_REUSEPORT (UDP and TCP), which fails while any socket
+// holds it; a TCP connection left in TIME_WAIT does not count.
+bool are_listen_addresses_free(const std::vector<ListenAddress>& listen, std::string& error);
 
 }  // namespace meridian::server

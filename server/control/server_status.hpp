@@ -1,5 +1,6 @@
 // What the main thread knows about the running server besides the workers' traffic counters:
-// what is served, reloads, health. Read by /metrics and `meridian ctl status`.
+// what is served, reloads, health, the secondary zones' copies on disk. Read by /metrics and
+// `meridian ctl status`.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "server/reload/reload.hpp"
+#include "server/secondary/secondary_store.hpp"
 
 namespace meridian::server {
 
@@ -45,6 +47,10 @@ struct ServerStatus {
     std::string last_check_problem;  // empty when the last self-check was answered
     bool are_pools_known = true;     // every checked pool has concluded up or down
     std::vector<PoolStatus> pools;
+
+    // The secondary zones' versions, read when shown: which copies could not be written.
+    // Null without a loader (tests of the status alone).
+    const SecondaryStore* secondaries = nullptr;
 };
 
 }  // namespace meridian::server

@@ -123,6 +123,7 @@ class SnapshotBuilder {
                 has_error_ = true;
                 continue;
             }
+            if (is_over_limit(entry, *loaded.zone, entry.file.string(), true)) continue;
             if (!origins.insert(loaded.zone->origin()).second) {
                 error(entry.place,
                       "duplicate zone origin '" + text_of(loaded.zone->origin()) + "'");
@@ -132,6 +133,27 @@ class SnapshotBuilder {
             zones.push_back(std::move(loaded.zone));
         }
         return zones;
+    }
+
+    // A zone of more records than its max_zone_records does not load, from a file as from a
+    // transfer (zone_fetch.hpp); reported at the line that sets the limit, else at its
+    // [[zone]]. True (and reported, as an error or a warning) when `zone` is over it.
+    bool is_over_limit(const ZoneEntry& entry, const zones::Zone& zone, const std::string& file,
+                       bool is_error) {
+        if (zone.record_count() <= entry.max_zone_records) return false;
+        const ConfigPlace& place =
+            entry.max_zone_records_place.line > 0 ? entry.max_zone_records_place : entry.place;
+        std::string message = file + " holds " + std::to_string(zone.record_count()) +
+                              " records of " + text_of(zone.origin()) +
+                              ", more than max_zone_records (" +
+                              std::to_string(entry.max_zone_records) +
+                              "); raise it in the zone's [[zone]] table if the zone is meant to "
+                              "be this large";
+        if (is_error)
+            error(place, std::move(message));
+        else
+            warn(place, std::move(message));
+        return true;
     }
 
     // A secondary zone's version: the one kept in the store (the last transfer), else its
@@ -159,7 +181,7 @@ class SnapshotBuilder {
                 d.is_error = false;
                 diagnostics_.push_back(std::move(d));
             }
-            if (!loaded.zone) {
+            if (!loaded.zone || is_over_limit(entry, *loaded.zone, entry.file.string(), false)) {
                 warn(entry.place, "the copy of secondary zone " + entry.origin + " in " +
                                       entry.file.string() +
                                       " does not load: SERVFAIL until it is transferred again");

@@ -1,6 +1,8 @@
 // The secondary zones' current versions: see secondary_store.hpp.
 #include "server/secondary/secondary_store.hpp"
 
+#include <algorithm>
+
 namespace meridian::server {
 
 namespace {
@@ -44,6 +46,34 @@ void SecondaryStore::confirm(const std::string& origin, WallClock::time_point wh
 void SecondaryStore::forget(const std::string& origin) {
     std::lock_guard lock(mutex_);
     versions_.erase(origin);
+    failing_.erase(origin);
+}
+
+void SecondaryStore::record_copy_write(const std::string& origin, const std::string& zone,
+                                       std::string error) {
+    std::lock_guard lock(mutex_);
+    if (error.empty()) {
+        failing_.erase(origin);
+        return;
+    }
+    ++copy_write_failures_;
+    failing_[origin] = {zone, std::move(error)};
+}
+
+uint64_t SecondaryStore::copy_write_failures() const {
+    std::lock_guard lock(mutex_);
+    return copy_write_failures_;
+}
+
+std::vector<CopyWriteFailure> SecondaryStore::failing_copies() const {
+    std::vector<CopyWriteFailure> result;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [origin, failure] : failing_) result.push_back(failure);
+    }
+    std::sort(result.begin(), result.end(),
+              [](const auto& a, const auto& b) { return a.zone < b.zone; });
+    return result;
 }
 
 }  // namespace meridian::server

@@ -1,7 +1,9 @@
 // The versions of the secondary zones that the snapshots serve: filled from the cache file
 // when a zone is first loaded, then by each completed transfer, and read by every snapshot
-// build, which serves a zone whose expiry has passed as unavailable (SERVFAIL). Shared by
-// the main loop (transfers) and the reload thread (builds); never read by the workers.
+// build, which serves a zone whose expiry has passed as unavailable (SERVFAIL). Also whether
+// each zone's copy on disk could be written, for /metrics and `meridian ctl status`. Shared
+// by the main loop (transfers, status) and the reload thread (builds); never read by the
+// workers.
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "zones/zone.hpp"
 
@@ -37,6 +40,13 @@ struct SecondaryVersion {
     bool is_expired(WallClock::time_point now) const { return zone && now >= expires(); }
 };
 
+// A zone whose last transfer is served but could not be written to its file: a restart would
+// serve the older copy there, or none.
+struct CopyWriteFailure {
+    std::string zone;   // text, "example.net."
+    std::string error;  // the file and the cause
+};
+
 class SecondaryStore {
   public:
     // The version kept for `origin` (lowercase wire form), if any.
@@ -48,9 +58,18 @@ class SecondaryStore {
     // `origin` is no longer a secondary zone: if it comes back, its file is read again.
     void forget(const std::string& origin);
 
+    // The outcome of writing the copy of `origin` (named `zone` in text): an empty `error`
+    // says it was written, which clears an earlier failure.
+    void record_copy_write(const std::string& origin, const std::string& zone, std::string error);
+    // Failed writes since the start, and the zones whose last write failed (by name).
+    uint64_t copy_write_failures() const;
+    std::vector<CopyWriteFailure> failing_copies() const;
+
   private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, SecondaryVersion> versions_;
+    std::unordered_map<std::string, CopyWriteFailure> failing_;  // by origin
+    uint64_t copy_write_failures_ = 0;
 };
 
 }  // namespace meridian::server

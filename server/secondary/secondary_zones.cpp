@@ -247,6 +247,8 @@ void SecondaryZones::refresh(ZoneState& zone) {
     zone.request.current = version ? version->zone : nullptr;
     zone.request.source = zone.entry.file.string();
     zone.request.key = zone.key;
+    zone.request.max_records = zone.entry.max_zone_records;
+    zone.request.max_bytes = zone.entry.max_transfer_bytes;
     zone.result = FetchResult{};
     zone.write_error.clear();
     zone.started = std::chrono::steady_clock::now();
@@ -283,10 +285,13 @@ void SecondaryZones::start_write(ZoneState& zone) {
 
 void SecondaryZones::run_write(uv_work_t* work) {
     auto& zone = *static_cast<ZoneState*>(work->data);
-    // A file that cannot be written does not stop the new version being served.
+    // A file that cannot be written does not stop the new version being served: refusing it
+    // would leave the zone answering older data for a fault of the local disk. It is an
+    // error all the same (finish_refresh), since a restart would serve the older copy.
     if (!write_file_atomically(zone.write_path, zones::zone_to_text(*zone.result.zone),
-                               zone.write_error))
-        zone.write_error = "not kept on disk: " + zone.write_error;
+                               zone.write_error) &&
+        zone.write_error.empty())
+        zone.write_error = "cannot write " + zone.write_path.string();
 }
 
 void SecondaryZones::written(uv_work_t* work, int) {
@@ -348,7 +353,13 @@ void SecondaryZones::finish_refresh(ZoneState& zone) {
                                std::to_string(ms) + " ms";
             if (!result.detail.empty()) line += " (" + result.detail + ")";
             log_event(line + "; publishing");
-            if (!zone.write_error.empty()) log_event(prefix + zone.write_error);
+            store_.record_copy_write(zone.origin, zone.name, zone.write_error);
+            if (!zone.write_error.empty())
+                log_event(prefix + "ERROR: the copy was not kept on disk (" + zone.write_error +
+                          "): serial " + std::to_string(result.zone->serial()) +
+                          " is served, but a restart would serve the previous copy or none "
+                          "(meridian_secondary_copy_write_failures_total, `meridian ctl "
+                          "status`; the folder must be writable, README \"Secondary zones\")");
             zone.is_expiry_announced = false;
             zone.bootstrap_retry = kFirstRetry;
             publish_();

@@ -29,9 +29,11 @@ using zones::ZoneRecord;
 
 using PacketPtr = ldns::Packet;
 
-// A problem with one primary: the message for the log.
+// A problem with one primary: the message for the log. Over a limit, IXFR does not fall
+// back to AXFR: the whole zone would be larger still.
 struct FetchError {
     std::string message;
+    bool is_over_limit = false;
 };
 
 class Descriptor {
@@ -122,6 +124,8 @@ const char* verdict_text(tsig::Verdict verdict) {
             return "BADSIG (the signature does not verify: a different secret?)";
         case tsig::Verdict::bad_time:
             return "BADTIME (the clocks differ by more than the fudge)";
+        case tsig::Verdict::bad_trunc:
+            return "BADTRUNC (a truncated MAC, which we do not accept)";
         case tsig::Verdict::malformed:
             return "malformed";
     }
@@ -154,6 +158,12 @@ const char* rcode_name(ldns_pkt_rcode rcode) {
 // A response to `query` as far as the header and question go; throws what is wrong.
 PacketPtr parse_response(const uint8_t* data, size_t size, const ldns_pkt* query,
                          bool needs_question) {
+    // ldns keeps part of a message with two TSIG records that then fails to parse, and never
+    // frees it; anyone can send such a reply, so our own reader turns every malformed TSIG
+    // record away before ldns sees the message.
+    tsig::Record record;
+    if (tsig::read_record({data, size}, record) == tsig::RecordStatus::malformed)
+        throw FetchError{"response with a malformed TSIG record"};
     ldns_pkt* parsed = nullptr;
     if (ldns_wire2pkt(&parsed, data, size) != LDNS_STATUS_OK)
         throw FetchError{"malformed response"};
@@ -176,13 +186,22 @@ PacketPtr parse_response(const uint8_t* data, size_t size, const ldns_pkt* query
     return response;
 }
 
-// The primary's serial, from an SOA query over UDP (two tries).
+// The primary's serial, from an SOA query over UDP (two tries). Anyone can send a datagram
+// that claims to come from the primary, so a reply that is not the answer to our query is
+// ignored, not taken as the primary's word, and the wait goes on (RFC 5452 §9.1 asks the
+// same of resolvers): one from another address or port, with another ID or question, and
+// with a key configured one that does not verify (RFC 8945 §5.3: unsigned, or signed
+// otherwise). What was ignored is the failure's cause if no answer comes.
 uint32_t query_serial(const FetchRequest& request, const ListenAddress& primary) {
     PacketPtr query = make_query(request.origin, LDNS_RR_TYPE_SOA);
     std::vector<uint8_t> mac;
     const std::string wire = signed_query(query.get(), request, mac);
-    std::string last_problem = "no answer to the SOA query (2 tries of " +
-                               std::to_string(request.query_timeout_ms) + " ms)";
+    const std::string timeouts =
+        " (2 tries of " + std::to_string(request.query_timeout_ms) + " ms)";
+    std::string last_problem = "no answer to the SOA query" + timeouts;
+    const auto ignore = [&](const std::string& what) {
+        last_problem = "no answer to the SOA query" + timeouts + "; ignored " + what;
+    };
     for (int attempt = 0; attempt < 2; ++attempt) {
         const SocketAddress to = to_socket_address(primary.address);
         Descriptor fd(::socket(to.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -200,17 +219,27 @@ uint32_t query_serial(const FetchRequest& request, const ListenAddress& primary)
                 last_problem = std::string("SOA query: ") + std::strerror(errno);
                 break;  // e.g. ECONNREFUSED: nobody listens there
             }
-            if (from_socket_address(reinterpret_cast<const sockaddr*>(&from)) != primary.address)
-                continue;  // not the primary's answer
-            if (request.key)
-                check_signature(tsig::verify_response({buffer, size_t(n)}, *request.key, mac,
-                                                      tsig::current_time()),
-                                "SOA query");
+            const auto source = from_socket_address(reinterpret_cast<const sockaddr*>(&from));
+            if (source != primary.address) {
+                ignore("a reply from " + (source ? geoip::to_string(*source) : "?") +
+                       ", not the primary");
+                continue;
+            }
+            // With a key, the signature first: it covers the ID and the question too, and a
+            // forged reply then never reaches the general parser.
+            if (request.key) {
+                const tsig::Verification signature = tsig::verify_response(
+                    {buffer, size_t(n)}, *request.key, mac, tsig::current_time());
+                if (signature.verdict != tsig::Verdict::valid) {
+                    ignore(std::string("a reply whose TSIG is ") + verdict_text(signature.verdict));
+                    continue;
+                }
+            }
             PacketPtr response;
             try {
                 response = parse_response(buffer, size_t(n), query.get(), true);
             } catch (const FetchError& e) {
-                last_problem = "SOA query: " + e.message;
+                ignore("a " + e.message);
                 continue;
             }
             if (ldns_pkt_get_rcode(response.get()) != LDNS_RCODE_NOERROR)
@@ -321,7 +350,8 @@ struct Transfer {
 // SOA of the new serial in the place of a next sequence (IXFR) or after the records (AXFR).
 class StreamReader {
   public:
-    StreamReader(uint32_t our_serial, bool is_ixfr) : our_serial_(our_serial), is_ixfr_(is_ixfr) {}
+    StreamReader(uint32_t our_serial, bool is_ixfr, uint64_t max_records)
+        : our_serial_(our_serial), is_ixfr_(is_ixfr), max_records_(max_records) {}
 
     // Consumes one record; true once the stream is complete.
     bool add(ZoneRecord record) {
@@ -354,6 +384,11 @@ class StreamReader {
                     throw FetchError{"an SOA of another serial inside the zone"};
                 return is_done_ = true;
             }
+            // Refused as the record beyond the limit arrives, before the rest is held.
+            if (result_.records.size() >= max_records_)
+                throw FetchError{"the zone has more records than max_zone_records (" +
+                                     std::to_string(max_records_) + ")",
+                                 true};
             result_.records.push_back(std::move(record));
             return false;
         }
@@ -397,6 +432,7 @@ class StreamReader {
     enum class Stage { old_soa, deleted, added };
     uint32_t our_serial_;
     bool is_ixfr_;
+    uint64_t max_records_;
     size_t count_ = 0;
     bool is_done_ = false;
     Stage stage_ = Stage::old_soa;
@@ -416,10 +452,18 @@ Transfer run_transfer(const FetchRequest& request, const ListenAddress& primary,
     // RFC 8945 §5.3.1: each message is signed over the previous one's MAC.
     std::optional<tsig::StreamVerifier> signatures;
     if (request.key) signatures.emplace(*request.key, mac);
-    StreamReader stream(request.current ? request.current->serial() : 0, is_ixfr);
+    StreamReader stream(request.current ? request.current->serial() : 0, is_ixfr,
+                        request.max_records);
     const ldns::Buffer buffer(ldns_buffer_new(4096));
+    uint64_t received = 0;
     for (bool is_first = true;; is_first = false) {
         const std::vector<uint8_t> message = exchange.receive();
+        received += 2 + message.size();  // with its length prefix (RFC 1035 §4.2.2)
+        if (received > request.max_bytes)
+            throw FetchError{std::string(is_ixfr ? "IXFR" : "AXFR") +
+                                 " stopped: more octets than max_transfer_bytes (" +
+                                 std::to_string(request.max_bytes) + ")",
+                             true};
         if (signatures)
             check_signature(signatures->verify_next(message, tsig::current_time()),
                             is_ixfr ? "IXFR" : "AXFR");
@@ -471,6 +515,16 @@ std::shared_ptr<const zones::Zone> build_full(const FetchRequest& request,
     return zone;
 }
 
+// The differences of an IXFR are bounded by max_transfer_bytes as they arrive; the zone they
+// make is checked here, as a whole transfer's records were while they came.
+void check_size(const FetchRequest& request, const zones::Zone& zone) {
+    if (zone.record_count() > request.max_records)
+        throw FetchError{"the zone would have " + std::to_string(zone.record_count()) +
+                             " records, more than max_zone_records (" +
+                             std::to_string(request.max_records) + ")",
+                         true};
+}
+
 void fetch_from(const FetchRequest& request, const ListenAddress& primary, FetchResult& result) {
     const auto& current = request.current;
     if (current) {
@@ -488,7 +542,8 @@ void fetch_from(const FetchRequest& request, const ListenAddress& primary, Fetch
         try {
             transfer = run_transfer(request, primary, true);
         } catch (const FetchError& e) {
-            // Whatever went wrong with the differences, the whole zone may still come.
+            if (e.is_over_limit) throw;
+            // Whatever else went wrong with the differences, the whole zone may still come.
             transfer.kind = Transfer::Kind::refused;
             transfer.refusal = "unusably (" + e.message + ")";
         }
@@ -519,6 +574,7 @@ void fetch_from(const FetchRequest& request, const ListenAddress& primary, Fetch
                 break;
         }
         if (result.zone) {
+            check_size(request, *result.zone);
             result.primary_serial = result.zone->serial();
             result.status = FetchResult::Status::transferred;
             return;
@@ -528,6 +584,7 @@ void fetch_from(const FetchRequest& request, const ListenAddress& primary, Fetch
     if (transfer.kind == Transfer::Kind::refused)
         throw FetchError{"AXFR answered " + transfer.refusal};
     result.zone = build_full(request, transfer);
+    check_size(request, *result.zone);
     result.method = "AXFR";
     result.primary_serial = result.zone->serial();
     result.status = FetchResult::Status::transferred;

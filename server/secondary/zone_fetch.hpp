@@ -1,7 +1,10 @@
 // Fetching a secondary zone from its primaries: the SOA query over UDP (RFC 1035 §4.3.5),
 // then IXFR over TCP (RFC 1995) with AXFR (RFC 5936) when the primary sends the whole zone,
 // refuses IXFR, or its differences do not apply. Blocking, with deadlines: it runs on a
-// thread of its own (libuv's pool), never on a worker or the main loop.
+// thread of its own (libuv's pool), never on a worker or the main loop. A UDP reply that is
+// not the answer to our query (another source, ID or question, or not signed with the
+// zone's key) is ignored, and the wait goes on until the deadline: such a reply may be
+// forged by anyone, and must not cut the refresh short.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,10 @@ struct FetchRequest {
     std::string source;                          // names the result in diagnostics (the file)
     unsigned query_timeout_ms = 2000;            // per UDP try, and per TCP read
     unsigned transfer_timeout_ms = 120000;       // a whole transfer
+    // The zone's limits (config.hpp): a transfer beyond them is refused, the next primary
+    // tried, and nothing changes if none stays within them.
+    uint64_t max_records = kDefaultMaxZoneRecords;
+    uint64_t max_bytes = kDefaultMaxTransferBytes;  // octets received in one transfer
 };
 
 struct FetchResult {

@@ -1,16 +1,19 @@
 """How Meridian as a secondary copes with what a primary may send, against a scripted primary
 (dnspython on loopback): IXFR refused -> AXFR; the whole zone in answer to IXFR; differences
 that do not apply -> AXFR; a transfer cut off midway changes nothing; reloads that add a
-secondary zone, move it to another primary, remove it, or fail to load. Every wait is
-bounded."""
+secondary zone, move it to another primary, remove it, or fail to load; a copy that cannot be
+written is an error in the log, /metrics and `ctl status`; a transfer or a zone file beyond
+max_zone_records is refused and the previous version kept. Every wait is bounded."""
 
 import os
+import re
 import signal
 import socket
 import struct
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
@@ -22,20 +25,23 @@ import dns.rdatatype  # noqa: E402
 import dns.rrset  # noqa: E402
 
 from meridian_harness import (  # noqa: E402
-    LOOPBACK, Meridian, expect, free_port, query, run_meridian, run_tests, wait_for_value)
+    LOOPBACK, Meridian, expect, free_port, query, run_meridian, run_tests, wait_for_value,
+    zone_file)
 
 ORIGIN = "scripted.example."
 ADDED = "added.example."  # the zone the reload tests add, move and remove
 SLOW_SECONDS = 1.5
 
 
-def version(serial, origin=ORIGIN):
-    """The zone at `serial`: www's address follows the serial."""
+def version(serial, origin=ORIGIN, extra=0):
+    """The zone at `serial`: www's address follows the serial; `extra` records more."""
     return [dns.rrset.from_text(origin, 60, "IN", "SOA",
                                 f"ns1.{origin} hostmaster.{origin} {serial} 3600 600 1209600 60"),
             dns.rrset.from_text(origin, 60, "IN", "NS", f"ns1.{origin}"),
             dns.rrset.from_text("ns1." + origin, 60, "IN", "A", "192.0.2.1"),
-            dns.rrset.from_text("www." + origin, 60, "IN", "A", f"192.0.2.{serial}")]
+            dns.rrset.from_text("www." + origin, 60, "IN", "A", f"192.0.2.{serial}")] + \
+        [dns.rrset.from_text(f"extra{i}." + origin, 60, "IN", "A", "192.0.2.99")
+         for i in range(extra)]
 
 
 class ScriptedPrimary:
@@ -47,6 +53,7 @@ answers every transfer as AXFR after SLOW_SECONDS."""
         self.port = free_port()
         self.serial = 1
         self.mode = "ixfr"
+        self.extra = 0  # records beyond the usual four in each version sent
         self.requests = []  # "SOA", "IXFR", "AXFR" in the order received
         self.asked = []  # (request, zone) in the order received
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -109,7 +116,7 @@ answers every transfer as AXFR after SLOW_SECONDS."""
         self.asked.append((dns.rdatatype.to_text(qtype), origin))
         response = dns.message.make_response(request)
         response.flags |= dns.flags.AA
-        new = version(self.serial, origin)
+        new = version(self.serial, origin, self.extra)
         if self.mode == "slow":
             time.sleep(SLOW_SECONDS)
         if qtype == dns.rdatatype.IXFR and self.mode == "refuse":
@@ -427,6 +434,114 @@ file = "cache/other.zone"
     expect(result.returncode == 1 and f"{bad}:6: bad primary address 'nowhere:53'" in result.stderr
            and f"{bad}:7: unknown TSIG key 'missing-key'" in result.stderr,
            "check of a broken secondary zone", "both errors at their lines", result.stderr)
+
+
+def with_control(origin, port, file, more=""):
+    """A server following `origin` from `port`, kept in `file`, with [control]: HTTP on a free
+    port and a control socket in its folder."""
+    http_port = free_port()
+    server = Meridian(zones=[], extra_config=secondary_zone(origin, port, file) + more +
+                      f'\n[control]\nhttp = "{LOOPBACK}:{http_port}"\nsocket = "control.sock"\n')
+    server.http_port = http_port
+    return server
+
+
+def metrics_of(server):
+    with urllib.request.urlopen(f"http://{LOOPBACK}:{server.http_port}/metrics",
+                                timeout=5) as response:
+        return response.read().decode()
+
+
+def test_a_copy_that_cannot_be_written_is_an_error_in_the_log_metrics_and_status():
+    primary = ScriptedPrimary()
+    # A file where the copy's folder should be: a write fails there even as root.
+    server = with_control(ORIGIN, primary.port, "blocked/scripted.example.zone")
+    (server.tmpdir / "blocked").write_text("a file, not a folder\n")
+    try:
+        server.start()
+        wait_for("the first AXFR", lambda: serial_of(server) == 1)
+        # Served all the same: the primary's data beats a fault of the local disk.
+        wait_for("the error in the log", lambda: "ERROR: the copy was not kept on disk" in
+                 server.log_text())
+        log = server.log_text()
+        expect(f"secondary {ORIGIN} (start, no copy yet): ERROR: the copy was not kept on disk "
+               f"(cannot create {server.tmpdir / 'blocked'}" in log, "the log",
+               "the error naming the folder", log)
+        metrics = metrics_of(server)
+        expect("meridian_secondary_copy_write_failures_total 1\n" in metrics and
+               f'meridian_secondary_copy_failing{{zone="{ORIGIN}"}} 1\n' in metrics,
+               "/metrics", "one failed write, the zone failing",
+               "\n".join(line for line in metrics.splitlines() if "copy" in line))
+        status = run_meridian("ctl", "--socket", server.tmpdir / "control.sock", "status")
+        expect(status.returncode == 0 and re.search(
+               rf"^copy error +{re.escape(ORIGIN)} not kept on disk: cannot create "
+               rf"{re.escape(str(server.tmpdir / 'blocked'))}", status.stdout, re.MULTILINE),
+               "ctl status", "a copy error row", status.stdout + status.stderr)
+
+        # Once the folder can be made, the next transfer writes the copy and the error clears.
+        (server.tmpdir / "blocked").unlink()
+        primary.serial, primary.mode = 2, "whole"
+        notify(server)
+        wait_for("serial 2", lambda: serial_of(server) == 2)
+        kept = server.tmpdir / "blocked" / "scripted.example.zone"
+        wait_for("the copy on disk", kept.exists)
+        metrics = metrics_of(server)
+        expect("meridian_secondary_copy_write_failures_total 1\n" in metrics and
+               "meridian_secondary_copy_failing{" not in metrics, "/metrics after the fix",
+               "the count kept, no zone failing", metrics)
+        status = run_meridian("ctl", "--socket", server.tmpdir / "control.sock", "status")
+        expect("copy error" not in status.stdout, "ctl status after the fix", "no copy error",
+               status.stdout)
+    finally:
+        server.stop()
+        primary.stop()
+
+
+def test_a_transfer_beyond_max_zone_records_is_refused_and_the_previous_version_kept():
+    primary = ScriptedPrimary()
+    server = Meridian(zones=[], extra_config=secondary_zone(
+        ORIGIN, primary.port, "cache/scripted.example.zone") + "max_zone_records = 4\n")
+    try:
+        server.start()
+        wait_for("the first AXFR", lambda: serial_of(server) == 1)  # four records
+        primary.serial, primary.mode = 2, "whole"
+        primary.extra = 1  # one record more: five
+        start = len(server.log_text())
+        notify(server)
+        wait_for("the refused transfer", lambda: "refresh failed, nothing changed" in
+                 server.log_text()[start:])
+        log = server.log_text()[start:]
+        expect("more records than max_zone_records (4)" in log, "the log",
+               "the limit named", log)
+        expect(serial_of(server) == 1 and www_of(server) == "192.0.2.1",
+               "what is served", "still serial 1", serial_of(server))
+        kept = (server.tmpdir / "cache" / "scripted.example.zone").read_text()
+        expect("192.0.2.1" in kept and "extra" not in kept, "the kept copy", "serial 1", kept)
+    finally:
+        server.stop()
+        primary.stop()
+
+
+def test_check_refuses_a_zone_file_beyond_max_zone_records(meridian):
+    config = meridian.tmpdir / "check-limit.toml"
+    (meridian.tmpdir / "big.example.zone").write_text(
+        zone_file("big.example.", "a A 192.0.2.2\nb A 192.0.2.3\n"))  # five records
+    config.write_text(f'''[server]
+listen = ["{LOOPBACK}:5399"]
+
+[[zone]]
+file = "big.example.zone"
+max_zone_records = 4
+''')
+    result = run_meridian("check", "--config", config)
+    expect(result.returncode == 1 and
+           f"{config}:6: {meridian.tmpdir / 'big.example.zone'} holds 5 records of big.example., "
+           "more than max_zone_records (4)" in result.stderr,
+           "check of a zone file beyond its limit", "exit 1, the error at the limit's line",
+           result.stderr)
+    config.write_text(config.read_text().replace("max_zone_records = 4", "max_zone_records = 5"))
+    result = run_meridian("check", "--config", config)
+    expect(result.returncode == 0, "check within the limit", "exit 0", result.stderr)
 
 
 if __name__ == "__main__":

@@ -121,3 +121,73 @@ secret = "c2VjcmV0"
                              {10, "missing 'secret'"},
                              {18, "duplicate TSIG key 'k3.'"}});
 }
+
+TEST_CASE("zone_limits_are_read_with_errors_at_their_lines") {
+    TempFolder folder;
+    Diagnostics diagnostics;
+    auto config = load_config(write_zone_config(folder,
+                                                "max_zone_records = 1000\n"
+                                                "max_transfer_bytes = 65536\n"),
+                              diagnostics);
+    REQUIRE(config);
+    CHECK(config->zones.front().max_zone_records == 1000);
+    CHECK(config->zones.front().max_transfer_bytes == 65536);
+    CHECK(config->zones.front().max_zone_records_place.line == 6);
+
+    // Left out: the defaults, bounded.
+    config = load_config(write_zone_config(folder, ""), diagnostics);
+    REQUIRE(config);
+    CHECK(config->zones.front().max_zone_records == kDefaultMaxZoneRecords);
+    CHECK(config->zones.front().max_transfer_bytes == kDefaultMaxTransferBytes);
+
+    Diagnostics errors;
+    CHECK(!load_config(write_zone_config(folder,
+                                         "max_zone_records = 1\n"
+                                         "max_transfer_bytes = \"1G\"\n"),
+                       errors));
+    check_errors_at(errors, {{6, "max_zone_records"}, {7, "max_transfer_bytes"}});
+}
+
+TEST_CASE("secondary_zone_without_a_file_keeps_its_copy_in_the_state_directory") {
+    TempFolder folder;
+    Diagnostics diagnostics;
+    const std::string zones = R"(
+[[zone]]
+origin = "Example.NET."
+primaries = ["192.0.2.1"]
+
+[[zone]]
+origin = "."
+primaries = ["192.0.2.1"]
+
+[[zone]]
+origin = 'a/b\..example.'
+primaries = ["192.0.2.1"]
+
+[[zone]]
+origin = "example.org."
+primaries = ["192.0.2.1"]
+file = "cache/example.org.zone"
+)";
+    // The default: the folder the systemd unit makes writable (StateDirectory=meridian).
+    auto config = load_config_text(folder, std::string(kListenOnly) + zones, diagnostics);
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
+    REQUIRE(config->zones.size() == 4);
+    CHECK(config->server.state_directory == "/var/lib/meridian");
+    CHECK(config->zones[0].file == "/var/lib/meridian/secondary/example.net.zone");
+    CHECK(config->zones[1].file == "/var/lib/meridian/secondary/root.zone");
+    // No zone name makes a path or a hidden file.
+    CHECK(config->zones[2].file == "/var/lib/meridian/secondary/a%2fb%2e.example.zone");
+    CHECK(config->zones[3].file == folder.path() / "cache/example.org.zone");
+
+    // A relative state_directory is relative to the config file's folder.
+    config = load_config_text(
+        folder, std::string(kListenOnly) + "state_directory = \"state\"\n" + zones, diagnostics);
+    REQUIRE_MESSAGE(config, diagnostics_text(diagnostics));
+    CHECK(config->zones[0].file == folder.path() / "state/secondary/example.net.zone");
+
+    // A zone of its own still needs its file.
+    check_config_errors(folder,
+                        std::string(kListenOnly) + "\n[[zone]]\norigin = \"example.com.\"\n",
+                        {{4, "missing 'file' in [[zone]]"}});
+}

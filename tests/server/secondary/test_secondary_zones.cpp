@@ -1,12 +1,15 @@
 // The secondary zones on a libuv loop: NOTIFY is answered only for our zones and only from
 // their primaries, a NOTIFY or a reload that adds a zone brings its transfer and a publish,
-// a kept copy is confirmed at start, and a zone a reload removed is forgotten.
+// forged SOA replies do not cut a refresh short, a kept copy is confirmed at start, a copy
+// that cannot be written is an error the status shows, a transfer beyond the zone's limits
+// keeps the previous version, and a zone a reload removed is forgotten.
 #include <doctest/doctest.h>
 
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "forged_soa_replies.hpp"
 #include "server/config/config.hpp"
 #include "server/secondary/secondary_store.hpp"
 #include "server/secondary/secondary_zones.hpp"
@@ -42,10 +46,19 @@ namespace {
 
 const std::string kOrigin = meridian::wire::wire_from_text("example.com.");
 
-// The [[zone]] table of example.com. as a secondary of `primary`, kept in cache/.
-std::string secondary_zone(const std::string& primary) {
+// The [[zone]] table of example.com. as a secondary of `primary`, kept in cache/, with
+// `more` keys.
+std::string secondary_zone(const std::string& primary, const std::string& more = "") {
     return "[[zone]]\norigin = \"example.com.\"\nprimaries = [\"" + primary +
-           "\"]\nfile = \"cache/example.com.zone\"\n";
+           "\"]\nfile = \"cache/example.com.zone\"\n" + more;
+}
+
+// The same, with transfers and NOTIFY signed with transfer_key().
+std::string signed_secondary_zone(const std::string& primary) {
+    const auto key = meridian::testing::transfer_key();
+    return secondary_zone(primary, "tsig = \"transfer-key\"\n") +
+           "\n[[tsig]]\nname = \"transfer-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"" +
+           key.secret + "\"\n";
 }
 
 // SecondaryZones on a test loop, built from a config of `zone_tables`; each publish it asks
@@ -95,15 +108,22 @@ struct RunningSecondaries {
 // socket to answer through and its own address as the client's, so the answer comes back here.
 class NotifySender {
   public:
-    // Hands a NOTIFY for `zone` to `secondaries` and returns the answer (null when none came).
-    meridian::ldns::Packet notify(RunningSecondaries& secondaries, const char* zone) {
+    // Hands a NOTIFY for `zone` (signed with `key` when given) to `secondaries` and returns
+    // the answer (null when none came).
+    meridian::ldns::Packet notify(RunningSecondaries& secondaries, const char* zone,
+                                  const server::tsig::Key* key = nullptr) {
         const meridian::ldns::Packet request(ldns_pkt_query_new(
             ldns_dname_new_frm_str(zone), LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0));
         ldns_pkt_set_opcode(request.get(), LDNS_PACKET_NOTIFY);
         ldns_pkt_set_aa(request.get(), true);
         ldns_pkt_set_id(request.get(), 0x4d2);
-        const auto wire = meridian::ldns::to_wire(request.get());
+        auto wire = meridian::ldns::to_wire(request.get());
         REQUIRE(wire);
+        if (key) {
+            auto signed_request = server::tsig::sign(*wire, *key);
+            REQUIRE(signed_request);
+            wire = std::move(signed_request->message);
+        }
         server::QueuedMessage* slot = secondaries.zones->notify_queue()->claim();
         REQUIRE(slot);
         CHECK(slot->set_message(*wire));
@@ -254,4 +274,94 @@ TEST_CASE("reload_that_adds_a_secondary_zone_starts_its_transfer") {
         log.text());
     CHECK(secondaries.kept_serial() == 5);
     CHECK(log.contains("secondary example.com.: added by reload"));
+}
+
+TEST_CASE("forged_soa_replies_do_not_cut_short_the_refresh_a_notify_starts") {
+    CapturedStderr log;
+    // Before the primary's signed answer: a forged unsigned one from its address and port,
+    // and one from another port.
+    meridian::testing::SoaPrimaryWithForgers primary([](const ldns_pkt& query,
+                                                        std::span<const uint8_t> wire) {
+        using meridian::testing::From;
+        using meridian::testing::reply_to;
+        const auto forged = reply_to(query, {meridian::testing::example_soa(99)});
+        return std::vector<meridian::testing::ForgedReply>{
+            {From::primary, forged},
+            {From::other_port, forged},
+            {From::primary,
+             meridian::testing::signed_reply(reply_to(query, {meridian::testing::example_soa(1)}),
+                                             meridian::testing::transfer_key(), wire)}};
+    });
+    RunningSecondaries secondaries(signed_secondary_zone(primary.address()));
+    const auto hour_ago = WallClock::now() - hours(1);
+    secondaries.keep_copy(hour_ago);
+    NotifySender sender;
+    const auto key = meridian::testing::transfer_key();
+    const meridian::ldns::Packet answer = sender.notify(secondaries, "example.com.", &key);
+    REQUIRE(answer);
+    CHECK(ldns_pkt_get_rcode(answer.get()) == LDNS_RCODE_NOERROR);
+    // The primary confirmed serial 1: the expiry moves on, and nothing is transferred.
+    REQUIRE_MESSAGE(
+        secondaries.loop.run_until(
+            [&] { return secondaries.store.find(kOrigin)->refreshed > hour_ago; }, seconds(5)),
+        log.text());
+    CHECK(secondaries.kept_serial() == 1);
+    CHECK(secondaries.publishes == 0);
+    CHECK(primary.queries() == 1);
+    CHECK_FALSE(log.contains("refresh failed"));
+}
+
+TEST_CASE("a_copy_that_cannot_be_written_is_served_and_shown_as_an_error") {
+    CapturedStderr log;
+    // Serial 2 by the first transfer, 3 after.
+    std::atomic<int> transfers{0};
+    ScriptedPrimary primary(meridian::testing::soa_answer(3), [&transfers](const ldns_pkt& query) {
+        return meridian::testing::axfr_answer(transfers++ == 0 ? 2 : 3, "192.0.2.20")(query);
+    });
+    RunningSecondaries secondaries(secondary_zone(primary.address()));
+    // A file where the copy's folder should be: no one can write there, root included.
+    secondaries.folder.write("cache", "not a folder\n");
+    NotifySender sender;
+    REQUIRE(sender.notify(secondaries, "example.com."));
+    REQUIRE_MESSAGE(
+        secondaries.loop.run_until([&] { return secondaries.publishes > 0; }, seconds(5)),
+        log.text());
+    // Served all the same: the primary's newer data beats a local disk's fault.
+    CHECK(secondaries.kept_serial() == 2);
+    CHECK(secondaries.store.copy_write_failures() == 1);
+    const auto failing = secondaries.store.failing_copies();
+    REQUIRE(failing.size() == 1);
+    CHECK(failing[0].zone == "example.com.");
+    CHECK(failing[0].error.find("cache") != std::string::npos);
+    CHECK(
+        log.contains("secondary example.com. (NOTIFY from 127.0.0.1): ERROR: the copy was not "
+                     "kept on disk"));
+
+    // Once the folder can be made, the next transfer's copy is written and the error clears.
+    std::filesystem::remove(secondaries.folder.path() / "cache");
+    REQUIRE(sender.notify(secondaries, "example.com."));
+    REQUIRE_MESSAGE(
+        secondaries.loop.run_until([&] { return secondaries.publishes > 1; }, seconds(5)),
+        log.text());
+    CHECK(secondaries.kept_serial() == 3);
+    CHECK(secondaries.store.failing_copies().empty());
+    CHECK(secondaries.store.copy_write_failures() == 1);
+    CHECK(std::filesystem::exists(secondaries.folder.path() / "cache/example.com.zone"));
+}
+
+TEST_CASE("a_transfer_beyond_max_zone_records_keeps_the_previous_version") {
+    CapturedStderr log;
+    ScriptedPrimary primary(meridian::testing::soa_answer(2),
+                            meridian::testing::axfr_answer(2, "192.0.2.20"));
+    RunningSecondaries secondaries(secondary_zone(primary.address(), "max_zone_records = 3\n"));
+    secondaries.keep_copy(WallClock::now());
+    secondaries.zones->start();
+    REQUIRE_MESSAGE(
+        secondaries.loop.run_until([&] { return log.contains("refresh failed"); }, seconds(5)),
+        log.text());
+    CHECK(log.contains("refresh failed, nothing changed (" + primary.address() +
+                       ": IXFR answered REFUSED, trying AXFR; the zone has more records than "
+                       "max_zone_records (3)); retrying in"));
+    CHECK(secondaries.kept_serial() == 1);
+    CHECK(secondaries.publishes == 0);
 }
