@@ -237,10 +237,13 @@ TEST_CASE("ednscomp_unknown_opcode_gets_notimp_with_opt") {
     auto f = simple();
     for (const uint8_t opcode : {uint8_t{15}, uint8_t{2}, uint8_t{3}}) {
         CAPTURE(int(opcode));
-        auto p = AnswerFixture::parse(f.respond_bytes(edns_query_with_opcode(opcode)));
+        const auto bytes = f.respond_bytes(edns_query_with_opcode(opcode));
+        auto p = AnswerFixture::parse(bytes);
         REQUIRE(p);
         CHECK(rcode(p) == LDNS_RCODE_NOTIMPL);
-        CHECK(ldns_pkt_get_opcode(p.get()) == opcode);
+        // Read from the header: ldns's opcode enum has no value for 3 or 15.
+        REQUIRE(bytes.size() >= 3);
+        CHECK(((bytes[2] >> 3) & 0x0F) == opcode);
         const auto opt = response_opt(p);
         CHECK(opt.present);
         CHECK(opt.version == 0);
