@@ -118,8 +118,14 @@ TEST_CASE("tcp_buffer_pool_returns_memory_above_its_high_water_mark_to_the_syste
                           << " KiB, after they came back " << after << " KiB");
     CHECK(peak - before >= kCount * kSize / 1024 / 2);  // the buffers really were resident
     CHECK(pool.spare_count() == 4);
-    // The four spares and a little slack, not the 58 MiB lent.
-    CHECK(after <= before + 4 * kSize / 1024 + 4096);
+    // The four spares and a little slack, not the 58 MiB lent. AddressSanitizer's quarantine
+    // and shadow memory keep more of the test's own small allocations resident.
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr size_t kSlackKib = 16384;
+#else
+    constexpr size_t kSlackKib = 4096;
+#endif
+    CHECK(after <= before + 4 * kSize / 1024 + kSlackKib);
 }
 
 TEST_CASE("tcp_buffer_pool_accounts_the_memory_it_holds") {
