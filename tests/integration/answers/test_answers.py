@@ -7,6 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
+    part,
     Skipped, dns, describe, expect, kdig, make_query, query, rrset_of, run_tests,
     start_default_meridian, stop_server, tcp_raw, udp_raw)
 
@@ -392,6 +393,7 @@ def test_nested_zone_answers_from_most_specific_zone(server, transport):
                    "1209600 600"], ttl=60)
 
 
+@part("kdig")
 def test_kdig_sees_an_authoritative_answer(server, transport):
     result = kdig(server.port, "www.example.com", "A", transport=transport)
     if result is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, one folder up
 from meridian_harness import (  # noqa: E402
+    part,
     Meridian, Skipped, dns, describe, expect, frame, header, kdig, make_query, query, rcode_of,
     read_frame, rrset_of, run_tests, tcp_connect, tcp_raw, udp_raw)
 
@@ -181,6 +182,7 @@ def test_nsid_returns_identity(server, transport):
            f"www.example.com. A without NSID over {transport}", "no NSID option", r.options)
 
 
+@part("kdig")
 def test_kdig_nsid_shows_identity(server):
     result = kdig(server.port, "www.example.com", "A", "+nsid")
     if result is None:
@@ -275,6 +277,7 @@ def test_zone_transfers_are_refused(server, transport):
                f"example.com. {qtype} over {transport}", "REFUSED", describe(reply))
 
 
+@part("ipv6")
 def test_ipv6_listener_answers(server):
     if not server.ipv6:
         raise Skipped("no ::1 on this machine")
