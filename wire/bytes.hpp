@@ -1,6 +1,8 @@
-// Byte views of the strings that hold names and RDATA in wire form.
+// Byte views of the strings that hold names and RDATA in wire form, and the one reader of a
+// 16-bit field in network order.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -11,6 +13,12 @@ namespace meridian::wire {
 // comparison; the writer and parser take bytes.
 inline std::span<const uint8_t> bytes_of(std::string_view text) {
     return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+// The 16-bit field at `at` (RFC 1035 §2.3.2: network order); the caller has checked that
+// two octets are there.
+inline uint16_t read16(std::span<const uint8_t> message, size_t at) {
+    return static_cast<uint16_t>((message[at] << 8) | message[at + 1]);
 }
 
 }  // namespace meridian::wire

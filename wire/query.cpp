@@ -4,15 +4,12 @@
 
 #include <cstring>
 
+#include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 
 namespace meridian::wire {
 
 namespace {
-
-inline uint16_t read16(std::span<const uint8_t> m, size_t at) {
-    return static_cast<uint16_t>((m[at] << 8) | m[at + 1]);
-}
 
 // RFC 7871 §6 and §7.1.1: the checks whose failure must give FORMERR.
 bool parse_client_subnet(std::span<const uint8_t> option, ClientSubnet& out) {

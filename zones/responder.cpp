@@ -17,6 +17,7 @@ namespace meridian::zones {
 
 namespace {
 
+using wire::read16;
 using wire::Section;
 
 // The EDNS options we send back, encoded into a small stack buffer.
@@ -220,10 +221,6 @@ size_t finish_answer(wire::MessageWriter& writer, AnswerSummary& summary) {
     summary.rcode = writer.rcode();
     summary.is_truncated = writer.is_truncated();
     return length;
-}
-
-uint16_t read16(std::span<const uint8_t> m, size_t at) {
-    return static_cast<uint16_t>((m[at] << 8) | m[at + 1]);
 }
 
 }  // namespace

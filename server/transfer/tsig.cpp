@@ -18,9 +18,12 @@
 #include <cstring>
 #include <ctime>
 
+#include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 
 namespace meridian::server::tsig {
+
+using wire::read16;
 
 namespace {
 
@@ -205,10 +208,6 @@ class Hmac {
 };
 
 // ---- Reading ------------------------------------------------------------------------------
-
-uint16_t read16(std::span<const uint8_t> m, size_t at) {
-    return static_cast<uint16_t>((m[at] << 8) | m[at + 1]);
-}
 
 void write16(uint8_t* at, uint16_t value) {
     at[0] = static_cast<uint8_t>(value >> 8);
