@@ -257,6 +257,13 @@ Address unmapped(const Address& address) {
     return v4;
 }
 
+Address client_network(const Address& address) {
+    Address client = unmapped(address);
+    client.port = 0;
+    if (client.family == Family::v6) std::fill(client.bytes.begin() + 8, client.bytes.end(), 0);
+    return client;
+}
+
 bool contains(const Prefix& network, Family family, const uint8_t* bytes) {
     if (network.family != family) return false;
     const unsigned whole = network.length / 8;

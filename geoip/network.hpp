@@ -63,6 +63,11 @@ std::string to_string(const Address& address);
 // stands for, as a dual-stack socket reports IPv4 clients; any other address unchanged.
 Address unmapped(const Address& address);
 
+// Whom a per-client limit counts as one client: an IPv4 address (an IPv4-mapped one as
+// IPv4), or the /64 of an IPv6 address, since one IPv6 host usually holds a whole /64
+// (RFC 7421). The rest of the address and the port are zero.
+Address client_network(const Address& address);
+
 // True when `address` lies inside `network`; an IPv4-mapped IPv6 address matches IPv4
 // networks.
 bool contains(const Prefix& network, const Address& address);

@@ -24,15 +24,15 @@ TcpClientCounts::TcpClientCounts(size_t max_clients) {
 }
 
 TcpClientCounts::Key TcpClientCounts::key_of(const geoip::Address& address) {
-    // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: each is its own client,
-    // not one /64 shared by every IPv4 address.
-    const geoip::Address client = geoip::unmapped(address);
+    // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: client_network makes each
+    // its own client, not one /64 shared by every IPv4 address.
+    const geoip::Address client = geoip::client_network(address);
     Key key{};
     if (client.family == geoip::Family::v4) {
-        key[10] = key[11] = 0xff;
+        key[10] = key[11] = 0xff;  // kept apart from IPv6 networks in the same table
         std::memcpy(key.data() + 12, client.bytes.data(), 4);
     } else {
-        std::memcpy(key.data(), client.bytes.data(), 8);  // the /64
+        std::memcpy(key.data(), client.bytes.data(), key.size());
     }
     return key;
 }

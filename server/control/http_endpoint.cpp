@@ -28,6 +28,7 @@
 #include <map>
 #include <utility>
 
+#include "geoip/network.hpp"
 #include "server/system/log.hpp"
 #include "server/system/socket_address.hpp"
 
@@ -288,15 +289,13 @@ void HttpEndpoint::accept_clients() {
 }
 
 void HttpEndpoint::admit(int fd, const sockaddr_storage& peer, unsigned length) {
+    // The same clients DNS over TCP caps: an IPv4 address (a dual-stack socket's
+    // ::ffff:a.b.c.d included) or an IPv6 /64.
     Client client;
-    if (peer.ss_family == AF_INET6) {
-        const auto& address = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-        client.is_v6 = true;
-        std::memcpy(&client.prefix, address.s6_addr, sizeof client.prefix);
-    } else {
-        uint32_t address = 0;
-        std::memcpy(&address, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, 4);
-        client.prefix = address;
+    if (const auto address = from_socket_address(reinterpret_cast<const sockaddr*>(&peer))) {
+        const geoip::Address network = geoip::client_network(*address);
+        client.is_v6 = network.family == geoip::Family::v6;
+        std::memcpy(&client.prefix, network.bytes.data(), sizeof client.prefix);
     }
     size_t live = 0;
     size_t same = 0;

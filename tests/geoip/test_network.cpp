@@ -164,3 +164,14 @@ TEST_CASE("mapped_addresses_match_ipv4_networks") {
     CHECK_FALSE(contains(*odd, *parse_address("2001:db8:7fff::1")));
     CHECK(unmapped(*parse_address("::ffff:192.0.2.1")) == *parse_address("192.0.2.1"));
 }
+
+TEST_CASE("client_network_is_an_ipv4_address_or_an_ipv6_64") {
+    const auto v6 = client_network(*parse_address_and_port("[2001:db8:1:2:3:4:5:6]:53"));
+    CHECK(v6 == *parse_address("2001:db8:1:2::"));
+    CHECK(client_network(*parse_address("2001:db8:1:2:ffff::1")) == v6);
+    CHECK_FALSE(client_network(*parse_address("2001:db8:1:3::1")) == v6);
+    const auto v4 = client_network(*parse_address_and_port("192.0.2.1:53"));
+    CHECK(v4 == *parse_address("192.0.2.1"));
+    CHECK(client_network(*parse_address("::ffff:192.0.2.1")) == v4);  // as a dual-stack socket
+    CHECK_FALSE(client_network(*parse_address("192.0.2.2")) == v4);
+}
