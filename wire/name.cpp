@@ -1,6 +1,7 @@
 // Domain names in uncompressed wire form: decompression, case folding, comparison, text.
 #include "wire/name.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -93,6 +94,33 @@ size_t count_labels(std::span<const uint8_t> name) {
     size_t labels = 0;
     for (size_t i = 0; i < name.size() && name[i] != 0; i += 1 + size_t(name[i])) ++labels;
     return labels;
+}
+
+namespace {
+
+// Offsets of each label's length octet, at most kMaxNameLength / 2 of them; returns the count.
+size_t label_offsets(std::span<const uint8_t> name, uint8_t* offsets) {
+    size_t count = 0;
+    for (size_t i = 0; i < name.size() && name[i] != 0; i += 1 + size_t(name[i]))
+        offsets[count++] = static_cast<uint8_t>(i);
+    return count;
+}
+
+}  // namespace
+
+int canonical_compare(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+    uint8_t a_offsets[kMaxNameLength / 2 + 1], b_offsets[kMaxNameLength / 2 + 1];
+    size_t a_count = label_offsets(a, a_offsets);
+    size_t b_count = label_offsets(b, b_offsets);
+    while (a_count > 0 && b_count > 0) {
+        const uint8_t* a_label = a.data() + a_offsets[--a_count];
+        const uint8_t* b_label = b.data() + b_offsets[--b_count];
+        const size_t common = std::min(a_label[0], b_label[0]);
+        if (const int order = std::memcmp(a_label + 1, b_label + 1, common)) return order;
+        if (a_label[0] != b_label[0]) return a_label[0] < b_label[0] ? -1 : 1;
+    }
+    if (a_count == b_count) return 0;
+    return a_count < b_count ? -1 : 1;  // the ancestor sorts first
 }
 
 size_t suffix_offset(std::span<const uint8_t> name, size_t labels) {

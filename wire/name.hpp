@@ -46,6 +46,11 @@ size_t suffix_offset(std::span<const uint8_t> name, size_t labels);
 // True when `name` equals `ancestor` or lies below it. Both must already be lowercase.
 bool is_subdomain(std::span<const uint8_t> name, std::span<const uint8_t> ancestor);
 
+// The canonical order of RFC 4034 §6.1 (labels compared from the rightmost, each as
+// unsigned octets, a shorter label first): <0, 0 or >0. Both must already be lowercase.
+// No allocation: NSEC proofs search a zone's names in this order per query.
+int canonical_compare(std::span<const uint8_t> a, std::span<const uint8_t> b);
+
 // Case-insensitive equality of two uncompressed names.
 bool equal_ignoring_case(std::span<const uint8_t> a, std::span<const uint8_t> b);
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "wire/constants.hpp"
@@ -16,12 +17,19 @@ std::string name_text(const std::string& wire_name) {
     return wire::to_text({reinterpret_cast<const uint8_t*>(wire_name.data()), wire_name.size()});
 }
 
-// The zone's records by (owner, type), so a difference finds what it deletes at once.
+// The zone's records by (owner, type, type covered), so a difference finds what it deletes
+// at once. RRSIGs are grouped by the type they cover, as the zone keeps them, so each group
+// keeps its own TTL.
 struct RRsetContent {
     uint32_t ttl = 0;
     std::vector<std::string> rdatas;
 };
-using RecordTable = std::map<std::pair<std::string, uint16_t>, RRsetContent>;
+using RecordKey = std::tuple<std::string, uint16_t, uint16_t>;
+using RecordTable = std::map<RecordKey, RRsetContent>;
+
+RecordKey key_of(const std::string& owner, uint16_t type, std::string_view rdata) {
+    return {owner, type, type == wire::type::kRRSIG ? type_covered(rdata) : uint16_t(0)};
+}
 
 std::shared_ptr<const Zone> build_from_table(const std::string& origin, const RecordTable& table,
                                              const std::string& source, Diagnostics& diagnostics) {
@@ -29,7 +37,7 @@ std::shared_ptr<const Zone> build_from_table(const std::string& origin, const Re
     // The SOA first, as a zone file has it; the builder does not depend on the order.
     for (const auto& [key, content] : table)
         for (const auto& rdata : content.rdatas)
-            builder.add_record(key.first, key.second, content.ttl, rdata, 0);
+            builder.add_record(std::get<0>(key), std::get<1>(key), content.ttl, rdata, 0);
     return builder.finish(diagnostics);
 }
 
@@ -50,11 +58,11 @@ std::vector<ZoneRecord> zone_records(const Zone& zone) {
     const RRset& soa = zone.soa();
     records.push_back({zone.origin(), soa.type, soa.ttl, soa.rdatas.front()});
     for (const auto& [name, node] : zone.nodes())
-        for (const auto& rrset : node.rrsets) {
-            if (&node == &zone.apex() && rrset.type == wire::type::kSOA) continue;
+        for_each_stored_rrset(node, [&](const RRset& rrset) {
+            if (&node == &zone.apex() && rrset.type == wire::type::kSOA) return;
             for (const auto& rdata : rrset.rdatas)
                 records.push_back({name, rrset.type, rrset.ttl, rdata});
-        }
+        });
     return records;
 }
 
@@ -76,7 +84,10 @@ std::shared_ptr<const Zone> apply_differences(const Zone& zone,
     };
     RecordTable table;
     for (const auto& [name, node] : zone.nodes())
-        for (const auto& rrset : node.rrsets) table[{name, rrset.type}] = {rrset.ttl, rrset.rdatas};
+        for_each_stored_rrset(node, [&](const RRset& rrset) {
+            if (!rrset.rdatas.empty())
+                table[key_of(name, rrset.type, rrset.rdatas.front())] = {rrset.ttl, rrset.rdatas};
+        });
 
     uint32_t serial = zone.serial();
     for (const ZoneDifference& difference : differences) {
@@ -92,7 +103,7 @@ std::shared_ptr<const Zone> apply_differences(const Zone& zone,
         if (difference.old_soa.owner != zone.origin() || difference.new_soa.owner != zone.origin())
             return fail("IXFR difference with an SOA outside the zone apex");
         for (const ZoneRecord& record : difference.deleted) {
-            auto rrset = table.find({record.owner, record.type});
+            auto rrset = table.find(key_of(record.owner, record.type, record.rdata));
             auto rdata = rrset == table.end() ? std::vector<std::string>::iterator{}
                                               : std::find(rrset->second.rdatas.begin(),
                                                           rrset->second.rdatas.end(), record.rdata);
@@ -106,15 +117,15 @@ std::shared_ptr<const Zone> apply_differences(const Zone& zone,
             if (rrset->second.rdatas.empty()) table.erase(rrset);
         }
         for (const ZoneRecord& record : difference.added) {
-            RRsetContent& rrset = table[{record.owner, record.type}];
+            RRsetContent& rrset = table[key_of(record.owner, record.type, record.rdata)];
             // RFC 2181 §5.2: one TTL per RRset; the record added last carries the new one.
             rrset.ttl = record.ttl;
             if (std::find(rrset.rdatas.begin(), rrset.rdatas.end(), record.rdata) ==
                 rrset.rdatas.end())
                 rrset.rdatas.push_back(record.rdata);
         }
-        table[{zone.origin(), wire::type::kSOA}] = {difference.new_soa.ttl,
-                                                    {difference.new_soa.rdata}};
+        table[key_of(zone.origin(), wire::type::kSOA, {})] = {difference.new_soa.ttl,
+                                                              {difference.new_soa.rdata}};
         serial = to;
     }
     return build_from_table(zone.origin(), table, source, diagnostics);

@@ -9,7 +9,15 @@ namespace meridian::zones {
 
 using wire::bytes_of;
 
-namespace {}  // namespace
+namespace {
+
+// The RRset at place `at` of a node as AxfrStream counts them (see rrset_).
+RRset stored_rrset(const Node& node, size_t at) {
+    const RRset& rrset = node.rrsets[at / 2];
+    return at % 2 == 0 ? rrset : rrset.signature_rrset();
+}
+
+}  // namespace
 
 AxfrStream::AxfrStream(std::shared_ptr<const Zone> zone, const wire::Query& query)
     : zone_(std::move(zone)), query_(query), node_(zone_->nodes().begin()) {
@@ -19,8 +27,8 @@ AxfrStream::AxfrStream(std::shared_ptr<const Zone> zone, const wire::Query& quer
 void AxfrStream::enter_rrset() {
     if (node_ == zone_->nodes().end()) return;
     const Node& node = node_->second;
-    rdata_ =
-        rrset_ < node.rrsets.size() ? node.rrsets[rrset_].rdatas.begin() : RdataList::iterator();
+    rdata_ = rrset_ < 2 * node.rrsets.size() ? stored_rrset(node, rrset_).rdatas.begin()
+                                             : RdataList::iterator();
 }
 
 void AxfrStream::advance() {
@@ -28,8 +36,8 @@ void AxfrStream::advance() {
     // SOA is skipped here, as it opens and closes the stream.
     while (node_ != zone_->nodes().end()) {
         const Node& node = node_->second;
-        if (rrset_ < node.rrsets.size()) {
-            const RRset& rrset = node.rrsets[rrset_];
+        if (rrset_ < 2 * node.rrsets.size()) {
+            const RRset rrset = stored_rrset(node, rrset_);
             const bool is_soa = rrset.type == wire::type::kSOA && &node == &zone_->apex();
             if (!is_soa && rdata_ != rrset.rdatas.end()) return;
             ++rrset_;
@@ -51,7 +59,7 @@ bool AxfrStream::write_current(wire::MessageWriter& writer) {
                                  soa.ttl, bytes_of(soa.rdatas.front()));
     }
     const Node& node = node_->second;
-    const RRset& rrset = node.rrsets[rrset_];
+    const RRset rrset = stored_rrset(node, rrset_);
     return writer.add_record(section, bytes_of(node.name), rrset.type, wire::klass::kIN, rrset.ttl,
                              bytes_of(*rdata_));
 }

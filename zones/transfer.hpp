@@ -48,6 +48,8 @@ class AxfrStream {
     Stage stage_ = Stage::first_soa;
     using NodeIterator = decltype(std::declval<const Zone&>().nodes().begin());
     NodeIterator node_;
+    // Counts two places per RRset: 2k is the node's RRset k, 2k + 1 its RRSIGs (none when
+    // unsigned), so a signed zone's signatures go out beside what they cover.
     size_t rrset_ = 0;
     // A cursor into the RRset, kept between messages: RdataList is a packed list, and
     // indexing it walks from the first record, which made a large RRset quadratic.

@@ -117,11 +117,18 @@ uint32_t Zone::negative_ttl() const {
 }
 
 size_t Zone::memory() const {
-    size_t total = nodes_.capacity() * sizeof(Node) + index_.memory();
+    size_t total = nodes_.capacity() * sizeof(Node) + index_.memory() + hashed_index_.memory() +
+                   (denial_ ? denial_->memory() : 0);
     for (const auto& storage : storage_)
         total += storage->names.bytes_used() + storage->rdatas.bytes_used() +
                  storage->rrsets.capacity() * sizeof(RRset);
     return total;
+}
+
+const Node* Zone::find_stored_node(std::string_view name) const {
+    if (const Node* node = find_node(name)) return node;
+    const uint32_t i = hashed_index_.find(name, [this](uint32_t n) { return nodes_[n].name; });
+    return i == NameIndex::kMissing ? nullptr : &nodes_[i];
 }
 
 void Zone::add_empty_node(std::string_view name, bool exists) {
@@ -248,7 +255,11 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     };
     std::vector<Span> node_rrsets(node_total, Span{0, 0});
     std::vector<const PendingRecord*> cname_at(node_total, nullptr);
+    // Where each node was first read: the place a problem with its NSEC/NSEC3 is reported.
+    std::vector<std::pair<uint16_t, int32_t>> node_place(node_total, {0, 0});
     std::vector<const PendingRecord*> group;
+    std::vector<const PendingRecord*> signatures;  // this node's RRSIGs
+    std::vector<std::string_view> signatures_kept;
     std::vector<uint16_t> handled;
     std::vector<std::string_view> kept;
     std::unordered_set<std::string_view> seen;
@@ -257,8 +268,18 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
         const std::string_view name = names_[n];
         const uint32_t begin = first[n], end = first[n + 1];
         node_rrsets[n].begin = static_cast<uint32_t>(rrsets.size());
+        if (begin < end) {
+            const PendingRecord& at = records_[order[begin]];
+            node_place[n] = {at.source, at.line};
+        }
+        // RRSIGs are kept with the RRset they cover (RFC 4034 §3.1.1), not as one of their own.
+        signatures.clear();
+        for (uint32_t i = begin; i < end; ++i)
+            if (records_[order[i]].type == wire::type::kRRSIG)
+                signatures.push_back(&records_[order[i]]);
         // Each type of this node in first-seen order.
         handled.clear();
+        handled.push_back(wire::type::kRRSIG);
         for (uint32_t i = begin; i < end; ++i) {
             const PendingRecord& head = records_[order[i]];
             if (std::find(handled.begin(), handled.end(), head.type) != handled.end()) continue;
@@ -328,9 +349,52 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
             }
             if (kept.empty()) continue;
             if (head.type == wire::type::kCNAME) cname_at[n] = group.front();
-            uint8_t* out = storage_->rdatas.allocate(RdataList::stored_size(kept.size(), octets));
-            rrsets.push_back(RRset{head.type, head.ttl, RdataList::store(out, kept)});
-            zone->record_count_ += kept.size();
+            // The RRSIGs covering this type, duplicates dropped (RFC 2181 §5).
+            signatures_kept.clear();
+            size_t signature_octets = 0;
+            uint32_t signature_ttl = 0;
+            for (const PendingRecord* signature : signatures) {
+                const std::string_view rdata = rdata_of(*signature);
+                if (type_covered(rdata) != head.type || rdata.size() < 18) continue;
+                if (std::find(signatures_kept.begin(), signatures_kept.end(), rdata) !=
+                    signatures_kept.end())
+                    continue;
+                if (signatures_kept.empty()) signature_ttl = signature->ttl;
+                signatures_kept.push_back(rdata);
+                signature_octets += rdata.size();
+                // RFC 4034 §3.1.5: the expiration is 8 octets in; compared as serial numbers
+                // (RFC 1982) since the field wraps in 2106.
+                const uint32_t expires = read32(rdata, 8);
+                if (zone->earliest_expiry_ == 0 ||
+                    static_cast<int32_t>(expires - zone->earliest_expiry_) < 0) {
+                    zone->earliest_expiry_ = expires;
+                    zone->earliest_expiry_node_ = n;
+                    zone->earliest_expiry_type_ = head.type;
+                }
+            }
+            const size_t records_size = RdataList::stored_size(kept.size(), octets);
+            const size_t block_size =
+                signatures_kept.empty()
+                    ? 0
+                    : RRset::signature_block_size(signatures_kept.size(), signature_octets);
+            uint8_t* out = storage_->rdatas.allocate(block_size + records_size);
+            RRset rrset{head.type, 0, head.ttl, RdataList::store(out + block_size, kept)};
+            if (block_size) {
+                RRset::store_signatures(out, signatures_kept, block_size, signature_ttl);
+                rrset.flags |= RRset::kSigned;
+            }
+            rrsets.push_back(rrset);
+            zone->record_count_ += kept.size() + signatures_kept.size();
+        }
+        // RRSIGs for a type the node does not hold cannot be served with anything.
+        for (const PendingRecord* signature : signatures) {
+            const uint16_t covered = type_covered(rdata_of(*signature));
+            if (std::find(handled.begin() + 1, handled.end(), covered) == handled.end() ||
+                rdata_of(*signature).size() < 18) {
+                warn(signature, "RRSIG at '" + wire::to_text(as_bytes(name)) + "' covers type " +
+                                    std::to_string(covered) +
+                                    ", which has no records there; ignored");
+            }
         }
         node_rrsets[n].count = static_cast<uint32_t>(rrsets.size()) - node_rrsets[n].begin;
     }
@@ -358,6 +422,23 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
         const Span s = node_rrsets[n];
         zone->nodes_.push_back(Node{names_[n], {rrsets.data() + s.begin, s.count}});
     }
+    // NSEC3 records live at hashed owner names that are not names of the zone: a query for
+    // one is answered as for any name that does not exist (RFC 5155 §7.2.8), so they stay out
+    // of the index answers search.
+    std::vector<bool> hashed(node_total, false);
+    bool any_hashed = false;
+    for (uint32_t n = 0; n < node_total; ++n) {
+        const Node& node = zone->nodes_[n];
+        hashed[n] = node.rrsets.size() == 1 && node.rrsets[0].type == wire::type::kNSEC3 &&
+                    names_[n] != apex_name;
+        any_hashed = any_hashed || hashed[n];
+    }
+    if (any_hashed) {
+        NameIndex plain;
+        for (uint32_t n = 0; n < node_total; ++n)
+            (hashed[n] ? zone->hashed_index_ : plain).insert(names_[n], n);
+        index_ = std::move(plain);
+    }
     zone->index_ = std::move(index_);
     const Node* apex = zone->find_node(origin_);
     if (!apex || !apex->find(wire::type::kSOA)) {
@@ -372,9 +453,23 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
 
     // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
     for (uint32_t n = 0; n < node_total; ++n) {
-        if (!zone->nodes_[n].rrsets.empty()) zone->add_empty_node(names_[n], true);
+        if (!zone->nodes_[n].rrsets.empty() && !hashed[n]) zone->add_empty_node(names_[n], true);
     }
     zone->nodes_.shrink_to_fit();
+
+    // A zone is signed when its apex has a DNSKEY RRset and its records carry RRSIGs
+    // (RFC 4035 §2); it is then served with its NSEC or NSEC3 chain, which must be whole.
+    const RRset* dnskey = zone->apex().find(wire::type::kDNSKEY);
+    if (dnskey && zone->earliest_expiry_ != 0) {
+        auto chain = DenialChain::build(*zone, [&](uint32_t node, std::string message) {
+            const bool known = node < node_total;
+            diagnostics.push_back({known ? sources_[node_place[node].first] : source_file_,
+                                   known ? node_place[node].second : 0, std::move(message), true});
+            ok = false;
+        });
+        if (!ok) return nullptr;
+        zone->denial_ = std::move(chain);
+    }
     zone->storage_.push_back(std::move(storage_));
     names_ = {};
     pending_rdata_.release();

@@ -11,11 +11,13 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "zones/denial.hpp"
 #include "zones/diagnostic.hpp"
 
 namespace meridian::zones {
@@ -140,14 +142,63 @@ class RdataList {
         return RdataList(out);
     }
 
+    // Where the list begins in its arena (the RRset's signatures are stored before it).
+    const uint8_t* stored() const { return stored_; }
+
   private:
     const uint8_t* stored_ = nullptr;
 };
 
+// One RRset and, in a signed zone, the RRSIG records that cover it (RFC 4034 §3), kept
+// with it so an answer writes both without a second lookup. The signatures sit in the arena
+// just before the records: an RdataList of RRSIG RDATA, the RRSIG records' TTL (4 octets),
+// then the size of those two (4 octets); a flag says they are there, so an RRset stays 16
+// octets whether or not its zone is signed.
 struct RRset {
     uint16_t type = 0;
+    uint16_t flags = 0;  // kSigned
     uint32_t ttl = 0;
     RdataList rdatas;  // uncompressed wire RDATA, one entry per record
+
+    static constexpr uint16_t kSigned = 1;
+    bool is_signed() const { return flags & kSigned; }
+    // The covering RRSIG records' RDATA; empty when unsigned.
+    RdataList signatures() const {
+        if (!is_signed()) return {};
+        return RdataList(signature_block());
+    }
+    // The TTL the RRSIG records had where they were read (zone transfers, files). Answers use
+    // each signature's Original TTL field instead, as Knot does (RFC 4034 §3.1.4).
+    uint32_t signature_ttl() const {
+        uint32_t value = 0;
+        if (is_signed()) std::memcpy(&value, raw() - 8, 4);
+        return value;
+    }
+    // The signatures as an RRset of type RRSIG, for code that walks every stored record.
+    RRset signature_rrset() const { return RRset{46, 0, signature_ttl(), signatures()}; }
+
+    // Octets the signature block for these RRSIG RDATA takes in front of the records.
+    static size_t signature_block_size(size_t count, size_t rdata_octets) {
+        return RdataList::stored_size(count, rdata_octets) + 8;
+    }
+    // Writes the signature block at `out` (signature_block_size() octets); the records'
+    // RdataList must be stored right after it.
+    template <typename Range>
+    static void store_signatures(uint8_t* out, const Range& rdatas, size_t block_size,
+                                 uint32_t ttl) {
+        RdataList::store(out, rdatas);
+        std::memcpy(out + block_size - 8, &ttl, 4);
+        const auto size = static_cast<uint32_t>(block_size - 8);
+        std::memcpy(out + block_size - 4, &size, 4);
+    }
+
+  private:
+    const uint8_t* raw() const { return rdatas.stored(); }
+    const uint8_t* signature_block() const {
+        uint32_t size;
+        std::memcpy(&size, raw() - 4, 4);
+        return raw() - 8 - size;
+    }
 };
 
 // An RRset that owns its records: the answers GeoDNS pools give, built at snapshot time
@@ -170,6 +221,33 @@ struct Node {
     // An empty non-terminal exists only because names below it do (RFC 4592 §2.2.2).
     bool is_empty_non_terminal() const { return rrsets.empty(); }
 };
+
+// Calls `visit(rrset)` for each RRset of `node` as stored, each signed one followed by its
+// RRSIGs as an RRset of type RRSIG: every record a zone transfer, a diff or a zone file holds.
+template <typename Visit>
+void for_each_stored_rrset(const Node& node, Visit&& visit) {
+    for (const RRset& rrset : node.rrsets) {
+        visit(rrset);
+        if (rrset.is_signed()) visit(rrset.signature_rrset());
+    }
+}
+
+// The RRset `for_each_stored_rrset` gives for `type` (and, for RRSIG, the type covered).
+inline std::optional<RRset> find_stored_rrset(const Node& node, uint16_t type, uint16_t covered) {
+    if (type != 46) {
+        const RRset* rrset = node.find(type);
+        return rrset ? std::optional<RRset>(*rrset) : std::nullopt;
+    }
+    const RRset* rrset = node.find(covered);
+    return rrset && rrset->is_signed() ? std::optional<RRset>(rrset->signature_rrset())
+                                       : std::nullopt;
+}
+
+// The type an RRSIG RDATA covers (RFC 4034 §3.1.1), or 0 when it is too short to say.
+inline uint16_t type_covered(std::string_view rrsig_rdata) {
+    if (rrsig_rdata.size() < 2) return 0;
+    return static_cast<uint16_t>((uint8_t(rrsig_rdata[0]) << 8) | uint8_t(rrsig_rdata[1]));
+}
 
 // Hashing of lowercase wire names for the small maps keyed by name (zones, steered names).
 struct NameHash {
@@ -234,6 +312,25 @@ class Zone {
     uint32_t serial() const;
     // RFC 2308 §5: the TTL of negative answers is min(SOA TTL, SOA MINIMUM).
     uint32_t negative_ttl() const;
+    // A node by number, the position nodes() gives it; and a node's number.
+    const Node& node_at(uint32_t number) const { return nodes_[number]; }
+    uint32_t number_of(const Node& node) const {
+        return static_cast<uint32_t>(&node - nodes_.data());
+    }
+    // Like find_node, but also finds NSEC3 owner nodes, which answers never see (RFC 5155
+    // §7.2.8) and zone transfers and diffs do.
+    const Node* find_stored_node(std::string_view name) const;
+
+    // DNSSEC (RFC 4035): the zone's denial chain when its data is signed (a DNSKEY RRset at
+    // the apex and RRSIGs), else null.
+    const DenialChain* denial() const { return denial_.get(); }
+    bool is_signed() const { return denial_ != nullptr; }
+    // The earliest Signature Expiration among the zone's RRSIGs (RFC 4034 §3.1.5, seconds
+    // since the epoch), where it is, and its type covered; 0 when unsigned.
+    uint32_t earliest_signature_expiry() const { return earliest_expiry_; }
+    uint32_t earliest_expiring_node() const { return earliest_expiry_node_; }
+    uint16_t earliest_expiring_type() const { return earliest_expiry_type_; }
+
     size_t node_count() const { return nodes_.size(); }
     size_t record_count() const { return record_count_; }
     // Octets the zone's data takes (arenas, RRsets, nodes, index), for logs and tests.
@@ -296,6 +393,11 @@ class Zone {
     std::vector<std::shared_ptr<const ZoneStorage>> storage_;
     std::vector<Node> nodes_;
     NameIndex index_;
+    NameIndex hashed_index_;  // NSEC3 owners, which index_ leaves out
+    std::shared_ptr<const DenialChain> denial_;
+    uint32_t earliest_expiry_ = 0;
+    uint32_t earliest_expiry_node_ = 0;
+    uint16_t earliest_expiry_type_ = 0;
     uint32_t apex_ = 0;
     const RRset* soa_ = nullptr;
     size_t record_count_ = 0;

@@ -17,10 +17,14 @@ DiffRecord soa_record(const Zone& zone) {
 // Appends to `out` every record of `from` that is not in `other` with the same TTL.
 void collect_missing(const Zone& from, const Zone& other, std::vector<DiffRecord>& out) {
     for (const auto& [name, node] : from.nodes()) {
-        const Node* other_node = other.find_node(name);
-        for (const RRset& rrset : node.rrsets) {
-            if (rrset.type == wire::type::kSOA && &node == &from.apex()) continue;
-            const RRset* counterpart = other_node ? other_node->find(rrset.type) : nullptr;
+        const Node* other_node = other.find_stored_node(name);
+        for_each_stored_rrset(node, [&](const RRset& rrset) {
+            if (rrset.type == wire::type::kSOA && &node == &from.apex()) return;
+            std::optional<RRset> found;
+            if (other_node && !rrset.rdatas.empty())
+                found =
+                    find_stored_rrset(*other_node, rrset.type, type_covered(rrset.rdatas.front()));
+            const RRset* counterpart = found ? &*found : nullptr;
             if (counterpart && counterpart->ttl != rrset.ttl) counterpart = nullptr;
             // Large RRsets get a set; the usual few records are compared directly.
             std::unordered_set<std::string_view> index;
@@ -36,7 +40,7 @@ void collect_missing(const Zone& from, const Zone& other, std::vector<DiffRecord
                 }
                 if (!present) out.push_back({name, rrset.type, rrset.ttl, rdata});
             }
-        }
+        });
     }
 }
 

@@ -54,11 +54,11 @@ std::string zone_to_text(const Zone& zone) {
     std::sort(nodes.begin(), nodes.end(),
               [](const Node* a, const Node* b) { return a->name < b->name; });
     for (const Node* node : nodes)
-        for (const auto& rrset : node->rrsets) {
-            if (node == &zone.apex() && rrset.type == wire::type::kSOA) continue;
+        for_each_stored_rrset(*node, [&](const RRset& rrset) {
+            if (node == &zone.apex() && rrset.type == wire::type::kSOA) return;
             for (const auto& rdata : rrset.rdatas)
                 text += record_line(node->name, rrset.type, rrset.ttl, rdata) + "\n";
-        }
+        });
     return text;
 }
 

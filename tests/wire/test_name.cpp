@@ -152,3 +152,24 @@ TEST_CASE("lowercasing_folds_only_ascii_letters") {
     CHECK(name.bytes[6] == 'x');
     CHECK(equal_ignoring_case(span_of(wire_from_text("A.B.")), span_of(wire_from_text("a.b."))));
 }
+
+TEST_CASE("canonical_order_is_rfc4034_section_6_1") {
+    // The example list of RFC 4034 §6.1, in order, lowercased as the zone keeps names.
+    const std::vector<std::string> ordered = {
+        "example.",         "a.example.",      "yljkjljk.a.example.",
+        "z.a.example.",     "zabc.a.example.", "z.example.",
+        "\\001.z.example.", "*.z.example.",    "\\200.z.example."};
+    std::vector<std::string> names;
+    for (const auto& text : ordered) {
+        names.push_back(wire_from_text(text));
+        REQUIRE(!names.back().empty());
+    }
+    for (size_t i = 0; i < names.size(); ++i)
+        for (size_t j = 0; j < names.size(); ++j) {
+            CAPTURE(i);
+            CAPTURE(j);
+            const int order = canonical_compare(span_of(names[i]), span_of(names[j]));
+            CHECK((order < 0) == (i < j));
+            CHECK((order == 0) == (i == j));
+        }
+}

@@ -4,6 +4,7 @@
 
 #include "support/answer_fixture.hpp"
 #include "support/counting_allocator.hpp"
+#include "support/signed_zone.hpp"
 #include "support/steered_name.hpp"
 #include "wire/name.hpp"
 #include "zones/edns_query_bytes.hpp"
@@ -141,4 +142,51 @@ TEST_CASE("the_counter_sees_allocations") {
     counting = false;
     delete p;
     CHECK(allocations.load() >= 1);
+}
+
+TEST_CASE("signed_answers_allocate_nothing") {
+    // Every proof kind over NSEC, NSEC3 and NSEC3 Opt-Out: NSEC3 hashes names per query.
+    const char* zone = R"($TTL 60
+@ SOA ns h 1 1 1 1 1
+@ NS ns
+@ MX 10 mail
+ns A 192.0.2.1
+mail A 192.0.2.2
+www A 192.0.2.3
+alias CNAME www
+*.wild A 192.0.2.4
+x.y.ent A 192.0.2.6
+sub NS ns.sub
+sub DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE2D4A7E6E23E8D8E2C2CBB2B6
+ns.sub A 192.0.2.5
+insecure NS ns.insecure
+ns.insecure A 192.0.2.7
+dn DNAME example.com.
+)";
+    for (Denial denial : {Denial::nsec, Denial::nsec3, Denial::nsec3_opt_out}) {
+        AnswerFixture f(ZoneTexts{{"example.com.", sign_zone_text("example.com.", zone, denial)}});
+        REQUIRE(f.errors == "");
+        const QueryOptions with_do{.edns = true, .udp_size = 1232, .dnssec_ok = true};
+        QueryOptions small = with_do;
+        small.udp_size = 512;
+        const std::vector<std::vector<uint8_t>> queries = {
+            make_query("www.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("alias.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("x.wild.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("x.wild.example.com.", LDNS_RR_TYPE_AAAA, with_do),
+            make_query("nope.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("a.b.nope.example.com.", LDNS_RR_TYPE_A, small),
+            make_query("www.example.com.", LDNS_RR_TYPE_TXT, with_do),
+            make_query("y.ent.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("example.com.", LDNS_RR_TYPE_MX, with_do),
+            make_query("example.com.", LDNS_RR_TYPE_DNSKEY, with_do),
+            make_query("www.example.com.", LDNS_RR_TYPE_RRSIG, with_do),
+            make_query("host.sub.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("host.insecure.example.com.", LDNS_RR_TYPE_A, with_do),
+            make_query("insecure.example.com.", LDNS_RR_TYPE_DS, with_do),
+            make_query("sub.example.com.", LDNS_RR_TYPE_DS, with_do),
+            make_query("www.dn.example.com.", LDNS_RR_TYPE_A, with_do),
+        };
+        check_answers_allocate_nothing(f, queries);
+    }
 }
