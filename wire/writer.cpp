@@ -78,7 +78,9 @@ bool MessageWriter::begin_response(const Query& query) {
     put16(query.id);
     buffer_[size_++] =
         static_cast<uint8_t>(0x80 | (query.opcode << 3) | (query.recursion_desired ? 0x01 : 0));
-    buffer_[size_++] = query.checking_disabled ? 0x10 : 0;
+    // RA, AD and CD clear: RFC 4035 §3.1.6 asks an authoritative server to clear CD (it
+    // validates nothing), as Knot does, and never to set AD for its own data.
+    buffer_[size_++] = 0;
     std::memset(buffer_ + size_, 0, 8);
     size_ += 8;
     if (!query.has_question) return true;

@@ -18,7 +18,7 @@ class MessageWriter {
     // `limit` is the largest message the transport allows (UDP payload or 65535 for TCP).
     MessageWriter(std::span<uint8_t> buffer, size_t limit);
 
-    // Writes the header (id, opcode, RD and CD copied, QR set) and, when the query had a
+    // Writes the header (id, opcode and RD copied, QR set; CD and AD clear) and, when the query had a
     // parsed question, the question with the name exactly as sent (RFC 1034 §4.3.1).
     bool begin_response(const Query& query);
 

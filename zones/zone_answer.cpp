@@ -82,11 +82,12 @@ class AnswerWriter {
     bool write_rrset(Section section, Bytes owner, const OwnedRRset& rrset);
     bool write_records(Section section, Bytes owner, uint16_t type, uint32_t ttl,
                        const RdataList& rdatas);
-    // Every RRSIG at `node` (a question for type RRSIG, RFC 4035 §3.1.5 leaves the choice).
-    bool write_all_signatures(Bytes owner, const Node& node);
+    // The answer to a question for type RRSIG at `node`; false when it has none.
+    bool write_signatures_of_first_type(Bytes owner, const Node& node);
     void write_referral(const Node& cut, Bytes name);
     void write_additional();
     void add_host_addresses(Bytes target_lower, bool required);
+    void write_additional_signatures();
     void truncate() { writer_.set_truncated(); }
 
     // Denial of existence (RFC 4035 §3.1.3, RFC 5155 §7.2), written into the authority
@@ -114,6 +115,14 @@ class AnswerWriter {
     const DenialChain* chain_;  // null: no DNSSEC in this answer
     const RRset* additional_sources_[kMaxAdditionalSources];
     size_t additional_count_ = 0;
+    // Additional RRsets whose RRSIGs go in after all of them, while they fit.
+    static constexpr size_t kMaxAdditionalSigned = 2 * kMaxAdditionalTargets;
+    struct SignedAdditional {
+        const Node* node;
+        const RRset* rrset;
+    };
+    SignedAdditional additional_signed_[kMaxAdditionalSigned];
+    size_t additional_signed_count_ = 0;
     WildcardHit wildcards_[kMaxChain];
     size_t wildcard_count_ = 0;
     // NSEC/NSEC3 owners already in the message (one RRset may prove two things).
@@ -159,22 +168,20 @@ bool AnswerWriter::write_rrset(Section section, Bytes owner, const OwnedRRset& r
     return true;
 }
 
-bool AnswerWriter::write_all_signatures(Bytes owner, const Node& node) {
+bool AnswerWriter::write_signatures_of_first_type(Bytes owner, const Node& node) {
+    // Knot answers with the RRSIGs covering the lowest type number at the node; a resolver
+    // wanting more asks for each type with DO (RFC 4035 §3.1.5 leaves this open).
+    const RRset* first = nullptr;
+    for (const RRset& rrset : node.rrsets)
+        if (rrset.is_signed() && (!first || rrset.type < first->type)) first = &rrset;
+    if (!first) return false;
     const auto mark = writer_.mark();
-    // Knot gives the RRSIG RRset the TTL of the first RRSIG it read at the node.
-    uint32_t ttl = 0;
-    bool any = false;
-    for (const RRset& rrset : node.rrsets) {
-        if (!rrset.is_signed()) continue;
-        if (!any) ttl = rrset.signature_ttl();
-        any = true;
-        if (!write_records(Section::answer, owner, wire::type::kRRSIG, ttl, rrset.signatures())) {
-            writer_.rollback(mark);
-            truncate();
-            return true;
-        }
+    if (!write_records(Section::answer, owner, wire::type::kRRSIG, first->signature_ttl(),
+                       first->signatures())) {
+        writer_.rollback(mark);
+        truncate();
     }
-    return any;
+    return true;
 }
 
 bool AnswerWriter::write_denial_node(uint32_t node) {
@@ -325,6 +332,7 @@ void AnswerWriter::write_referral(const Node& cut, Bytes name) {
             if (writer_.is_truncated()) return;
         }
     }
+    write_additional_signatures();
 }
 
 void AnswerWriter::add_host_addresses(Bytes target_lower, bool required) {
@@ -334,9 +342,27 @@ void AnswerWriter::add_host_addresses(Bytes target_lower, bool required) {
     for (uint16_t type : {wire::type::kA, wire::type::kAAAA}) {
         const RRset* rrset = node->find(type);
         if (!rrset) continue;
-        // Skip an RRset already present (two NS names with one host, or MX and NS alike).
-        if (!write_rrset(Section::additional, bytes_of(node->name), *rrset) && required) {
-            truncate();
+        // Additional data goes in first and its RRSIGs after it, while they fit: RFC 4035
+        // §3.1.1 makes them optional there, and Knot fills the section the same way.
+        if (!write_records(Section::additional, bytes_of(node->name), rrset->type, rrset->ttl,
+                           rrset->rdatas)) {
+            if (required) truncate();
+            if (required) return;
+            continue;
+        }
+        if (chain_ && rrset->is_signed() && additional_signed_count_ < kMaxAdditionalSigned)
+            additional_signed_[additional_signed_count_++] = {node, rrset};
+    }
+}
+
+void AnswerWriter::write_additional_signatures() {
+    for (size_t i = 0; i < additional_signed_count_; ++i) {
+        const auto [node, rrset] = additional_signed_[i];
+        const RdataList signatures = rrset->signatures();
+        const auto mark = writer_.mark();
+        if (!write_records(Section::additional, bytes_of(node->name), wire::type::kRRSIG,
+                           original_ttl(signatures.front()), signatures)) {
+            writer_.rollback(mark);
             return;
         }
     }
@@ -404,6 +430,7 @@ void AnswerWriter::run() {
             return;
         }
         write_additional();
+        write_additional_signatures();
     };
     size_t hops = 0;
 
@@ -505,7 +532,7 @@ void AnswerWriter::run() {
         }
         if (qtype == wire::type::kRRSIG) {
             // Asked for by type, RRSIGs are data, with or without DO (RFC 4035 §3.2.1).
-            if (!write_all_signatures(owner, node)) return no_data();
+            if (!write_signatures_of_first_type(owner, node)) return no_data();
             if (!writer_.is_truncated()) positive();
             return;
         }
@@ -529,6 +556,9 @@ void AnswerWriter::run() {
         const RRset* rrset = node.find(qtype);
         if (!rrset) return no_data();
         if (!write_rrset(Section::answer, owner, *rrset)) return truncate();
+        // An NSEC given as the answer is not given again as proof (Knot skips the same RRset).
+        if (rrset->type == wire::type::kNSEC && denial_count_ < kMaxDenialNodes)
+            denial_written_[denial_count_++] = zone_.number_of(node);
         if (rrset->type == wire::type::kNS || rrset->type == wire::type::kMX ||
             rrset->type == wire::type::kSRV)
             additional_sources_[additional_count_++] = rrset;
