@@ -15,9 +15,10 @@ BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libldns-dev libuv1-
 # dnspython for raw packets, mmdblookup as the independent reader of the GeoIP databases,
 # Unbound as an ECS resolver in front of Meridian; BIRD 2 for the anycast lab and the deploy
 # files, with systemd-analyze (systemd), promtool (prometheus) and exabgp checking the other
-# deploy files.
-TEST_PACKAGES=(knot-dnsutils dnsutils knot python3 python3-dnspython mmdb-bin
-    unbound iproute2 procps curl bird2 systemd prometheus exabgp)
+# deploy files. ldnsutils (ldns-keygen, ldns-signzone) signs the DNSSEC tests' zones; Unbound
+# and delv (bind9-dnsutils) validate what Meridian serves from them.
+TEST_PACKAGES=(knot-dnsutils dnsutils bind9-dnsutils knot python3 python3-dnspython mmdb-bin
+    unbound iproute2 procps curl bird2 systemd prometheus exabgp ldnsutils)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -673,15 +673,20 @@ def run_tests(namespace, setup=None, teardown=None):
 
 
 class Knot(ManagedServer):
-    """knotd in the foreground with a generated config, serving copies of tests/zones."""
+    """knotd in the foreground with a generated config, serving copies of tests/zones and
+    `files` (relative path -> text, written next to the config, as Meridian's)."""
 
-    def __init__(self, zones=DEFAULT_ZONES, server_lines=()):
+    def __init__(self, zones=DEFAULT_ZONES, server_lines=(), files=None):
         self.binary = require_program("knotd")
         self.server_lines = list(server_lines)  # extra "key: value" lines for server:
         self.port = free_port()
         self.zones = list(zones)
         self.tmpdir = Path(tempfile.mkdtemp(prefix="meridian-knot-"))
         shutil.copytree(ZONES_DIR, self.tmpdir / "zones")
+        for relative, text in (files or {}).items():
+            target = self.tmpdir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
         (self.tmpdir / "run").mkdir()
         (self.tmpdir / "storage").mkdir()
         self.config = self.tmpdir / "knot.conf"
