@@ -12,6 +12,7 @@
 
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
+#include "zones/signature_check.hpp"
 
 namespace meridian::zones {
 
@@ -213,6 +214,22 @@ void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint32_
                         static_cast<uint16_t>(std::min(rdata.size(), size_t(65535)))});
 }
 
+void ZoneBuilder::verify_signatures(Diagnostics& diagnostics) const {
+    std::vector<SourceRecord> records;
+    records.reserve(records_.size());
+    uint32_t refresh = 0;
+    for (const PendingRecord& record : records_) {
+        const std::string_view rdata(reinterpret_cast<const char*>(record.rdata),
+                                     record.rdata_size);
+        // RFC 1035 §3.3.13: REFRESH is 16 octets from the end of the SOA RDATA.
+        if (record.type == wire::type::kSOA && names_[record.node] == origin_ && rdata.size() >= 20)
+            refresh = read32(rdata, rdata.size() - 16);
+        records.push_back({names_[record.node], record.type, record.ttl, rdata,
+                           sources_[record.source], record.line});
+    }
+    check_signatures(origin_, records, {*verify_at_, refresh}, diagnostics);
+}
+
 std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     auto zone = std::make_shared<Zone>();
     zone->origin_ = origin_;
@@ -232,6 +249,8 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(Diagnostics& diagnostics) {
     auto rdata_of = [](const PendingRecord& r) {
         return std::string_view(reinterpret_cast<const char*>(r.rdata), r.rdata_size);
     };
+
+    if (verify_at_) verify_signatures(diagnostics);
 
     // Records grouped by node (a counting sort, stable, so each node's records keep their
     // order in the file), then by type in the order the types first appear.

@@ -419,6 +419,10 @@ class ZoneBuilder {
     // For a loader that learns the origin while reading (from $ORIGIN or the SOA owner).
     void set_origin(std::string origin_wire) { origin_ = std::move(origin_wire); }
 
+    // Makes finish() verify every RRSIG of a signed zone as of `now` (seconds since the
+    // epoch): costly (a signature verification per RRSIG), so for `meridian check` only.
+    void verify_signatures_at(uint32_t now) { verify_at_ = now; }
+
     // Registers a further file (an $INCLUDE) for diagnostics; returns its index.
     uint16_t add_source(std::string file);
 
@@ -442,6 +446,7 @@ class ZoneBuilder {
         uint16_t rdata_size;
     };
     uint32_t node_for(std::string_view owner_lower);
+    void verify_signatures(Diagnostics& diagnostics) const;
     uint32_t find_or_add_node(std::string_view owner_lower);
 
     std::string origin_;
@@ -453,6 +458,7 @@ class ZoneBuilder {
     uint32_t last_node_ = 0;
     Arena pending_rdata_;
     std::vector<PendingRecord> records_;
+    std::optional<uint32_t> verify_at_;
 };
 
 }  // namespace meridian::zones

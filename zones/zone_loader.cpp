@@ -426,7 +426,7 @@ bool MasterFileReader::read_record_directly(uint16_t source, int line, const std
 }  // namespace
 
 ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin,
-                              RecordParsing parsing) {
+                              RecordParsing parsing, std::optional<uint32_t> verify_signatures_at) {
     ZoneLoadResult result;
     std::string origin_as_given;  // wire form, case as written
     if (!origin.empty()) {
@@ -456,6 +456,7 @@ ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_vie
         return result;
     }
     builder.set_origin(origin_wire);
+    if (verify_signatures_at) builder.verify_signatures_at(*verify_signatures_at);
     result.zone = builder.finish(result.diagnostics);
     return result;
 }

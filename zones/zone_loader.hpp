@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,7 +26,10 @@ enum class RecordParsing { direct_where_possible, ldns_only };
 
 // `origin` may be empty: then the file's first $ORIGIN, else the SOA owner, is used.
 // `$INCLUDE` paths are resolved relative to the including file's folder (as Knot does).
+// `verify_signatures_at` (seconds since the epoch): also verify every RRSIG of a signed zone
+// as of that time, as `meridian check` does (signature_check.hpp); serving does not.
 ZoneLoadResult load_zone_file(const std::filesystem::path& file, std::string_view origin,
-                              RecordParsing parsing = RecordParsing::direct_where_possible);
+                              RecordParsing parsing = RecordParsing::direct_where_possible,
+                              std::optional<uint32_t> verify_signatures_at = std::nullopt);
 
 }  // namespace meridian::zones

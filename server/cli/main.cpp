@@ -60,7 +60,10 @@ std::unique_ptr<zones::Snapshot> load_everything(const ConfigPaths& paths,
     Diagnostics diagnostics;
     config = server::load_config(paths, diagnostics);
     std::unique_ptr<zones::Snapshot> snapshot;
-    if (config) snapshot = server::build_snapshot(*config, diagnostics);
+    // check verifies every RRSIG of signed zones, as ldns-verify-zone does.
+    server::BuildContext context;
+    context.verify_signatures = true;
+    if (config) snapshot = server::build_snapshot(*config, diagnostics, &context);
     print_diagnostics(diagnostics);
     if (has_errors(diagnostics)) snapshot.reset();
     return snapshot;

@@ -246,6 +246,19 @@ void write_status(PrometheusText& out, const ServerStatus& status) {
     for (const auto& zone : served.zones)
         out.sample("meridian_zone_load_duration_seconds", label("zone", zone.origin),
                    zone.load_seconds);
+    // Alert on this before it reaches 0: the zone turns bogus for validating resolvers
+    // then (RFC 4035 §5.3.1), and only re-signing where it is signed fixes it.
+    out.family("meridian_zone_rrsig_expiry_seconds", "gauge",
+               "Seconds until the earliest RRSIG of each signed zone expires (negative: expired).");
+    const auto now = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+    for (const auto& zone : served.zones)
+        if (zone.earliest_signature_expiry != 0)
+            // RFC 4034 §3.1.5: serial arithmetic, so the difference is signed 32-bit.
+            out.sample(
+                "meridian_zone_rrsig_expiry_seconds", label("zone", zone.origin),
+                static_cast<double>(static_cast<int32_t>(zone.earliest_signature_expiry - now)));
     out.family("meridian_zones", "gauge", "Zones served.");
     out.sample("meridian_zones", "", uint64_t{served.zones.size()});
     out.family("meridian_secondary_copy_write_failures_total", "counter",

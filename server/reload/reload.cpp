@@ -98,7 +98,8 @@ Served describe_served(const zones::Snapshot& snapshot, const Config& config,
     for (const auto& zone : snapshot.catalog.zones()) {
         const auto seconds = zone_load_seconds.find(zone->origin());
         served.zones.push_back({origin_text(*zone), zone->serial(),
-                                seconds == zone_load_seconds.end() ? 0.0 : seconds->second});
+                                seconds == zone_load_seconds.end() ? 0.0 : seconds->second,
+                                zone->is_signed() ? zone->earliest_signature_expiry() : 0});
         if (served.first_origin.empty()) served.first_origin = zone->origin();
     }
     served.policies = snapshot.steering.size();

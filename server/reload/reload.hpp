@@ -54,6 +54,8 @@ struct ServedZone {
     std::string origin;  // text, "example.com."
     uint32_t serial = 0;
     double load_seconds = 0;  // how long its last parse took
+    // A signed zone's earliest RRSIG expiration (seconds since the epoch); 0: unsigned.
+    uint32_t earliest_signature_expiry = 0;
 };
 // A pool with what its check needs; `state` is the object the snapshot's steering reads.
 struct ServedPool {

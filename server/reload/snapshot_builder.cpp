@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -97,7 +98,11 @@ class SnapshotBuilder {
             }
             auto outcome = zones::ZoneCache::Outcome::parsed;
             const auto started = std::chrono::steady_clock::now();
-            auto loaded = context_.zone_cache
+            auto loaded = context_.verify_signatures
+                              ? zones::load_zone_file(entry.file, entry.origin,
+                                                      zones::RecordParsing::direct_where_possible,
+                                                      static_cast<uint32_t>(std::time(nullptr)))
+                          : context_.zone_cache
                               ? context_.zone_cache->load(entry.file, entry.origin, outcome)
                               : zones::load_zone_file(entry.file, entry.origin);
             const double seconds =
@@ -124,6 +129,8 @@ class SnapshotBuilder {
                 continue;
             }
             if (is_over_limit(entry, *loaded.zone, entry.file.string(), true)) continue;
+            // `check` verifies each signature itself and says this at each RRSIG's line.
+            if (!context_.verify_signatures) warn_of_expiring_signatures(entry, *loaded.zone);
             if (!origins.insert(loaded.zone->origin()).second) {
                 error(entry.place,
                       "duplicate zone origin '" + text_of(loaded.zone->origin()) + "'");
@@ -133,6 +140,29 @@ class SnapshotBuilder {
             zones.push_back(std::move(loaded.zone));
         }
         return zones;
+    }
+
+    // A signed zone whose earliest RRSIG has expired, or expires within the SOA refresh
+    // (when a secondary would next look for a new version), turns bogus for validating
+    // resolvers (RFC 4035 §5.3.1); said at every load, and /metrics has the time left.
+    void warn_of_expiring_signatures(const ZoneEntry& entry, const zones::Zone& zone) {
+        if (!zone.is_signed()) return;
+        const auto now = static_cast<uint32_t>(std::time(nullptr));
+        const auto left = static_cast<int32_t>(zone.earliest_signature_expiry() - now);
+        const auto refresh = static_cast<int32_t>(soa_timers(zone).refresh);
+        if (left >= refresh && left > 0) return;
+        const zones::Node& node = zone.node_at(zone.earliest_expiring_node());
+        std::string where = "the RRSIG over '" + text_of(node.name) + "' type " +
+                            std::to_string(zone.earliest_expiring_type()) + " of " +
+                            text_of(zone.origin());
+        diagnostics_.push_back(
+            {entry.file.string(), 0,
+             left <= 0 ? where + " expired " + std::to_string(-left / 3600) +
+                             " h ago: validating resolvers reject its answers; re-sign the zone"
+                       : where + " expires in " + std::to_string(left / 3600) +
+                             " h, within the SOA refresh of " + std::to_string(refresh / 3600) +
+                             " h: re-sign the zone",
+             false});
     }
 
     // A zone of more records than its max_zone_records does not load, from a file as from a
@@ -252,6 +282,16 @@ class SnapshotBuilder {
     bool name_is_steerable(const GeoEntry& entry, const std::string& owner,
                            const zones::Zone& zone) {
         const auto bytes = bytes_of(owner);
+        // A zone signed elsewhere: Meridian holds no key, so a steered answer would go out
+        // without an RRSIG and a validating resolver would reject it (RFC 4035 §5.3).
+        if (zone.is_signed()) {
+            error(entry.place, "'" + entry.policy.name + "' is in " + text_of(zone.origin()) +
+                                   ", a zone signed elsewhere (" + zone.source_file() +
+                                   " holds DNSKEY and RRSIG records): steered answers would "
+                                   "carry no signatures and fail validation; steer names of "
+                                   "unsigned zones only");
+            return false;
+        }
         if (bytes[0] == 1 && bytes[1] == '*') {
             error(entry.place, "'" + entry.policy.name +
                                    "' is a wildcard; steer explicit names (a wildcard's answers "

@@ -22,6 +22,8 @@ struct BuildContext {
     zones::ZoneCache* zone_cache = nullptr;  // reuse zones whose files have not changed
     SecondaryStore* secondaries = nullptr;  // the secondary zones' versions (transferred or cached)
     PoolRegistry* pool_registry = nullptr;  // pool states to share; null: fresh ones (unknown)
+    // Verify every RRSIG of signed zones (`meridian check`; too slow to do on each reload).
+    bool verify_signatures = false;
     std::shared_ptr<const geoip::Database> database;  // out: the database compiled from
     size_t zones_parsed = 0;                          // out
     size_t zones_reused = 0;                          // out: unchanged, from `zone_cache`
