@@ -6,8 +6,8 @@
 //   allow_transfer = [{ address = "127.0.0.2/32", key = "transfer-key" }]
 //   notify = [{ address = "192.0.2.7:53", key = "transfer-key" }]
 //   ixfr_history = 16
-//   max_zone_records = 5000000
-//   max_transfer_bytes = 536870912
+//   max_zone_records = 10000000
+//   max_transfer_bytes = 1073741824
 #pragma once
 
 #include <toml++/toml.h>
