@@ -34,6 +34,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+import dnssec_scenario
 import geo_scenario
 import load_scenario
 import tcp_scenario
@@ -800,7 +801,9 @@ def parse_args(argv):
                         "(steered answers with ECS on --geo-servers), load (a large zone's "
                         "start-up time, memory and reloads on --load-servers), tcp (pipelined "
                         "queries on persistent connections), idle (memory per idle TCP "
-                        "connection) and workers (1 vs 2 workers); see bench/README.md")
+                        "connection), workers (1 vs 2 workers) and dnssec (DO=1 against DO=0 "
+                        "on a signed zone, on --dnssec-servers); load-signed (the large zone "
+                        "signed: start-up time and memory) only when named; see bench/README.md")
     p.add_argument("--servers", default="meridian,knot,nsd,floor",
                    help="static scenario: comma-separated, from meridian,knot,nsd,gdnsd,floor; "
                         "measured in this order (floor: the kernel's UDP path alone, "
@@ -876,6 +879,7 @@ def parse_args(argv):
     p.add_argument("--keep-workdir", action="store_true",
                    help="keep the zone, queries, configs and logs")
     p.add_argument("--json", help="also write the results to this file")
+    dnssec_scenario.add_options(p)
     args = p.parse_args(argv)
     if args.quick:
         defaults = {"names": 10000, "queries": 100000, "rate": 80000, "duration": 6,
@@ -886,6 +890,8 @@ def parse_args(argv):
         defaults["load_duration"], quick["load_duration"] = 8, 4
         defaults["idle_connections"], quick["idle_connections"] = 5000, 1000
         defaults["workers_rate"], quick["workers_rate"] = 80000, 50000
+        for key, (full, small) in dnssec_scenario.QUICK.items():
+            defaults[key], quick[key] = full, small
         for key, value in quick.items():
             if getattr(args, key) == defaults[key]:  # explicit options still win
                 setattr(args, key, value)
@@ -896,10 +902,13 @@ def parse_args(argv):
             if x not in allowed:
                 p.error(f"{option}: unknown {x!r} (choose from {', '.join(allowed)})")
         return items
-    every_scenario = ("static", "geo", "load") + tcp_scenario.SCENARIOS
+    every_scenario = (("static", "geo", "load") + tcp_scenario.SCENARIOS
+                      + dnssec_scenario.SCENARIOS)
+    # Signing 1M names takes minutes and GBs the first time: run only when asked for by name.
+    opt_in = ("load-signed",)
     if args.scenarios.strip() == "all":
         args.scenarios = ",".join(every_scenario)
-    args.scenarios = names("--scenarios", args.scenarios, every_scenario)
+    args.scenarios = names("--scenarios", args.scenarios, every_scenario + opt_in)
     args.load_servers = names("--load-servers", args.load_servers, ("meridian", "knot", "nsd"))
     args.tcp_servers = names("--tcp-servers", args.tcp_servers, tcp_scenario.SERVERS)
     args.workers_servers = names("--workers-servers", args.workers_servers,
@@ -920,13 +929,14 @@ def parse_args(argv):
         args.servers = []
     if "geo" not in args.scenarios:
         args.geo_servers = []
-    if "load" not in args.scenarios:
+    if "load" not in args.scenarios and "load-signed" not in args.scenarios:
         args.load_servers = []
     if args.names < 1 or args.queries < 1 or args.rounds < 1 or args.duration < 1:
         p.error("--names, --queries, --rounds and --duration must be positive")
     if not args.start_timeout:
         args.start_timeout = 30 + max(args.names, args.load_names if args.load_servers else 0) / 5000
     args.mix = parse_mix(args.mix)
+    dnssec_scenario.finish_args(args, p.error, parse_mix)
     return args
 
 
@@ -942,9 +952,17 @@ def main(argv):
     signal.signal(signal.SIGHUP, on_signal)
 
     try:
-        return bench(args, work, servers)
+        others = (args.servers or args.geo_servers or args.load_servers
+                  or tcp_scenario.wanted(args))
+        status = bench(args, work, servers) if others else 0
+        if status == 0 and dnssec_scenario.wanted(args):
+            for s in servers:  # the other scenarios are done: the machine is the scenario's
+                s.stop()
+            status = dnssec_scenario.main(args, sys.modules[__name__], work, servers,
+                                          merge_json=bool(others))
+        return status
     except (BenchError, geo_scenario.GeoError, load_scenario.LoadError,
-            tcp_scenario.TcpBenchError) as e:
+            tcp_scenario.TcpBenchError, dnssec_scenario.DnssecError) as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 1
     finally:

@@ -1,10 +1,13 @@
 # The load scenario: a large zone (1M names, about 1.8M records) served by Meridian, Knot DNS
 # and NSD in turn; time from start to the first answer for a name near the end of the zone,
 # memory (PSS of every process), reload time, and queries lost by a reload under steady load.
+# load-signed: the same zone signed (NSEC3, about 5.6M records), ready time and memory.
 """Large-zone load, memory and reload measurements (bench/README.md, "The load scenario").
 
 Servers run one at a time, so a 1M-name zone never has three servers fighting for memory
-and CPU while one of them is being timed.
+and CPU while one of them is being timed. The signed variant's zone is signed once by
+ldns-signzone and cached (dnssec_scenario.sign_zone); it is not reloaded, since a new serial
+would need the zone signed again.
 """
 
 import os
@@ -20,6 +23,9 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
+
+import dnssec_scenario
 
 # The SOA line write_zone() writes; the serial is patched in place for each reload.
 SOA_PREFIX = "@ IN SOA ns1 hostmaster "
@@ -92,7 +98,7 @@ def wait_for(predicate, timeout, server, what, sample=None):
 def trigger_reload(server):
     """Meridian and NSD reload on SIGHUP (NSD re-reads the zone files that changed); Knot
     through knotc. Returns the command, for the report."""
-    if server.name == "knot":
+    if server.kind == "knot":
         cmd = ["knotc", "-s", str(server.dir / "knot.sock"), "zone-reload", server.origin]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
@@ -111,8 +117,13 @@ def write_host_queries(path, names, origin, count, seed):
 
 
 class Row:
-    def __init__(self, name):
+    def __init__(self, name, kind, variant, records):
         self.name = name
+        self.kind = kind  # meridian, knot or nsd
+        self.variant = variant  # "unsigned" or "signed"
+        self.records = records
+        self.signs = None  # signed variant: whether a DO=1 answer carried its RRSIG
+        self.zone = None  # signed variant: how the zone was signed (sign_zone's meta)
         self.ready_s = None
         self.pss_kib = None
         self.reload_s = None
@@ -122,24 +133,47 @@ class Row:
         self.reload_command = ""
 
 
-def measure(args, kit, server, zone_file, names, origin, query_file):
-    """Start, ready time, PSS, idle reload, reload under load; stops SERVER at the end."""
-    row = Row(server.name)
+def carries_rrsig(port, name, qtype):
+    """Whether a DO=1 answer for NAME QTYPE carries the RRSIG of its RRset (RFC 4035 §3.1.1)."""
+    q = dns.message.make_query(name, qtype, use_edns=0, payload=4096, want_dnssec=True)
+    q.flags &= ~dns.flags.RD
+    try:
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=1.0)
+    except (dns.exception.Timeout, OSError):
+        return False
+    return any(rs.rdtype == dns.rdatatype.RRSIG for rs in r.answer)
+
+
+def measure(args, kit, server, zone_file, names, origin, query_file, records,
+            variant="unsigned"):
+    """Start, ready time, PSS, then for the unsigned zone an idle reload and a reload under
+    load; stops SERVER at the end."""
+    signed = variant == "signed"
+    row = Row(server.name, server.kind, variant, records)
     server.origin = origin
     last_name = f"host{names - 1}.{origin}"
-    set_serial(zone_file, 1)
+    if not signed:  # the signed zone is the cache's file, and its serial is signed
+        set_serial(zone_file, 1)
+    # Signed, the zone has about three times the records, and longer ones.
+    timeout = max(args.start_timeout, 30 + records / 10000) if signed else args.start_timeout
     server.prefix = kit.launch_prefix(args, args.server_cpu)
     kit.log(f"load: starting {server.name}: {shlex.join(map(str, server.prefix + server.command()))}")
     t0 = time.monotonic()
     server.start()
     try:
         row.ready_s = wait_for(lambda: answers(server.port, last_name, "A") is not None,
-                               args.start_timeout, server, f"answer for {last_name}")
+                               timeout, server, f"answer for {last_name}")
         row.ready_s = time.monotonic() - t0
         time.sleep(1)  # let the start-up settle (NSD forks its serving children)
         row.pss_kib = kit.pss_kib(server.proc.pid)
         kit.log(f"load: {server.name} answers after {row.ready_s:.2f} s, "
                 f"PSS {row.pss_kib >> 10} MiB")
+        if signed:
+            row.signs = carries_rrsig(server.port, last_name, "A")
+            if not row.signs:
+                kit.log(f"load: warning: {server.name}'s DO=1 answer for {last_name} A has no "
+                        "RRSIG")
+            return row
 
         # Reload with no load: time until the new serial is served, and the peak memory
         # while both versions exist.
@@ -192,7 +226,8 @@ def measure(args, kit, server, zone_file, names, origin, query_file):
 
 
 def run(args, kit, work, servers, meridian_binary):
-    """Runs the scenario; returns its rows and (names, records) for report()."""
+    """Runs the variants asked for: load (the zone as generated) and load-signed (the same
+    zone signed); returns their rows and (names, records of the unsigned zone) for report()."""
     # A folder of its own, so the servers' folders do not meet the other scenarios'.
     work = work / "load"
     work.mkdir()
@@ -209,33 +244,72 @@ def run(args, kit, work, servers, meridian_binary):
     kit.log(f"load: zone of {names} names, {records} records "
             f"({zone_file.stat().st_size >> 20} MiB), {time.monotonic() - t0:.1f} s")
 
+    variants = []
+    if "load-signed" in args.scenarios:
+        # Signed before the unsigned runs rewrite the serial, so the cache key (the zone's
+        # digest) is the same on every run.
+        signed = dnssec_scenario.sign_zone(zone_file, origin, args.dnssec_algorithm,
+                                           args.dnssec_denial, f"{names}-names")
+        signed_file = dnssec_scenario.link_zone(signed, work / "signed", origin)
+    if "load" in args.scenarios:
+        variants.append(("unsigned", zone_file, records, ""))
+    if "load-signed" in args.scenarios:
+        variants.append(("signed", signed_file, signed.records, "-signed"))
+        # What the report says of the signed zone, in a form --json can hold.
+        signed_zone = dict(signed.meta, description=signed.describe(),
+                           from_cache=signed.from_cache)
+
     rows = []
-    for name in args.load_servers:
-        port = kit.free_port()
-        if name == "meridian":
-            s = kit.Meridian(work, zone_file, port, meridian_binary)
-        else:
-            s = {"knot": kit.Knot, "nsd": kit.Nsd}[name](work, zone_file, port)
-        servers.append(s)
-        try:
-            rows.append(measure(args, kit, s, zone_file, names, origin, query_file))
-        except LoadError as e:
-            if not args.keep_going:
-                raise
-            kit.log(f"load: dropping {name}: {e}")
-        servers.remove(s)
+    for variant, path, count, suffix in variants:
+        for name in args.load_servers:
+            port = kit.free_port()
+            label = f"{name}{suffix}"
+            if name == "meridian":
+                # Meridian refuses a zone above max_zone_records (5M by default, README.md
+                # "Limits"); the signed 1M-name zone has about 5.6M.
+                limit = f"max_zone_records = {count + count // 10}\n" if count > 5000000 else ""
+                s = kit.Meridian(work, path, port, meridian_binary, name=label,
+                                 extra_config=limit)
+            else:
+                s = {"knot": kit.Knot, "nsd": kit.Nsd}[name](work, path, port, name=label)
+            s.kind = name
+            servers.append(s)
+            try:
+                row = measure(args, kit, s, path, names, origin, query_file, count, variant)
+                if variant == "signed":
+                    row.zone = signed_zone
+                rows.append(row)
+            except LoadError as e:
+                if not args.keep_going:
+                    raise
+                kit.log(f"load: dropping {label}: {e}")
+            servers.remove(s)
     return rows, (names, records)
 
 
 def report(args, kit, rows, names, records):
-    """Prints the table and its notes."""
+    """Prints the table of each variant measured, and their notes."""
+    unsigned = [r for r in rows if r.variant == "unsigned"]
+    signed = [r for r in rows if r.variant == "signed"]
+    if unsigned:
+        report_unsigned(args, kit, unsigned, names, records)
+    if signed:
+        report_signed(args, kit, signed, unsigned, names)
+
+
+def leanest_peer(rows):
+    """The row of the peer (Knot or NSD) with the smallest PSS, the figure targets use."""
+    peers = [r for r in rows if r.kind != "meridian" and r.pss_kib]
+    return min(peers, key=lambda r: r.pss_kib) if peers else None
+
+
+def report_unsigned(args, kit, rows, names, records):
     print()
     print(f"Large zone: {names} names, {records} records; servers one at a time; "
           f"reload under dnsperf -Q {args.load_rate}")
     print()
-    knot = next((r for r in rows if r.name == "knot"), None)
-    peers = [r for r in rows if not r.name.startswith("meridian") and r.pss_kib]
-    leanest = min(peers, key=lambda r: r.pss_kib) if peers else None
+    knot = next((r for r in rows if r.kind == "knot"), None)
+    leanest = leanest_peer(rows)
     headers = ["server", "ready s", "x knot", "PSS MiB", "B/record", "x leanest", "reload s",
                "peak MiB", "sent", "lost", "reload s (load)"]
     table = []
@@ -257,15 +331,54 @@ def report(args, kit, rows, names, records):
     print()
     if leanest:
         print(f"leanest peer: {leanest.name}; B/record = PSS of all the server's "
-                     "processes / records in the zone")
+              "processes / records in the zone")
     print("ready s: from exec to the first authoritative answer for "
-                 f"host{names - 1}.{kit.ORIGIN} A (the last name written)")
+          f"host{names - 1}.{kit.ORIGIN} A (the last name written)")
     print("reload s: from the reload command to the first answer with the new serial; "
-                 "peak MiB: highest PSS sampled meanwhile")
+          "peak MiB: highest PSS sampled meanwhile")
     for r in rows:
         print(f"  {r.name}: reload by {r.reload_command}")
         if r.loaded:
             print(f"  {r.name}: {getattr(r, 'dnsperf_command', '')}")
+
+
+def report_signed(args, kit, rows, unsigned, names):
+    zone = rows[0].zone
+    print()
+    print(f"Large zone, signed: {names} names, {zone['description']}; servers one at a time")
+    print()
+    knot = next((r for r in rows if r.kind == "knot"), None)
+    leanest = leanest_peer(rows)
+    plain = {r.kind: r for r in unsigned}
+    table = []
+    for r in rows:
+        u = plain.get(r.kind)
+        table.append([
+            r.name,
+            kit.fmt(r.ready_s, ".2f"),
+            kit.fmt(r.ready_s / knot.ready_s if knot and r.ready_s else None, ".2f"),
+            kit.fmt(r.ready_s / u.ready_s if u and u.ready_s and r.ready_s else None, ".2f"),
+            kit.fmt(r.pss_kib / 1024 if r.pss_kib else None, ".0f"),
+            kit.fmt(r.pss_kib * 1024 / r.records if r.pss_kib else None, ".0f"),
+            kit.fmt(r.pss_kib / leanest.pss_kib if leanest and r.pss_kib else None, ".2f"),
+            kit.fmt(r.pss_kib / u.pss_kib if u and u.pss_kib and r.pss_kib else None, ".2f"),
+            "-" if r.signs is None else ("yes" if r.signs else "NO"),
+        ])
+    kit.print_table(table, ["server", "ready s", "x knot", "x unsigned", "PSS MiB",
+                            "B/record", "x leanest", "PSS x unsigned", "RRSIG with DO=1"])
+    print()
+    print(f"ready s and PSS as in the unsigned table; B/record over the signed zone's "
+          f"{zone['records']} records (RRSIG, NSEC3, DNSKEY included); x unsigned: over the same "
+          "server's unsigned row of this run.")
+    print(f"RRSIG with DO=1: whether host{names - 1}.{kit.ORIGIN} A asked with DO=1 came "
+          "with its RRSIG (a server that drops the signatures holds less).")
+    if any(r.signs is False for r in rows):
+        print("NOTE: " + ", ".join(r.name for r in rows if r.signs is False) + " answered "
+              "without signatures: its figures are those of a server that does not serve "
+              "DNSSEC yet.")
+    print(f"  signing ({'from the cache' if zone['from_cache'] else 'this run'}, took "
+          f"{zone['sign_s']:.0f} s, peak RSS {zone['sign_peak_rss_kib'] >> 10} MiB): "
+          f"{zone['command']}")
 
 
 def to_json(rows):

@@ -41,7 +41,7 @@ for arg in "$@"; do
     [ "$prev" = "--scenarios" ] && scenarios="$arg"
     prev="$arg"
 done
-[ "$scenarios" = all ] && scenarios="static,geo,load,tcp,idle,workers"
+[ "$scenarios" = all ] && scenarios="static,geo,load,tcp,idle,workers,dnssec"
 wants_gdnsd=no
 [[ " $* " == *gdnsd* ]] && wants_gdnsd=yes
 if [[ ",$scenarios," == *,geo,* ]]; then
@@ -54,6 +54,14 @@ fi
 # The tcp, idle and workers scenarios include gdnsd by default (--tcp-servers, --workers-servers).
 if [[ ",$scenarios," =~ ,(tcp|idle|workers), ]]; then wants_gdnsd=yes; fi
 if [ "$wants_gdnsd" = yes ] && ! have gdnsd; then need+=(gdnsd); fi
+# The dnssec and load-signed scenarios sign the zone with ldns-keygen and ldns-signzone, and
+# verify sample answers' RRSIGs with dnspython, which needs python3-cryptography for that.
+if [[ ",$scenarios," =~ ,(dnssec|load-signed), ]]; then
+    have ldns-signzone || need+=(ldnsutils)
+    if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import cryptography' 2>/dev/null; then
+        need+=(python3-cryptography)
+    fi
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "bench: installing ${need[*]}" >&2
