@@ -284,6 +284,7 @@ std::unique_ptr<const DenialChain> DenialChain::build(const Zone& zone, const Er
     // Every authoritative name has its NSEC3, unless an opt-out NSEC3 covers it (RFC 5155
     // §6: insecure delegations, and empty non-terminals above only those, may be left out).
     chain->matching_.assign(node_count, kNone);
+    chain->wildcard_cover_.assign(node_count, kNone);
     for (uint32_t n = 0; n < node_count; ++n) {
         if (!authoritative[n]) continue;
         const Node& node = zone.node_at(n);
@@ -292,6 +293,16 @@ std::unique_ptr<const DenialChain> DenialChain::build(const Zone& zone, const Er
         const uint32_t found = chain->nsec3_at_or_before(hash);
         if (chain->nsec3_has_hash(found, hash)) {
             chain->matching_[n] = found;
+            // Only a name with an NSEC3 can be a closest provable encloser.
+            uint8_t star[wire::kMaxNameLength + 2];
+            if (node.name.size() + 2 <= wire::kMaxNameLength) {
+                star[0] = 1;
+                star[1] = '*';
+                std::memcpy(star + 2, node.name.data(), node.name.size());
+                nsec3_hash({star, node.name.size() + 2}, chain->parameters_, hash);
+                const uint32_t cover = chain->nsec3_at_or_before(hash);
+                if (!chain->nsec3_has_hash(cover, hash)) chain->wildcard_cover_[n] = cover;
+            }
             continue;
         }
         Nsec3Fields covering;

@@ -53,13 +53,19 @@ class DenialChain {
     // The NSEC3 owner node whose hash equals `hash` or covers it: the last at or before it in
     // hash order, wrapping to the last for hashes before the first (RFC 5155 §7.2.1).
     uint32_t nsec3_at_or_before(const uint8_t* hash) const;
+    // The NSEC3 covering the wildcard below node `node` ("*.<node>"), found when the chain
+    // was built, for the names that can be a closest provable encloser; kNone when not known
+    // (then hash the wildcard's name). Spares a name error one of its hashes (RFC 5155 §7.2.2).
+    uint32_t nsec3_covering_wildcard(uint32_t node) const {
+        return node < wildcard_cover_.size() ? wildcard_cover_[node] : kNone;
+    }
     // Whether NSEC3 owner node `nsec3_node` has exactly this hash.
     bool nsec3_has_hash(uint32_t nsec3_node, const uint8_t* hash) const;
 
     // Octets the chain's tables take.
     size_t memory() const {
         return canonical_.capacity() * 4 + hashed_.capacity() * sizeof(Hashed) +
-               matching_.capacity() * 4;
+               matching_.capacity() * 4 + wildcard_cover_.capacity() * 4;
     }
 
     // Builds and checks the chain of `zone`, whose apex has a DNSKEY RRset. Each problem goes
@@ -76,8 +82,9 @@ class DenialChain {
     bool uses_nsec3_ = false;
     std::vector<uint32_t> canonical_;  // NSEC owners, canonical order
     Nsec3Parameters parameters_;
-    std::vector<Hashed> hashed_;      // NSEC3 owners with the zone's parameters, by hash
-    std::vector<uint32_t> matching_;  // per node number: NSEC3 owner node, or kNone
+    std::vector<Hashed> hashed_;            // NSEC3 owners with the zone's parameters, by hash
+    std::vector<uint32_t> matching_;        // per node number: NSEC3 owner node, or kNone
+    std::vector<uint32_t> wildcard_cover_;  // per node number: see nsec3_covering_wildcard
 };
 
 }  // namespace meridian::zones

@@ -257,6 +257,8 @@ bool AnswerWriter::prove_name_error(Bytes name, const Node& closest_encloser) {
     }
     const Node* encloser = write_closest_encloser_proof(name, closest_encloser);
     if (!encloser) return false;
+    const uint32_t cover = chain_->nsec3_covering_wildcard(zone_.number_of(*encloser));
+    if (cover != DenialChain::kNone) return write_denial_node(cover);
     const Bytes star = wildcard_of(*encloser);
     return star.empty() || write_nsec3_covering(star);
 }
