@@ -779,9 +779,9 @@ class Unbound(ManagedServer):
         self.log = self.tmpdir / "unbound.log"
         self.process = None
 
-    def config_text(self):
-        extra = "".join(f"    {line}\n" for line in self.server_lines)
-        zone = self.zone.rstrip(".") + "."
+    def common_server_lines(self):
+        """The server: settings every test's Unbound shares: loopback, foreground, its files
+        in the temp folder, one thread."""
         return f"""server:
     interface: {LOOPBACK}
     port: {self.port}
@@ -797,7 +797,12 @@ class Unbound(ManagedServer):
     num-threads: 1
     so-reuseport: no
     access-control: 127.0.0.0/8 allow
-    # ECS (RFC 7871) towards the authority, with the client's whole address: the default
+"""
+
+    def config_text(self):
+        extra = "".join(f"    {line}\n" for line in self.server_lines)
+        zone = self.zone.rstrip(".") + "."
+        return self.common_server_lines() + f"""    # ECS (RFC 7871) towards the authority, with the client's whole address: the default
     # 24 bits would hide the difference between test clients.
     module-config: "subnetcache iterator"
     send-client-subnet: {self.stub_address}

@@ -136,22 +136,7 @@ class ValidatingUnbound(Unbound):
 
     def config_text(self):
         owner, tag, algorithm, digest_type, digest = self.anchor_fields
-        return f"""server:
-    interface: {LOOPBACK}
-    port: {self.port}
-    do-ip6: no
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "{self.tmpdir}"
-    pidfile: "{self.tmpdir / 'unbound.pid'}"
-    use-syslog: no
-    logfile: ""
-    verbosity: 1
-    num-threads: 1
-    so-reuseport: no
-    access-control: 127.0.0.0/8 allow
-    module-config: "validator iterator"
+        return self.common_server_lines() + f"""    module-config: "validator iterator"
     trust-anchor: "{owner} DS {tag} {algorithm} {digest_type} {digest}"
     # The reason for each bogus answer, in its log (shown when a check fails).
     val-log-level: 2
