@@ -75,6 +75,8 @@ void MessageWriter::put32(uint32_t value) {
 bool MessageWriter::begin_response(const Query& query) {
     if (limit_ < kHeaderSize) return false;
     size_ = 0;
+    compression_entries_ = 0;
+    last_owner_length_ = 0;
     put16(query.id);
     buffer_[size_++] =
         static_cast<uint8_t>(0x80 | (query.opcode << 3) | (query.recursion_desired ? 0x01 : 0));
@@ -171,6 +173,7 @@ bool MessageWriter::write_name(std::span<const uint8_t> name, bool compress) {
             const size_t target = find_suffix(name.subspan(i));
             if (target != 0) {
                 if (!fits(i + 2)) return false;
+                written_name_at_ = i == 0 ? target : start;
                 std::memcpy(buffer_ + size_, name.data(), i);
                 size_ += i;
                 put16(static_cast<uint16_t>(0xC000 | target));
@@ -183,6 +186,7 @@ bool MessageWriter::write_name(std::span<const uint8_t> name, bool compress) {
     if (!fits(name.size())) return false;
     std::memcpy(buffer_ + size_, name.data(), name.size());
     size_ += name.size();
+    written_name_at_ = start;
     if (compress) remember_name(start, name);
     return true;
 }
@@ -195,6 +199,7 @@ void MessageWriter::rollback(const Mark& mark) {
     size_ = mark.size;
     for (int s = 0; s < 3; ++s) counts_[s] = mark.counts[s];
     compression_entries_ = mark.compression_entries;
+    last_owner_length_ = 0;
 }
 
 bool MessageWriter::add_record(Section section, std::span<const uint8_t> owner, uint16_t type,
@@ -204,7 +209,19 @@ bool MessageWriter::add_record(Section section, std::span<const uint8_t> owner, 
         rollback(before);
         return false;
     };
-    if (!write_name(owner, true)) return fail();
+    if (last_owner_length_ == owner.size() &&
+        std::memcmp(last_owner_, owner.data(), owner.size()) == 0) {
+        if (!fits(2)) return fail();
+        put16(static_cast<uint16_t>(0xC000 | last_owner_offset_));
+    } else {
+        if (!write_name(owner, true)) return fail();
+        // RFC 1035 §4.1.4: a pointer has 14 bits of offset.
+        if (written_name_at_ < 0x4000 && owner.size() > 1) {
+            std::memcpy(last_owner_, owner.data(), owner.size());
+            last_owner_length_ = static_cast<uint8_t>(owner.size());
+            last_owner_offset_ = static_cast<uint16_t>(written_name_at_);
+        }
+    }
     if (!fits(10)) return fail();
     put16(type);
     put16(rclass);

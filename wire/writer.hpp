@@ -18,8 +18,8 @@ class MessageWriter {
     // `limit` is the largest message the transport allows (UDP payload or 65535 for TCP).
     MessageWriter(std::span<uint8_t> buffer, size_t limit);
 
-    // Writes the header (id, opcode and RD copied, QR set; CD and AD clear) and, when the query had a
-    // parsed question, the question with the name exactly as sent (RFC 1034 §4.3.1).
+    // Writes the header (id, opcode and RD copied, QR set; CD and AD clear) and, when the query had
+    // a parsed question, the question with the name exactly as sent (RFC 1034 §4.3.1).
     bool begin_response(const Query& query);
 
     void set_rcode(uint16_t rcode);  // values > 15 go to the OPT's extended bits
@@ -78,6 +78,14 @@ class MessageWriter {
     static constexpr size_t kMaxCompressionEntries = 48;
     uint16_t compression_offsets_[kMaxCompressionEntries];
     uint16_t compression_entries_ = 0;
+    // The owner of the last record and where it can be pointed to: the records of an RRset
+    // and its RRSIGs share one, which then costs a compare instead of a search of the
+    // compression table. Cleared by rollback (the octets it points to may be gone).
+    uint8_t last_owner_[kMaxNameLength];
+    uint8_t last_owner_length_ = 0;
+    uint16_t last_owner_offset_ = 0;
+    // Set by write_name: where the name just written can be pointed to (not a bare pointer).
+    size_t written_name_at_ = 0;
 };
 
 }  // namespace meridian::wire

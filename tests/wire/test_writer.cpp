@@ -98,3 +98,37 @@ TEST_CASE("extended_rcode_goes_to_opt") {
     CHECK(buffer[length - 5] == 0);
     CHECK(buffer[length - 4] == 0x80);  // DO copied
 }
+
+TEST_CASE("records_of_one_owner_point_at_its_first_occurrence") {
+    // An RRset's records and its RRSIGs repeat one owner: each after the first is a pointer
+    // to where the first wrote it, also when that first one was itself partly compressed.
+    std::vector<uint8_t> buffer(512);
+    MessageWriter w(buffer, 512);
+    REQUIRE(w.begin_response(question("example.com.")));
+    const std::string owner = wire_from_text("abc.example.com.");
+    const uint8_t rdata[] = {192, 0, 2, 1};
+    const size_t first_at = w.size();
+    REQUIRE(w.add_record(Section::answer, span_of(owner), type::kA, klass::kIN, 60, rdata));
+    // "abc" then a pointer to example.com. in the question.
+    CHECK(buffer[first_at] == 3);
+    for (int i = 0; i < 2; ++i) {
+        const size_t at = w.size();
+        REQUIRE(w.add_record(Section::answer, span_of(owner), type::kA, klass::kIN, 60, rdata));
+        CHECK(buffer[at] == (0xC0 | (first_at >> 8)));
+        CHECK(buffer[at + 1] == (first_at & 0xFF));
+    }
+    // After a rollback the remembered owner may point at octets that are gone: the next
+    // record writes its owner again rather than point there.
+    const auto mark = w.mark();
+    const size_t rolled_at = w.size();
+    REQUIRE(w.add_record(Section::answer, span_of(wire_from_text("zzz.example.com.")), type::kA,
+                         klass::kIN, 60, rdata));
+    w.rollback(mark);
+    const std::string other = wire_from_text("other.example.net.");
+    REQUIRE(w.add_record(Section::answer, span_of(other), type::kA, klass::kIN, 60, rdata));
+    CHECK(buffer[rolled_at] == 5);  // "other" written out, not a pointer
+    const size_t next_at = w.size();
+    REQUIRE(w.add_record(Section::answer, span_of(other), type::kA, klass::kIN, 60, rdata));
+    CHECK(buffer[next_at] == (0xC0 | (rolled_at >> 8)));
+    CHECK(buffer[next_at + 1] == (rolled_at & 0xFF));
+}
