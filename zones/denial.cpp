@@ -154,19 +154,25 @@ uint32_t DenialChain::nsec_at_or_before(const Zone& zone, Bytes name) const {
 
 uint32_t DenialChain::nsec3_at_or_before(const uint8_t* hash) const {
     if (hashed_.empty()) return kNone;
-    const auto after = std::upper_bound(
-        hashed_.begin(), hashed_.end(), hash, [](const uint8_t* wanted, const Hashed& entry) {
-            return std::memcmp(wanted, entry.hash, kNsec3HashLength) < 0;
-        });
+    const uint64_t prefix = prefix_of(hash);
+    // Sorted as a whole, so the entry before the first one after `hash` is the answer, even
+    // when that is in an earlier bucket.
+    const size_t bucket = bucket_bits_ ? prefix >> (64 - bucket_bits_) : 0;
+    const auto after = std::upper_bound(hashed_.begin() + bucket_start_[bucket],
+                                        hashed_.begin() + bucket_start_[bucket + 1], hash,
+                                        [prefix](const uint8_t* wanted, const Hashed& entry) {
+                                            return compare(wanted, prefix, entry) < 0;
+                                        });
     return after == hashed_.begin() ? hashed_.back().node : (after - 1)->node;
 }
 
 bool DenialChain::nsec3_has_hash(uint32_t nsec3_node, const uint8_t* hash) const {
     // The owner nodes are few per query; comparing through the sorted table avoids decoding.
-    const auto at = std::lower_bound(
-        hashed_.begin(), hashed_.end(), hash, [](const Hashed& entry, const uint8_t* wanted) {
-            return std::memcmp(entry.hash, wanted, kNsec3HashLength) < 0;
-        });
+    const uint64_t prefix = prefix_of(hash);
+    const auto at = std::lower_bound(hashed_.begin(), hashed_.end(), hash,
+                                     [prefix](const Hashed& entry, const uint8_t* wanted) {
+                                         return compare(wanted, prefix, entry) > 0;
+                                     });
     return at != hashed_.end() && at->node == nsec3_node &&
            std::memcmp(at->hash, hash, kNsec3HashLength) == 0;
 }
@@ -265,6 +271,7 @@ std::unique_ptr<const DenialChain> DenialChain::build(const Zone& zone, const Er
             fail(n, join({"the NSEC3 record at '", text(node.name), "' is malformed"}));
             continue;
         }
+        entry.prefix = prefix_of(entry.hash);
         if (same_parameters(fields, chain->parameters_)) hashed.push_back(entry);
     }
     if (hashed.empty()) {
@@ -272,9 +279,19 @@ std::unique_ptr<const DenialChain> DenialChain::build(const Zone& zone, const Er
              "the zone has an NSEC3PARAM but no NSEC3 records with its parameters");
         return nullptr;
     }
-    std::sort(hashed.begin(), hashed.end(), [](const Hashed& a, const Hashed& b) {
-        return std::memcmp(a.hash, b.hash, kNsec3HashLength) < 0;
-    });
+    std::sort(hashed.begin(), hashed.end(),
+              [](const Hashed& a, const Hashed& b) { return compare(a.hash, a.prefix, b) < 0; });
+    // About one hash a bucket.
+    while (chain->bucket_bits_ < 24 && (size_t(1) << chain->bucket_bits_) < hashed.size())
+        ++chain->bucket_bits_;
+    const size_t buckets = size_t(1) << chain->bucket_bits_;
+    chain->bucket_start_.assign(buckets + 1, 0);
+    for (size_t b = 0, i = 0; b <= buckets; ++b) {
+        while (i < hashed.size() && chain->bucket_bits_ &&
+               (hashed[i].prefix >> (64 - chain->bucket_bits_)) < b)
+            ++i;
+        chain->bucket_start_[b] = static_cast<uint32_t>(b == buckets ? hashed.size() : i);
+    }
     // RFC 5155 §3.1.7: each names the next hash in order, the last the first.
     for (size_t i = 0; i < hashed.size(); ++i) {
         const Node& node = zone.node_at(hashed[i].node);

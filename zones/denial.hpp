@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -65,7 +66,8 @@ class DenialChain {
     // Octets the chain's tables take.
     size_t memory() const {
         return canonical_.capacity() * 4 + hashed_.capacity() * sizeof(Hashed) +
-               matching_.capacity() * 4 + wildcard_cover_.capacity() * 4;
+               matching_.capacity() * 4 + wildcard_cover_.capacity() * 4 +
+               bucket_start_.capacity() * 4;
     }
 
     // Builds and checks the chain of `zone`, whose apex has a DNSKEY RRset. Each problem goes
@@ -76,13 +78,31 @@ class DenialChain {
 
   private:
     struct Hashed {
+        // The hash's first 8 octets as a big-endian number: most comparisons of a search end
+        // there, with one integer compare instead of a memcmp call.
+        uint64_t prefix;
         uint8_t hash[kNsec3HashLength];
         uint32_t node;
     };
+    static uint64_t prefix_of(const uint8_t* hash) {
+        uint64_t value = 0;
+        for (int i = 0; i < 8; ++i) value = (value << 8) | hash[i];
+        return value;
+    }
+    // Hash order: the prefix, then the whole hash.
+    static int compare(const uint8_t* hash, uint64_t prefix, const Hashed& entry) {
+        if (prefix != entry.prefix) return prefix < entry.prefix ? -1 : 1;
+        return std::memcmp(hash, entry.hash, kNsec3HashLength);
+    }
     bool uses_nsec3_ = false;
     std::vector<uint32_t> canonical_;  // NSEC owners, canonical order
     Nsec3Parameters parameters_;
-    std::vector<Hashed> hashed_;            // NSEC3 owners with the zone's parameters, by hash
+    std::vector<Hashed> hashed_;  // NSEC3 owners with the zone's parameters, by hash
+    // Where each run of hashes with the same leading `bucket_bits_` bits begins in hashed_
+    // (one more entry for the end): a search looks at one or two entries of its bucket
+    // rather than bisecting the whole table, whose probes each miss the cache in a large zone.
+    std::vector<uint32_t> bucket_start_;
+    int bucket_bits_ = 0;
     std::vector<uint32_t> matching_;        // per node number: NSEC3 owner node, or kNone
     std::vector<uint32_t> wildcard_cover_;  // per node number: see nsec3_covering_wildcard
 };
