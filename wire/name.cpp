@@ -123,6 +123,15 @@ int canonical_compare(std::span<const uint8_t> a, std::span<const uint8_t> b) {
     return a_count < b_count ? -1 : 1;  // the ancestor sorts first
 }
 
+std::span<const uint8_t> wildcard_of(std::span<const uint8_t> name,
+                                     uint8_t (&out)[kMaxNameLength]) {
+    if (name.size() + 2 > kMaxNameLength) return {};
+    out[0] = 1;
+    out[1] = '*';
+    std::memcpy(out + 2, name.data(), name.size());
+    return {out, name.size() + 2};
+}
+
 size_t suffix_offset(std::span<const uint8_t> name, size_t labels) {
     const size_t total = count_labels(name);
     size_t skip = total > labels ? total - labels : 0;

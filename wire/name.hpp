@@ -51,6 +51,10 @@ bool is_subdomain(std::span<const uint8_t> name, std::span<const uint8_t> ancest
 // No allocation: NSEC proofs search a zone's names in this order per query.
 int canonical_compare(std::span<const uint8_t> a, std::span<const uint8_t> b);
 
+// The wildcard "*.<name>" (RFC 4592 §2.1.1) written into `out`; empty when it would be longer
+// than a name may be.
+std::span<const uint8_t> wildcard_of(std::span<const uint8_t> name, uint8_t (&out)[kMaxNameLength]);
+
 // Case-insensitive equality of two uncompressed names.
 bool equal_ignoring_case(std::span<const uint8_t> a, std::span<const uint8_t> b);
 

@@ -322,12 +322,10 @@ std::unique_ptr<const DenialChain> DenialChain::build(const Zone& zone, const Er
         if (chain->nsec3_has_hash(found, hash)) {
             chain->matching_[n] = found;
             // Only a name with an NSEC3 can be a closest provable encloser.
-            uint8_t star[wire::kMaxNameLength + 2];
-            if (node.name.size() + 2 <= wire::kMaxNameLength) {
-                star[0] = 1;
-                star[1] = '*';
-                std::memcpy(star + 2, node.name.data(), node.name.size());
-                nsec3_hash({star, node.name.size() + 2}, chain->parameters_, hash);
+            uint8_t buffer[wire::kMaxNameLength];
+            const Bytes star = wire::wildcard_of(bytes_of(node.name), buffer);
+            if (!star.empty()) {
+                nsec3_hash(star, chain->parameters_, hash);
                 const uint32_t cover = chain->nsec3_at_or_before(hash);
                 if (!chain->nsec3_has_hash(cover, hash)) chain->wildcard_cover_[n] = cover;
             }

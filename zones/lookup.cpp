@@ -44,12 +44,10 @@ Lookup look_up(const Zone& zone, std::span<const uint8_t> name, uint16_t qtype) 
     }
     // RFC 4592 §3.3.1: only the wildcard directly below the closest encloser applies, so an
     // empty non-terminal between them blocks it.
-    uint8_t wildcard[wire::kMaxNameLength + 2];
-    if (encloser->name.size() + 2 <= wire::kMaxNameLength) {
-        wildcard[0] = 1;
-        wildcard[1] = '*';
-        std::memcpy(wildcard + 2, encloser->name.data(), encloser->name.size());
-        const Node* node = zone.find_node(key_of({wildcard, encloser->name.size() + 2}));
+    uint8_t buffer[wire::kMaxNameLength];
+    const auto wildcard = wire::wildcard_of(wire::bytes_of(encloser->name), buffer);
+    if (!wildcard.empty()) {
+        const Node* node = zone.find_node(key_of(wildcard));
         if (node) return {LookupOutcome::wildcard, node};
     }
     return {LookupOutcome::nxdomain, encloser};

@@ -86,11 +86,6 @@ struct RrsigFields {
     std::string_view signer;
 };
 
-uint32_t read32(std::span<const uint8_t> bytes, size_t at) {
-    return (uint32_t(bytes[at]) << 24) | (uint32_t(bytes[at + 1]) << 16) |
-           (uint32_t(bytes[at + 2]) << 8) | uint32_t(bytes[at + 3]);
-}
-
 // Null when the RDATA is too short for the fixed fields, the signer's name runs past its end
 // or is over-long, or no signature follows.
 std::optional<RrsigFields> read_rrsig(std::string_view rdata) {
@@ -100,8 +95,8 @@ std::optional<RrsigFields> read_rrsig(std::string_view rdata) {
     fields.type_covered = wire::read16(bytes, 0);
     fields.algorithm = bytes[2];
     fields.labels = bytes[3];
-    fields.expiration = read32(bytes, 8);
-    fields.inception = read32(bytes, 12);
+    fields.expiration = wire::read32(bytes, 8);
+    fields.inception = wire::read32(bytes, 12);
     fields.key_tag = wire::read16(bytes, 16);
     size_t at = kRrsigFixedLength;
     while (at < bytes.size() && bytes[at] != 0) {

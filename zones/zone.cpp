@@ -10,6 +10,7 @@
 #include <new>
 #include <unordered_set>
 
+#include "wire/bytes.hpp"
 #include "wire/constants.hpp"
 #include "wire/name.hpp"
 #include "zones/signature_check.hpp"
@@ -23,8 +24,7 @@ std::span<const uint8_t> as_bytes(std::string_view s) {
 }
 
 uint32_t read32(std::string_view s, size_t at) {
-    return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
-           (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
+    return wire::read32(as_bytes(s), at);
 }
 
 // Types that may share a node with a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).

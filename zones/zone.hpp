@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "wire/constants.hpp"
 #include "zones/denial.hpp"
 #include "zones/diagnostic.hpp"
 
@@ -175,7 +176,9 @@ struct RRset {
         return value;
     }
     // The signatures as an RRset of type RRSIG, for code that walks every stored record.
-    RRset signature_rrset() const { return RRset{46, 0, signature_ttl(), signatures()}; }
+    RRset signature_rrset() const {
+        return RRset{wire::type::kRRSIG, 0, signature_ttl(), signatures()};
+    }
 
     // Octets the signature block for these RRSIG RDATA takes in front of the records.
     static size_t signature_block_size(size_t count, size_t rdata_octets) {
@@ -234,7 +237,7 @@ void for_each_stored_rrset(const Node& node, Visit&& visit) {
 
 // The RRset `for_each_stored_rrset` gives for `type` (and, for RRSIG, the type covered).
 inline std::optional<RRset> find_stored_rrset(const Node& node, uint16_t type, uint16_t covered) {
-    if (type != 46) {
+    if (type != wire::type::kRRSIG) {
         const RRset* rrset = node.find(type);
         return rrset ? std::optional<RRset>(*rrset) : std::nullopt;
     }

@@ -45,16 +45,14 @@ Bytes rdata_target(uint16_t type, std::string_view rdata) {
 
 // The Original TTL field of an RRSIG RDATA (RFC 4034 §3.1.4).
 uint32_t original_ttl(std::string_view rrsig) {
-    const Bytes bytes = bytes_of(rrsig);
-    return (uint32_t(bytes[4]) << 24) | (uint32_t(bytes[5]) << 16) | (uint32_t(bytes[6]) << 8) |
-           bytes[7];
+    return wire::read32(bytes_of(rrsig), 4);
 }
 
 // A wildcard that answered a name of the chain: what RFC 4035 §3.1.3.3 asks to prove (that
 // the name itself does not exist) once the answer is written.
 struct WildcardHit {
-    const Node* wildcard;
-    wire::Name name;  // the name it answered, lowercase
+    const Node* encloser;  // the wildcard's parent: the closest encloser of `name`
+    wire::Name name;       // the name it answered, lowercase
 };
 
 class AnswerWriter {
@@ -242,24 +240,17 @@ const Node* AnswerWriter::write_closest_encloser_proof(Bytes name, const Node& f
 // RFC 5155 §7.2.2 (NSEC3: closest encloser proof and the wildcard's covering NSEC3).
 bool AnswerWriter::prove_name_error(Bytes name, const Node& closest_encloser) {
     if (!chain_) return true;
-    uint8_t wildcard[wire::kMaxNameLength + 2];
-    const auto wildcard_of = [&wildcard](const Node& node) -> Bytes {
-        if (node.name.size() + 2 > wire::kMaxNameLength) return {};
-        wildcard[0] = 1;
-        wildcard[1] = '*';
-        std::memcpy(wildcard + 2, node.name.data(), node.name.size());
-        return {wildcard, node.name.size() + 2};
-    };
+    uint8_t buffer[wire::kMaxNameLength];
     if (!chain_->uses_nsec3()) {
         if (!write_nsec_covering(name)) return false;
-        const Bytes star = wildcard_of(closest_encloser);
+        const Bytes star = wire::wildcard_of(bytes_of(closest_encloser.name), buffer);
         return star.empty() || write_nsec_covering(star);
     }
     const Node* encloser = write_closest_encloser_proof(name, closest_encloser);
     if (!encloser) return false;
     const uint32_t cover = chain_->nsec3_covering_wildcard(zone_.number_of(*encloser));
     if (cover != DenialChain::kNone) return write_denial_node(cover);
-    const Bytes star = wildcard_of(*encloser);
+    const Bytes star = wire::wildcard_of(bytes_of(encloser->name), buffer);
     return star.empty() || write_nsec3_covering(star);
 }
 
@@ -291,11 +282,8 @@ bool AnswerWriter::prove_wildcards() {
             if (!write_nsec_covering(hit.name.view())) return false;
             continue;
         }
-        const Bytes wildcard = bytes_of(hit.wildcard->name);
-        const Bytes parent = wildcard.subspan(1 + wildcard[0]);
-        const Node* parent_node = zone_.find_node(key_of(parent));
         uint32_t matching;
-        const Node* encloser = parent_node ? provable_encloser(*parent_node, matching) : nullptr;
+        const Node* encloser = provable_encloser(*hit.encloser, matching);
         if (encloser && !write_next_closer(hit.name.view(), *encloser)) return false;
     }
     return true;
@@ -348,9 +336,9 @@ void AnswerWriter::add_host_addresses(Bytes target_lower, bool required) {
         // §3.1.1 makes them optional there, and Knot fills the section the same way.
         if (!write_records(Section::additional, bytes_of(node->name), rrset->type, rrset->ttl,
                            rrset->rdatas)) {
-            if (required) truncate();
-            if (required) return;
-            continue;
+            if (!required) continue;
+            truncate();
+            return;
         }
         if (chain_ && rrset->is_signed() && additional_signed_count_ < kMaxAdditionalSigned)
             additional_signed_[additional_signed_count_++] = {node, rrset};
@@ -507,7 +495,7 @@ void AnswerWriter::run() {
             if (!encloser) encloser = &zone_.apex();
             if (wildcard_count_ < kMaxChain) {
                 WildcardHit& hit = wildcards_[wildcard_count_++];
-                hit.wildcard = &node;
+                hit.encloser = encloser;
                 std::memcpy(hit.name.bytes, name.data(), name.size());
                 hit.name.length = static_cast<uint8_t>(name.size());
             }
